@@ -1,0 +1,36 @@
+#pragma once
+// Payload tables kept in the decider state as standalone FlatBuffers (so that an event that
+// changes a value can carry the payload it replaces), wrapped as JSON binary values.
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "flatbuffers/flatbuffers.h"
+
+namespace veeduria::events {
+
+template <typename T>  // T: an object-API type, e.g. schema::GoalDefinedT
+nlohmann::json PackPayload(const T& obj) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  fbb.Finish(T::TableType::Pack(fbb, &obj));
+  std::vector<uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  return nlohmann::json::binary(std::move(bytes));
+}
+
+// Packs a table read from an event, without the value it replaced (no unbounded nesting).
+template <typename Table>
+nlohmann::json PackWithoutPrevious(const Table* table) {
+  std::unique_ptr<typename Table::NativeTableType> obj(table->UnPack());
+  obj->previous.reset();
+  return PackPayload(*obj);
+}
+
+template <typename T>
+std::unique_ptr<T> UnpackPayload(const nlohmann::json& packed) {
+  const auto& bytes = packed.get_binary();
+  return std::unique_ptr<T>(flatbuffers::GetRoot<typename T::TableType>(bytes.data())->UnPack());
+}
+
+}  // namespace veeduria::events
