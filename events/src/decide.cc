@@ -203,8 +203,10 @@ Decision Decider::Run() {
                            " was already used by a different command (first applied as " +
                            seen.value("command", std::string("?")) + ")");
   }
-  // 2. The clock.
-  if (simulated) {
+  if (meta_.clock.empty() && cmd_.name != "init") {
+    rejection = Refuse("not_initialized", "", "the ledger has not been initialized (veeduria init)");
+    at_ = cmd_.at.value_or(now_);
+  } else if (simulated) {  // 2. The clock.
     if (!cmd_.at) {
       d.outcome = Outcome::kInvalid;
       d.reason = "missing_field";
@@ -227,9 +229,6 @@ Decision Decider::Run() {
                          "field 'at': a system-clock ledger takes its own time; the command's 'at' (" +
                              cmd_.body["at"].get<std::string>() + ") is refused, not backdated");
     }
-  }
-  if (!rejection && meta_.clock.empty() && cmd_.name != "init") {
-    rejection = Refuse("not_initialized", "", "the ledger has not been initialized (veeduria init)");
   }
   // 3. The command's authorization and rules.
   if (!rejection) rejection = Dispatch();

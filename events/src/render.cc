@@ -27,8 +27,8 @@ using flatbuffers::TypeTable;
 void AppendString(std::string_view s, std::string* out) {
   // nlohmann's escaping: \" \\ \b \f \n \r \t, other control characters as \u00XX, UTF-8
   // as is; `replace` turns invalid UTF-8 into U+FFFD instead of throwing.
-  *out += nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                               nlohmann::json::error_handler_t::replace);
+  *out +=
+      nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void AppendKey(const char* name, bool* first, std::string* out) {
@@ -81,8 +81,8 @@ const TypeTable* UnionMemberTable(const TypeTable* union_tt, uint8_t type) {
 
 // A scalar at `p`, or the default (0) when `p` is null (an absent table field). `enum_tt` is
 // the enum's (or union's, for ET_UTYPE) table when the scalar has names.
-void AppendScalar(ElementaryType type, const uint8_t* p, const TypeTable* enum_tt,
-                  bool timestamp, std::string* out) {
+void AppendScalar(ElementaryType type, const uint8_t* p, const TypeTable* enum_tt, bool timestamp,
+                  std::string* out) {
   int64_t i = 0;
   uint64_t u = 0;
   bool is_unsigned = false;
@@ -96,10 +96,18 @@ void AppendScalar(ElementaryType type, const uint8_t* p, const TypeTable* enum_t
     case flatbuffers::ET_DOUBLE:
       AppendDouble(p ? flatbuffers::ReadScalar<double>(p) : 0.0, out);
       return;
-    case flatbuffers::ET_CHAR: i = p ? flatbuffers::ReadScalar<int8_t>(p) : 0; break;
-    case flatbuffers::ET_SHORT: i = p ? flatbuffers::ReadScalar<int16_t>(p) : 0; break;
-    case flatbuffers::ET_INT: i = p ? flatbuffers::ReadScalar<int32_t>(p) : 0; break;
-    case flatbuffers::ET_LONG: i = p ? flatbuffers::ReadScalar<int64_t>(p) : 0; break;
+    case flatbuffers::ET_CHAR:
+      i = p ? flatbuffers::ReadScalar<int8_t>(p) : 0;
+      break;
+    case flatbuffers::ET_SHORT:
+      i = p ? flatbuffers::ReadScalar<int16_t>(p) : 0;
+      break;
+    case flatbuffers::ET_INT:
+      i = p ? flatbuffers::ReadScalar<int32_t>(p) : 0;
+      break;
+    case flatbuffers::ET_LONG:
+      i = p ? flatbuffers::ReadScalar<int64_t>(p) : 0;
+      break;
     case flatbuffers::ET_UTYPE:
     case flatbuffers::ET_UCHAR:
       u = p ? flatbuffers::ReadScalar<uint8_t>(p) : 0;
@@ -144,15 +152,14 @@ void AppendStruct(const uint8_t* obj, const TypeTable* tt, std::string* out);
 void AppendValue(ElementaryType type, const uint8_t* p, const TypeTable* ref, bool timestamp,
                  std::string* out) {
   if (type == flatbuffers::ET_STRING) {
-    auto s = reinterpret_cast<const flatbuffers::String*>(p + flatbuffers::ReadScalar<
-                                                                   flatbuffers::uoffset_t>(p));
+    auto s = reinterpret_cast<const flatbuffers::String*>(
+        p + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p));
     return AppendString(s->string_view(), out);
   }
   if (type != flatbuffers::ET_SEQUENCE) return AppendScalar(type, p, ref, timestamp, out);
   switch (ref->st) {
     case flatbuffers::ST_TABLE:
-      return AppendTable(p + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p), ref, nullptr,
-                         out);
+      return AppendTable(p + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p), ref, nullptr, out);
     case flatbuffers::ST_STRUCT:
       return AppendStruct(p, ref, out);
     default:
@@ -210,8 +217,8 @@ void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_typ
     const auto type = static_cast<ElementaryType>(tc.base_type);
     const TypeTable* ref = RefOf(tt, tc);
     const char* name = tt->names[i];
-    const uint8_t* val =
-        table->GetAddressOf(flatbuffers::FieldIndexToOffset(static_cast<flatbuffers::voffset_t>(i)));
+    const uint8_t* val = table->GetAddressOf(
+        flatbuffers::FieldIndexToOffset(static_cast<flatbuffers::voffset_t>(i)));
     const uint8_t* type_val = prev_val;
     prev_val = val;
     const bool is_union = type == flatbuffers::ET_SEQUENCE && ref->st == flatbuffers::ST_UNION;
@@ -229,10 +236,10 @@ void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_typ
       if (val == nullptr) continue;
       auto values = reinterpret_cast<const flatbuffers::Vector<flatbuffers::Offset<void>>*>(
           val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(val));
-      auto types = type_val ? reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(
-                                  type_val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(
-                                                 type_val))
-                            : nullptr;
+      auto types = type_val
+                       ? reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(
+                             type_val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(type_val))
+                       : nullptr;
       AppendKey(name, &first, out);
       out->push_back('[');
       for (flatbuffers::uoffset_t j = 0; j < values->size(); ++j) {
@@ -255,8 +262,7 @@ void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_typ
           UnionMemberTable(ref, type_val ? flatbuffers::ReadScalar<uint8_t>(type_val) : 0);
       if (val == nullptr || member == nullptr) continue;
       AppendKey(name, &first, out);
-      AppendTable(val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(val), member, nullptr,
-                  out);
+      AppendTable(val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(val), member, nullptr, out);
       continue;
     }
     if (tc.is_repeating) {
@@ -279,8 +285,7 @@ void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_typ
 
 }  // namespace
 
-std::string RenderEventJson(std::string_view bytes, const Hash& hash,
-                            const LogPosition* position) {
+std::string RenderEventJson(std::string_view bytes, const Hash& hash, const LogPosition* position) {
   std::string type_name;
   std::string body;
   AppendTable(flatbuffers::GetRoot<uint8_t>(bytes.data()), schema::EventTypeTable(), &type_name,
@@ -311,8 +316,7 @@ std::string EventTypeName(std::string_view bytes) {
     return "";
   }
   const schema::Event* event = schema::GetEvent(bytes.data());
-  return UnionMemberName(schema::PayloadTypeTable(),
-                         static_cast<uint8_t>(event->payload_type()));
+  return UnionMemberName(schema::PayloadTypeTable(), static_cast<uint8_t>(event->payload_type()));
 }
 
 bool VerifyEventBytes(std::string_view bytes) {

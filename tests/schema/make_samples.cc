@@ -10,8 +10,8 @@
 // files byte for byte. Never regenerate an existing version's samples: they stand for buffers
 // already stored in ledgers.
 
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -134,8 +134,8 @@ std::vector<fbs::EventT> Samples() {
     p.goal = "IP-155";
     p.year = 2023;
     p.physical = 3.5;
-    for (auto [source, pesos] : {std::pair<const char*, int64_t>{"SGP", 1'500'000'000},
-                                 {"Propios", 250'000'000}}) {
+    for (auto [source, pesos] :
+         {std::pair<const char*, int64_t>{"SGP", 1'500'000'000}, {"Propios", 250'000'000}}) {
       auto amount = std::make_unique<fbs::AmountT>();
       amount->source = source;
       amount->pesos = pesos;
@@ -227,8 +227,7 @@ int main(int argc, char** argv) {
     const std::string_view bytes(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
                                  fbb.GetSize());
     if (!veeduria::events::VerifyEventBytes(bytes)) {
-      std::fprintf(stderr, "sample %s does not verify\n",
-                   fbs::EnumNamePayload(event.payload.type));
+      std::fprintf(stderr, "sample %s does not verify\n", fbs::EnumNamePayload(event.payload.type));
       return 1;
     }
     const auto path = dir / (veeduria::events::EventTypeName(bytes) + ".vdev");

@@ -5,12 +5,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "veeduria/events/sha256.h"
 #include "veeduria/schema/veeduria_generated.h"
@@ -127,8 +126,8 @@ TEST(RenderTest, CheckpointSignatureAsHex) {
   EXPECT_EQ(RenderEventJson(bytes, kHash),
             R"({"type":"Checkpoint","hash":")" + ToHex(kHash) + R"(","envelope":)" +
                 kMinimalEnvelopeJson +
-                R"(,"payload":{"tree_size":18446744073709551615,"root_hash":")" +
-                Hex(Bytes(0, 3)) + R"(","key_id":"k1","signature":"deadbeef000a"}})");
+                R"(,"payload":{"tree_size":18446744073709551615,"root_hash":")" + Hex(Bytes(0, 3)) +
+                R"(","key_id":"k1","signature":"deadbeef000a"}})");
 }
 
 TEST(RenderTest, CommandRejectedEscapesStrings) {
@@ -195,8 +194,13 @@ TEST(RenderTest, AbsentScalarsRenderDefaults) {
 
 TEST(RenderTest, DoublesRenderShortestRoundTrip) {
   const std::vector<std::pair<double, std::string>> cases = {
-      {0.0, "0.0"},     {12.0, "12.0"},           {0.1, "0.1"},    {-0.5, "-0.5"},
-      {1e21, "1e+21"},  {1234567.891, "1234567.891"}, {1.0 / 3, "0.3333333333333333"},
+      {0.0, "0.0"},
+      {12.0, "12.0"},
+      {0.1, "0.1"},
+      {-0.5, "-0.5"},
+      {1e21, "1e+21"},
+      {1234567.891, "1234567.891"},
+      {1.0 / 3, "0.3333333333333333"},
   };
   for (const auto& [value, expected] : cases) {
     fbs::EventT event;

@@ -10,10 +10,9 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "veeduria/events/render.h"
 #include "veeduria/events/sha256.h"

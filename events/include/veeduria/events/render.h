@@ -29,7 +29,6 @@
 
 namespace veeduria::events {
 
-
 // Renders one event buffer as canonical JSON, one line, no spaces:
 //   {"type":"GoalDefined","hash":"<hex>","envelope":{...},"payload":{...}}
 // with a leading "position":{"topic":..,"partition":..,"offset":..,"lsn":..} member when
@@ -47,6 +46,9 @@ std::string EventTypeName(std::string_view bytes);
 // True when `bytes` is a well-formed Event buffer with the "VDEV" file identifier
 // (flatbuffers::Verifier: every offset, vector and string in bounds). False for truncated or
 // garbage bytes. Call it on every buffer read from outside before any other function here.
+// It proves the bytes are safe to read, not that they are the stored ones: a buffer cut only
+// in its trailing alignment padding (< 8 bytes no object covers) still verifies; compare the
+// hash for that.
 bool VerifyEventBytes(std::string_view bytes);
 
 }  // namespace veeduria::events

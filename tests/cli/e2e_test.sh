@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End-to-end checks of the veeduria binary: init, submit (BOM, CRLF, blank, invalid and
+# truncated lines; --json), duplicates, log, verify, rebuild. Usage: e2e_test.sh path/to/veeduria
+set -uo pipefail
+v=${1:?usage: e2e_test.sh VEEDURIA}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() {  # check NAME COMMAND...: the command must succeed
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $name" >&2; fi
+}
+
+d=$tmp/ledger
+check "init" bash -c "'$v' --data '$d' init --clock simulated --admin admin@dnp.gov.co --at 2023-01-02T08:00:00-05:00 >/dev/null"
+check "second init refused" bash -c "! '$v' --data '$d' init --clock simulated --admin x@y.co 2>/dev/null"
+check "no ledger named" bash -c "'$v' --data '$tmp/none' log 2>&1 | grep -q 'no ledger in'"
+
+printf '\xEF\xBB\xBF' >"$tmp/in.jsonl"
+printf '%s\r\n' '{"command":"register_entity","command_id":"e25","actor":"admin@dnp.gov.co","at":"2023-01-03T08:00:00-05:00","entity":"25","name":"CUNDINAMARCA","kind":"departamento","department":"25"}' >>"$tmp/in.jsonl"
+printf '\r\n   \n' >>"$tmp/in.jsonl"
+printf '%s\n' '{"command":"register_entity","command_id":"e25799","actor":"admin@dnp.gov.co","at":"2023-01-03T08:01:00-05:00","entity":"25799","name":"TENJO","kind":"municipio","department":25}' >>"$tmp/in.jsonl"
+printf '%s\n' '{"command":"register_entity","command_id":"bad","actor":"someone@tenjo.gov.co","at":"2023-01-03T08:02:00-05:00","entity":"25799","name":"TENJO","kind":"municipio","department":"25"}' >>"$tmp/in.jsonl"
+printf '%s' '{"command":"register_entity","command_id":"trunc' >>"$tmp/in.jsonl"
+
+"$v" --data "$d" submit --json "$tmp/in.jsonl" >"$tmp/out.jsonl" 2>"$tmp/err"
+check "submit exits 0 when every line was read" test $? -eq 0
+check "one result per line" test "$(wc -l <"$tmp/out.jsonl")" -eq 4
+check "results in DESIGN's shape" bash -c "head -1 '$tmp/out.jsonl' | grep -q '^{\"line\":1,\"command_id\":\"e25\",\"status\":\"accepted\",\"message\":'"
+check "a mistyped field is invalid, named" bash -c "jq -s -e 'any(.[]; .line==4 and .status==\"invalid\" and .reason==\"bad_field\" and (.message|test(\"department\")) and .events==[])' '$tmp/out.jsonl' >/dev/null"
+check "an unauthorized command is rejected and recorded" bash -c "jq -s -e 'any(.[]; .line==5 and .status==\"rejected\" and .reason==\"not_authorized\" and (.events|length)==1)' '$tmp/out.jsonl' >/dev/null"
+check "a truncated last line is invalid" bash -c "jq -s -e 'any(.[]; .line==6 and .status==\"invalid\" and .reason==\"bad_json\")' '$tmp/out.jsonl' >/dev/null"
+check "summary on stderr" grep -q "4 lines: 1 accepted, 1 rejected, 0 duplicate, 2 invalid" "$tmp/err"
+
+"$v" --data "$d" submit --json "$tmp/in.jsonl" >"$tmp/again.jsonl" 2>/dev/null
+check "a resubmitted file is all duplicates with the original events" bash -c \
+  "jq -s -e 'any(.[]; .line==1 and .status==\"duplicate\")' '$tmp/again.jsonl' >/dev/null && \
+   test \"\$(jq -c 'select(.line==1) | .events' '$tmp/again.jsonl')\" = \"\$(jq -c 'select(.line==1) | .events' '$tmp/out.jsonl')\""
+
+"$v" --data "$d" log --json >"$tmp/log.jsonl"
+check "log --json: canonical JSON with type, envelope and payload" bash -c \
+  "test \$(wc -l <'$tmp/log.jsonl') -eq 3 && jq -e -s 'map(.type) == [\"LedgerInitialized\",\"EntityRegistered\",\"CommandRejected\"]' '$tmp/log.jsonl' >/dev/null"
+check "log --entity" bash -c "test \$('$v' --data '$d' log --entity directory | wc -l) -eq 3"
+check "verify passes" bash -c "'$v' --data '$d' verify | grep -q 'verify: OK: 3 events'"
+check "rebuilt decider state is identical" bash -c "'$v' --data '$d' rebuild --projection decider | grep -q identical"
+
+s=$tmp/system
+"$v" --data "$s" init --admin admin@dnp.gov.co >/dev/null
+echo '{"command":"register_entity","command_id":"e25","actor":"admin@dnp.gov.co","at":"2020-01-01T00:00:00-05:00","entity":"25","name":"CUNDINAMARCA","kind":"departamento","department":"25"}' |
+  "$v" --data "$s" submit --json - >"$tmp/sys.jsonl" 2>/dev/null
+check "a system-clock ledger refuses 'at'" jq -e -s '.[0].status=="rejected" and .[0].reason=="at_not_allowed"' "$tmp/sys.jsonl" >/dev/null
+
+echo "$passed passed, $failed failed"
+((failed == 0))

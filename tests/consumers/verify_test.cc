@@ -1,0 +1,110 @@
+#include "veeduria/consumers/verify.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "veeduria/events/decide.h"
+
+namespace veeduria::consumers {
+namespace {
+
+using nlohmann::json;
+
+// The log as a vector: a LogReader over entries a test can edit.
+class VectorLog : public events::LogReader {
+ public:
+  std::vector<events::LogEntry> entries;
+  uint32_t partitions(std::string_view) const override { return 1; }
+  Status ScanLog(uint64_t from, const std::function<bool(const events::LogEntry&)>& fn) const override {
+    for (const auto& e : entries)
+      if (e.position.lsn >= from && !fn(e)) break;
+    return Status::Ok();
+  }
+  Status ScanPartition(std::string_view, uint32_t, uint64_t, const std::function<bool(const events::LogEntry&)>&) const override {
+    return Status::Internal("not used");
+  }
+};
+
+// A ledger of a few events over two streams, decided for real.
+VectorLog MakeLog() {
+  events::MemoryState st;
+  VectorLog log;
+  auto apply = [&](json j) {
+    auto p = events::ParseCommand(j.dump(), 0);
+    EXPECT_TRUE(p.command);
+    auto d = events::Decide(st, *p.command, 0);
+    for (auto& e : d.events) {
+      EXPECT_TRUE(events::Evolve(st, e));
+      events::LogEntry le;
+      le.position.topic = "events";
+      le.position.lsn = log.entries.size();
+      le.position.offset = log.entries.size();
+      le.hash = e.hash;
+      le.bytes = e.bytes;
+      log.entries.push_back(le);
+    }
+  };
+  const std::string admin = "admin@dnp.gov.co";
+  apply({{"command", "init"}, {"command_id", "init"}, {"actor", admin}, {"clock", "simulated"}, {"admin", admin},
+         {"at", "2023-01-02T08:00:00-05:00"}});
+  apply({{"command", "register_entity"}, {"command_id", "e25"}, {"actor", admin}, {"at", "2023-01-02T09:00:00-05:00"},
+         {"entity", "25"}, {"name", "CUNDINAMARCA"}, {"kind", "departamento"}, {"department", "25"}});
+  for (int i = 0; i < 4; ++i)  // refusals on entity stream 25799 (not registered): a chain of 4
+    apply({{"command", "submit_report"}, {"command_id", "s" + std::to_string(i)}, {"actor", "x@y.co"},
+           {"at", "2023-01-03T09:00:00-05:00"}, {"entity", "25799"}, {"campaign", "K"}, {"milestone", "Q1"}});
+  return log;
+}
+
+TEST(VerifyTest, AnIntactLogVerifies) {
+  VectorLog log = MakeLog();
+  auto r = VerifyLog(log);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok) << r->problem;
+  EXPECT_EQ(r->events, 6u);
+  EXPECT_EQ(r->streams, 2u);
+}
+
+TEST(VerifyTest, NamesAnEditedByte) {
+  VectorLog log = MakeLog();
+  log.entries[3].bytes[log.entries[3].bytes.size() - 12] ^= 1;
+  auto r = VerifyLog(log);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->position.lsn, 3u);
+}
+
+TEST(VerifyTest, NamesARemovedEvent) {
+  VectorLog log = MakeLog();
+  log.entries.erase(log.entries.begin() + 3);
+  auto r = VerifyLog(log);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->stream, "25799");
+  EXPECT_EQ(r->stream_seq, 3u);
+  EXPECT_NE(r->problem.find("follows 1"), std::string::npos) << r->problem;
+}
+
+TEST(VerifyTest, NamesSwappedEvents) {
+  VectorLog log = MakeLog();
+  std::swap(log.entries[3].bytes, log.entries[4].bytes);
+  std::swap(log.entries[3].hash, log.entries[4].hash);
+  auto r = VerifyLog(log);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->position.lsn, 3u);
+}
+
+TEST(VerifyTest, NamesAnEventReplacedWithItsHashRecomputed) {
+  // An attacker who rewrites an event and its stored hash still breaks the next prev_hash.
+  VectorLog log = MakeLog();
+  log.entries[3].bytes[log.entries[3].bytes.size() - 12] ^= 1;
+  log.entries[3].hash = events::Sha256(log.entries[3].bytes);
+  auto r = VerifyLog(log);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->position.lsn, 4u);
+  EXPECT_NE(r->problem.find("prev_hash"), std::string::npos) << r->problem;
+}
+
+}  // namespace
+}  // namespace veeduria::consumers

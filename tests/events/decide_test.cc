@@ -1,0 +1,111 @@
+// decide() as a pure function: determinism, the hash chain it seals, and idempotency.
+// (The rules themselves are in the scenario files, tests/scenarios/*.scn.)
+
+#include "veeduria/events/decide.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "veeduria/events/render.h"
+
+namespace veeduria::events {
+namespace {
+
+using nlohmann::json;
+
+Command Parse(const json& j) {
+  ParsedLine p = ParseCommand(j.dump(), 1);
+  EXPECT_TRUE(p.command) << (p.error ? p.error->message : "");
+  return *p.command;
+}
+
+json Init() {
+  return {{"command", "init"}, {"command_id", "init"}, {"actor", "admin@dnp.gov.co"}, {"clock", "simulated"},
+          {"admin", "admin@dnp.gov.co"}, {"at", "2023-01-02T08:00:00-05:00"}};
+}
+
+json Register(const std::string& id, const std::string& at) {
+  return {{"command", "register_entity"}, {"command_id", id}, {"actor", "admin@dnp.gov.co"}, {"at", at},
+          {"entity", "25"}, {"name", "CUNDINAMARCA"}, {"kind", "departamento"}, {"department", "25"}};
+}
+
+Decision Apply(MemoryState& st, const json& cmd) {
+  Decision d = Decide(st, Parse(cmd), 0);
+  for (const auto& e : d.events) EXPECT_TRUE(Evolve(st, e));
+  return d;
+}
+
+TEST(DecideTest, SameStateAndCommandGiveByteIdenticalEvents) {
+  MemoryState a, b;
+  Apply(a, Init());
+  Apply(b, Init());
+  Decision da = Decide(a, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0);
+  Decision db = Decide(b, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0);
+  ASSERT_EQ(da.events.size(), 1u);
+  ASSERT_EQ(db.events.size(), 1u);
+  EXPECT_EQ(da.events[0].bytes, db.events[0].bytes);
+  EXPECT_EQ(da.events[0].event_id, db.events[0].event_id);
+  // Decide does not write: deciding again on the same state gives the same again.
+  EXPECT_EQ(Decide(a, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0).events[0].bytes, da.events[0].bytes);
+}
+
+TEST(DecideTest, SealsAHashChainPerStream) {
+  MemoryState st;
+  Decision init = Apply(st, Init());
+  Decision reg = Apply(st, Register("r1", "2023-01-03T08:00:00-05:00"));
+  ASSERT_EQ(init.events.size(), 1u);
+  ASSERT_EQ(reg.events.size(), 1u);
+  EXPECT_EQ(init.events[0].stream, "directory");
+  EXPECT_EQ(init.events[0].stream_seq, 1u);
+  EXPECT_EQ(reg.events[0].stream_seq, 2u);
+  EXPECT_EQ(reg.events[0].hash, Sha256(reg.events[0].bytes));
+  json first = json::parse(RenderEventJson(init.events[0].bytes, init.events[0].hash));
+  json second = json::parse(RenderEventJson(reg.events[0].bytes, reg.events[0].hash));
+  EXPECT_EQ(first["envelope"]["prev_hash"], ToHex(GenesisHash("directory")));
+  EXPECT_EQ(second["envelope"]["prev_hash"], ToHex(init.events[0].hash));
+  EXPECT_EQ(second["envelope"]["recorded_at"], "2023-01-03T13:00:00Z");
+  EXPECT_EQ(second["envelope"]["actor"]["role"], "dnp");
+}
+
+TEST(DecideTest, ARetryReturnsTheOriginalOutcomeAndWritesNothing) {
+  MemoryState st;
+  Apply(st, Init());
+  Decision first = Apply(st, Register("r1", "2023-01-03T08:00:00-05:00"));
+  Decision retry = Decide(st, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0);
+  EXPECT_EQ(retry.outcome, Outcome::kDuplicate);
+  EXPECT_TRUE(retry.events.empty());
+  EXPECT_EQ(retry.event_ids, first.event_ids);
+  // The same command_id on a different command is refused, and the refusal is recorded.
+  Decision reused = Decide(st, Parse(Register("r1", "2023-01-04T08:00:00-05:00")), 0);
+  EXPECT_EQ(reused.outcome, Outcome::kRejected);
+  EXPECT_EQ(reused.reason, "command_id_reused");
+  ASSERT_EQ(reused.events.size(), 1u);
+  EXPECT_EQ(reused.events[0].type, "CommandRejected");
+  EXPECT_NE(reused.event_ids, first.event_ids);
+}
+
+TEST(DecideTest, EveryRefusalIsARecordedEventWithTheCommandItRefused) {
+  MemoryState st;
+  Apply(st, Init());
+  json cmd = Register("r2", "2023-01-03T08:00:00-05:00");
+  cmd["actor"] = "intruder@example.com";
+  Decision d = Apply(st, cmd);
+  EXPECT_EQ(d.outcome, Outcome::kRejected);
+  EXPECT_EQ(d.reason, "not_authorized");
+  ASSERT_EQ(d.events.size(), 1u);
+  json ev = json::parse(RenderEventJson(d.events[0].bytes, d.events[0].hash));
+  EXPECT_EQ(ev["type"], "CommandRejected");
+  EXPECT_EQ(ev["payload"]["reason"], "not_authorized");
+  EXPECT_EQ(json::parse(ev["payload"]["command_json"].get<std::string>())["actor"], "intruder@example.com");
+  EXPECT_EQ(ev["envelope"]["actor"]["user"], "intruder@example.com");
+}
+
+TEST(DecideTest, NothingIsDecidedBeforeInit) {
+  MemoryState st;
+  Decision d = Decide(st, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0);
+  EXPECT_EQ(d.outcome, Outcome::kRejected);
+  EXPECT_EQ(d.reason, "not_initialized");
+}
+
+}  // namespace
+}  // namespace veeduria::events

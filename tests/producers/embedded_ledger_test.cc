@@ -1,0 +1,170 @@
+#include "veeduria/producers/embedded_ledger.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "veeduria/consumers/verify.h"
+#include "veeduria/schema/veeduria_generated.h"
+
+namespace veeduria::producers {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class EmbeddedLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("veeduria-ledger-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+            std::to_string(getpid()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static events::Command Cmd(const json& j) {
+    auto p = events::ParseCommand(j.dump(), 0);
+    EXPECT_TRUE(p.command) << (p.error ? p.error->message : "");
+    return *p.command;
+  }
+  static std::vector<events::Command> Bootstrap() {
+    return {Cmd({{"command", "init"}, {"command_id", "init"}, {"actor", "admin@dnp.gov.co"}, {"clock", "system"},
+                 {"admin", "admin@dnp.gov.co"}, {"partitions", 4}}),
+            Cmd({{"command", "register_entity"}, {"command_id", "e25"}, {"actor", "admin@dnp.gov.co"},
+                 {"entity", "25"}, {"name", "CUNDINAMARCA"}, {"kind", "departamento"}, {"department", "25"}})};
+  }
+  // A leader change: two events (LeaderActivated, UserDeactivated) from one command.
+  static std::vector<events::Command> LeaderChange(int i) {
+    const std::string who = "leader" + std::to_string(i) + "@cundinamarca.gov.co";
+    return {Cmd({{"command", "request_leader"}, {"command_id", "req-" + std::to_string(i)}, {"actor", who},
+                 {"entity", "25"}, {"email", who}, {"name", "Líder " + std::to_string(i)},
+                 {"supports", {{{"kind", "acta_posesion"}, {"sha256", std::string(64, 'a')}}}}}),
+            Cmd({{"command", "activate_leader"}, {"command_id", "act-" + std::to_string(i)}, {"actor", "system"},
+                 {"request_id", "req-" + std::to_string(i)}})};
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(EmbeddedLedgerTest, ReopeningKeepsTheStateWithoutReplay) {
+  {
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+    ASSERT_TRUE((*l)->Append(LeaderChange(1)).ok());
+  }
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ((*l)->meta().clock, "system");
+  EXPECT_EQ((*l)->end_lsn(), 4u);
+  auto again = (*l)->Append(LeaderChange(1));  // retries after a restart are still duplicates
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[0].outcome, events::Outcome::kDuplicate);
+  EXPECT_EQ((*again)[1].outcome, events::Outcome::kDuplicate);
+  EXPECT_EQ((*l)->end_lsn(), 4u);
+}
+
+TEST_F(EmbeddedLedgerTest, ConcurrentAppendsShareGroupCommitsAndKeepEveryStreamContiguous) {
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  constexpr int kThreads = 4, kPerThread = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = (*l)->Append(LeaderChange(t * 1000 + i));
+        ASSERT_TRUE(r.ok());
+        EXPECT_EQ((*r)[1].outcome, events::Outcome::kAccepted) << (*r)[1].message;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto report = consumers::VerifyLog(**l);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  // init + entity + per change: request, activation (+ deactivation of the previous leader).
+  EXPECT_EQ(report->events, 2u + kThreads * kPerThread * 3 - 1);
+  const std::string incremental = (*l)->StateDigest();
+  ASSERT_TRUE((*l)->RebuildState().ok());
+  EXPECT_EQ((*l)->StateDigest(), incremental);
+}
+
+// A real kill -9 of a child process in the middle of appending, many times: every command it
+// was told was durable is there, none is there by halves, and the log still verifies.
+TEST_F(EmbeddedLedgerTest, KilledWriterLosesNoAcknowledgedCommandAndLeavesNoHalfCommand) {
+  {
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  }
+  std::mt19937 rng(20230715);
+  int next = 0;
+  for (int round = 0; round < 8; ++round) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    const int first = next;
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      auto l = EmbeddedLedger::Open(dir_.string());
+      if (!l.ok()) _exit(2);
+      for (int i = first;; ++i) {
+        if (!(*l)->Append(LeaderChange(i)).ok()) _exit(3);
+        if (write(fds[1], &i, sizeof i) != sizeof i) _exit(4);  // acknowledged: durable
+      }
+    }
+    close(fds[1]);
+    const int want = 1 + static_cast<int>(rng() % 20);
+    int acked = -1, got = 0, v;
+    while (got < want && read(fds[0], &v, sizeof v) == sizeof v) {
+      acked = v;
+      ++got;
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    while (read(fds[0], &v, sizeof v) == sizeof v) acked = v;  // acks written before the kill
+    close(fds[0]);
+    ASSERT_GE(acked, first) << "round " << round;
+
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    auto report = consumers::VerifyLog(**l);
+    ASSERT_TRUE(report.ok());
+    ASSERT_TRUE(report->ok) << "round " << round << ": " << report->problem;
+    // Every acknowledged change is there: retrying it is a duplicate.
+    for (int i = first; i <= acked; ++i) {
+      auto r = (*l)->Append(LeaderChange(i));
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ((*r)[1].outcome, events::Outcome::kDuplicate) << "round " << round << " change " << i;
+    }
+    // No command is there by halves: an activation that replaces a leader has both events.
+    std::map<std::string, int> per_command;
+    ASSERT_TRUE((*l)->ScanLog(0, [&](const events::LogEntry& e) {
+                      ++per_command[schema::GetEvent(e.bytes.data())->envelope()->command_id()->str()];
+                      return true;
+                    }).ok());
+    for (const auto& [id, n] : per_command)
+      if (id.rfind("act-", 0) == 0) {
+        EXPECT_EQ(n, id == "act-0" ? 1 : 2) << "round " << round << " " << id;
+      }
+    const std::string incremental = (*l)->StateDigest();
+    ASSERT_TRUE((*l)->RebuildState().ok());
+    EXPECT_EQ((*l)->StateDigest(), incremental) << "round " << round;
+    next = acked + 1000;  // the killed writer may have committed a few more unacknowledged ones
+  }
+}
+
+}  // namespace
+}  // namespace veeduria::producers
