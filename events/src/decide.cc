@@ -868,7 +868,8 @@ Check Decider::ProgramGoal() {
     }
   }
   const std::string ykey = std::to_string(year);
-  if (goal["years"].contains(ykey)) p.previous = UnpackPayload<s::GoalProgrammedT>(goal["years"][ykey]["payload"]);
+  if (json prev = Rec(keys::GoalYear(entity, plan_id, goal_id, year)); !prev.is_null())
+    p.previous = UnpackPayload<s::GoalProgrammedT>(prev["payload"]);
   // Accumulation consistency, once every year of the period is programmed.
   json years = goal["years"];
   years[ykey] = json{{"physical", p.physical}};

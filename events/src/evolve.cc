@@ -253,8 +253,9 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
           sources.push_back(Str(a->source()));
           pesos += a->pesos();
         }
-      g["years"][std::to_string(p->year())] =
-          json{{"physical", p->physical()}, {"sources", sources}, {"pesos", pesos}, {"payload", PackWithoutPrevious(p)}};
+      g["years"][std::to_string(p->year())] = json{{"physical", p->physical()}, {"sources", sources}, {"pesos", pesos}};
+      WriteRecord(st, keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()),
+                  json{{"payload", PackWithoutPrevious(p)}});
       WriteRecord(st, key, g);
       break;
     }

@@ -29,6 +29,10 @@ inline std::string Plan(std::string_view e, std::string_view p) { return Join({"
 inline std::string Goal(std::string_view e, std::string_view p, std::string_view g) {
   return Join({"g", e, p, g});
 }
+// The payload of a goal's programming for one year (the goal record keeps only a summary).
+inline std::string GoalYear(std::string_view e, std::string_view p, std::string_view g, int year) {
+  return Join({"gy", e, p, g, std::to_string(year)});
+}
 inline std::string Progress(std::string_view e, std::string_view p, std::string_view g,
                             std::string_view c, std::string_view m) {
   return Join({"r", e, p, g, c, m});

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -56,23 +57,49 @@ std::string NextKey(std::string_view topic, uint32_t partition) {
   return "next/" + std::string(topic) + "/" + std::to_string(partition);
 }
 
-// Reads the decider state from the state column family.
+// Reads the decider state from the state column family through a write-through cache: the
+// ledger is the state's only writer, so the cache is coherent once each committed group's
+// writes are applied to it (Apply). Misses are cached too (most command_ids are new).
 class DbState : public events::StateStore {
  public:
   DbState(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
   std::optional<std::string> Get(std::string_view key) const override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
     std::string v;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
-    if (s.IsNotFound()) return std::nullopt;
-    if (!s.ok()) throw std::runtime_error("state read failed: " + s.ToString());  // fatal I/O error
-    return v;
+    // An I/O error reading our own database is fatal to the group being decided; Append
+    // turns it into a Status at the boundary.
+    if (!s.ok() && !s.IsNotFound()) throw std::runtime_error("state read failed: " + s.ToString());
+    std::optional<std::string> value;
+    if (s.ok()) value = std::move(v);
+    Remember(std::string(key), value);
+    return value;
   }
   void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
   void Delete(std::string_view) override { std::abort(); }
 
+  // REQUIRES: `writes` were committed to the database.
+  void Apply(const events::MemoryState& writes) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [key, value] : writes.entries()) Remember(key, value);
+  }
+
  private:
+  static constexpr size_t kMaxEntries = 1 << 20;
+  void Remember(std::string key, std::optional<std::string> value) const {
+    if (cache_.size() >= kMaxEntries) cache_.clear();  // crude, but bounded and always correct
+    cache_.insert_or_assign(std::move(key), std::move(value));
+  }
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, std::optional<std::string>, Hash, std::equal_to<>> cache_;  // GUARDED_BY(mu_)
 };
 
 struct Writer {
@@ -101,7 +128,7 @@ struct EmbeddedLedger::Impl {
   std::mutex mu;
   std::deque<Writer*> writers;  // GUARDED_BY(mu)
   uint64_t next_lsn = 0;        // GUARDED_BY(mu) for writers; read by end_lsn()
-  std::map<std::string, uint64_t> next_offset;  // GUARDED_BY(mu)
+  std::map<std::string, uint64_t> next_offset;  // used only by the committing writer
 
   ~Impl() {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
@@ -123,6 +150,7 @@ struct EmbeddedLedger::Impl {
     rocksdb::WriteBatch batch;
     std::map<std::string, uint64_t> offsets;
     uint64_t lsn = *lsn_cursor;
+    uint32_t partitions = std::max<uint32_t>(1, events::ReadLedgerMeta(overlay).partitions);
     for (Writer* w : group) {
       std::vector<events::Decision> decisions;
       decisions.reserve(w->commands->size());
@@ -130,7 +158,7 @@ struct EmbeddedLedger::Impl {
         events::Decision d = events::Decide(overlay, c, clock());
         for (const events::SealedEvent& se : d.events) {
           if (!events::Evolve(overlay, se)) return Status::Internal("decide produced an unreadable event");
-          const uint32_t partitions = std::max<uint32_t>(1, events::ReadLedgerMeta(overlay).partitions);
+          if (se.type == "LedgerInitialized") partitions = events::ReadLedgerMeta(overlay).partitions;
           events::LogPosition pos = events::PartitionOf(se.stream, partitions);
           const std::string nk = NextKey(pos.topic, pos.partition);
           auto it = offsets.find(nk);
@@ -166,6 +194,7 @@ struct EmbeddedLedger::Impl {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     VEEDURIA_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch), "append"));
+    state->Apply(overlay.writes());
     for (const auto& [key, next] : offsets) next_offset[key] = next;
     *lsn_cursor = lsn;
     return Status::Ok();
@@ -221,11 +250,15 @@ Result<std::vector<events::Decision>> EmbeddedLedger::Append(const std::vector<e
   std::vector<Writer*> group(impl_->writers.begin(), impl_->writers.end());
   uint64_t lsn = impl_->next_lsn;
   Status st;
+  // Only the front writer commits, so the state, offsets and counters need no lock while it
+  // does; later arrivals queue behind it and form the next group.
+  l.unlock();
   try {
     st = impl_->CommitGroup(group, &lsn);
   } catch (const std::exception& e) {
     st = Status::IOError(e.what());
   }
+  l.lock();
   if (st.ok()) impl_->next_lsn = lsn;
   for (Writer* member : group) {
     if (!st.ok()) member->result = st;
