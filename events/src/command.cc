@@ -187,7 +187,7 @@ const std::map<std::string, std::vector<Field>>& Catalogue() {
         {"vigencia", Kind::kYear},
         {"methodology", Kind::kString},
         {"inputs", Kind::kNumberMap},
-        {"group", Kind::kString},
+        {"group", Kind::kString, false},
         {"source", Kind::kString}}},
   };
   return *m;

@@ -123,6 +123,8 @@ class Decider {
 
   // Authorization: sets role_/scope_ on success.
   bool HasRole(const std::string& user, s::Role role, const std::string& scope) const;
+  bool IsActive(const std::string& user) const;
+  bool IsLeaderOf(const std::string& entity) const;
   bool IsDnp() const;
   Check RequireDnp();
   Check RequireEntityWriter(const std::string& entity);
@@ -328,6 +330,17 @@ bool Decider::HasRole(const std::string& user, s::Role role, const std::string& 
   return false;
 }
 
+bool Decider::IsActive(const std::string& user) const {
+  json u = Rec(keys::User(user));
+  return !u.is_null() && u.value("active", true);
+}
+
+// The leader of an entity is the person whose request was activated last, while active.
+bool Decider::IsLeaderOf(const std::string& entity) const {
+  json e = Rec(keys::Entity(entity));
+  return !e.is_null() && e.value("leader", "") == cmd_.actor && IsActive(cmd_.actor);
+}
+
 bool Decider::IsDnp() const { return HasRole(cmd_.actor, s::Role::dnp, "national"); }
 
 Check Decider::RequireDnp() {
@@ -347,8 +360,7 @@ Check Decider::NeedEntity(const std::string& entity, json* out) {
 }
 
 Check Decider::RequireEntityWriter(const std::string& entity) {
-  json e = Rec(keys::Entity(entity));
-  if (!e.is_null() && e.value("leader", "") == cmd_.actor) {
+  if (IsLeaderOf(entity)) {
     role_ = s::ActorRole::leader;
   } else if (HasRole(cmd_.actor, s::Role::reporter, entity)) {
     role_ = s::ActorRole::reporter;
@@ -728,9 +740,9 @@ Check Decider::Role(bool grant) {
   if (national_role) {
     if (auto r = RequireDnp()) return r;
   } else {
-    json e;
-    if (auto r = NeedEntity(scope, &e)) return r;
-    if (e.value("leader", "") != cmd_.actor)
+    if (Rec(keys::Entity(scope)).is_null())
+      return Refuse("unknown_entity", "scope", "entity " + Quote(scope) + " is not registered");
+    if (!IsLeaderOf(scope))
       return Refuse("not_authorized", "actor",
                     Quote(cmd_.actor) + " is not the leader of " + Quote(scope) + "; only its leader grants " +
                         role_name);
@@ -824,7 +836,7 @@ Check Decider::HomologateGoal() {
     return Refuse("not_homologated", "cpi_indicator",
                   "field 'cpi_indicator': " + Quote(code) + " is not a 9-digit indicator of a loaded CPI catalogue");
   auto def = UnpackPayload<s::GoalDefinedT>(goal["payload"]);
-  if (goal.value("homologated", false) && def->cpi_indicator == code)
+  if (goal.value("homologated", false) && goal.value("cpi", def->cpi_indicator) == code)
     return Refuse("no_change", "cpi_indicator", "goal " + Quote(goal_id) + " is already homologated to " + Quote(code));
   s::GoalHomologatedT p;
   p.entity = entity;
@@ -1287,7 +1299,7 @@ const std::map<std::string, std::vector<std::string>>& Methodologies() {
       {"mdm-2020",
        {"movilizacion_recursos", "ejecucion_recursos", "gobierno_abierto_transparencia",
         "ordenamiento_territorial", "educacion", "salud", "servicios_publicos",
-        "seguridad_convivencia", "ajuste_resultados"}},
+        "seguridad_convivencia", "ajuste_por_resultados"}},
   };
   return *m;
 }
@@ -1303,7 +1315,7 @@ Check Decider::RecordMdmInputs() {
     return Refuse("unknown_methodology", "methodology", "methodology " + Quote(methodology) + " is not known");
   const std::string group = cmd_.Str("group");
   static const std::set<std::string> kGroups = {"C", "G1", "G2", "G3", "G4", "G5"};
-  if (!kGroups.count(group))
+  if (cmd_.Has("group") && !kGroups.count(group))  // optional: the published tables do not carry it
     return Refuse("bad_mdm_input", "group", "group " + Quote(group) + " is not one of C, G1…G5");
   const json& inputs = cmd_.body["inputs"];
   s::MdmInputsRecordedT p;
@@ -1311,7 +1323,7 @@ Check Decider::RecordMdmInputs() {
     if (!inputs.contains(name))
       return Refuse("bad_mdm_input", "inputs." + name, "input " + Quote(name) + " is required by " + methodology);
     const double v = inputs[name].get<double>();
-    const bool ok = name == "ajuste_resultados" ? v > 0 && v < 2 : v >= 0 && v <= 100;
+    const bool ok = name == "ajuste_por_resultados" ? v > 0 && v < 2 : v >= 0 && v <= 100;
     if (!ok) {
       json shown;
       shown = v;

@@ -159,8 +159,10 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     }
     case s::Payload::UserDeactivated: {
       const auto* p = ev->payload_as_UserDeactivated();
+      // A deactivated account keeps no role: reactivating it later does not revive them.
       json u = User(st, Str(p->user()));
       u["active"] = false;
+      u["roles"] = json::array();
       WriteRecord(st, keys::User(Str(p->user())), u);
       break;
     }

@@ -91,7 +91,7 @@ void PrintResult(const LineOutput& r, bool as_json) {
     nlohmann::ordered_json j = {{"line", r.line},
                                 {"command_id", r.command_id.empty() ? json(nullptr) : json(r.command_id)},
                                 {"status", events::OutcomeName(d.outcome)}};
-    if (d.outcome != events::Outcome::kAccepted) j["reason"] = d.reason;
+    if (!d.reason.empty()) j["reason"] = d.reason;  // none for accepted (or a retry of one)
     j["message"] = d.message;
     j["events"] = d.event_ids;
     j["flags"] = d.flags;
