@@ -11,26 +11,26 @@ namespace {
 using nlohmann::json;
 
 enum class Kind {
-  kString,       // non-empty string
-  kOptString,    // string, may be empty
-  kEntity,       // 2- or 5-digit DANE code
-  kDepartment,   // 2-digit code
-  kScope,        // entity code, department code or "national"
-  kDate,         // YYYY-MM-DD
-  kInt,          // integer
-  kYear,         // integer 1900..2200
-  kNumber,       // finite JSON number
+  kString,      // non-empty string
+  kOptString,   // string, may be empty
+  kEntity,      // 2- or 5-digit DANE code
+  kDepartment,  // 2-digit code
+  kScope,       // entity code, department code or "national"
+  kDate,        // YYYY-MM-DD
+  kInt,         // integer
+  kYear,        // integer 1900..2200
+  kNumber,      // finite JSON number
   kBool,
   kEmail,
-  kSha256,       // 64 hex digits
+  kSha256,  // 64 hex digits
   kEnum,
-  kMoney,        // any JSON value; `not_pesos` is a rule checked by decide()
-  kObjects,      // array of objects described by `sub`
-  kMoneyMap,     // {source: money}
-  kFinancialMap, // {source: {compromisos, obligaciones, pagos}} with money values
-  kValueMap,     // {code: scalar}
-  kNumberMap,    // {name: number}
-  kPeriod,       // [start_year, end_year]
+  kMoney,         // any JSON value; `not_pesos` is a rule checked by decide()
+  kObjects,       // array of objects described by `sub`
+  kMoneyMap,      // {source: money}
+  kFinancialMap,  // {source: {compromisos, obligaciones, pagos}} with money values
+  kValueMap,      // {code: scalar}
+  kNumberMap,     // {name: number}
+  kPeriod,        // [start_year, end_year]
 };
 
 struct Field {
@@ -41,8 +41,8 @@ struct Field {
   std::vector<std::string> values = {};
 };
 
-const std::vector<Field> kDocument = {{"name", Kind::kString, false}, {"kind", Kind::kString, false},
-                                      {"sha256", Kind::kSha256}};
+const std::vector<Field> kDocument = {
+    {"name", Kind::kString, false}, {"kind", Kind::kString, false}, {"sha256", Kind::kSha256}};
 
 const std::map<std::string, std::vector<Field>>& Catalogue() {
   static const auto* m = new std::map<std::string, std::vector<Field>>{
@@ -96,11 +96,19 @@ const std::map<std::string, std::vector<Field>>& Catalogue() {
       {"complete_password_reset", {{"user", Kind::kEmail}}},
       {"grant_role",
        {{"user", Kind::kEmail},
-        {"role", Kind::kEnum, true, {}, {"reporter", "department_reviewer", "dnp", "auditor", "control_body"}},
+        {"role",
+         Kind::kEnum,
+         true,
+         {},
+         {"reporter", "department_reviewer", "dnp", "auditor", "control_body"}},
         {"scope", Kind::kScope}}},
       {"revoke_role",
        {{"user", Kind::kEmail},
-        {"role", Kind::kEnum, true, {}, {"reporter", "department_reviewer", "dnp", "auditor", "control_body"}},
+        {"role",
+         Kind::kEnum,
+         true,
+         {},
+         {"reporter", "department_reviewer", "dnp", "auditor", "control_body"}},
         {"scope", Kind::kScope}}},
       {"upload_plan",
        {{"entity", Kind::kEntity},
@@ -252,7 +260,8 @@ class Checker {
       case Kind::kEntity:
         if (!need_string()) return false;
         if (!IsEntityCode(v.get_ref<const std::string&>()))
-          return Fail("bad_field", path, "expected a DANE code of 5 digits (or 2 for a department), got " + Shown(v));
+          return Fail("bad_field", path,
+                      "expected a DANE code of 5 digits (or 2 for a department), got " + Shown(v));
         return true;
       case Kind::kDepartment:
         if (!need_string()) return false;
@@ -262,7 +271,8 @@ class Checker {
       case Kind::kScope:
         if (!need_string()) return false;
         if (v != "national" && !IsEntityCode(v.get_ref<const std::string&>()))
-          return Fail("bad_field", path, "expected an entity code, a department code or \"national\", got " + Shown(v));
+          return Fail("bad_field", path,
+                      "expected an entity code, a department code or \"national\", got " + Shown(v));
         return true;
       case Kind::kDate:
         if (!need_string()) return false;
@@ -331,10 +341,12 @@ class Checker {
           if (f.kind == Kind::kValueMap && !(x.is_number() || x.is_string() || x.is_boolean()))
             return Fail("bad_field", p, "expected a number, string or boolean, got " + Shown(x));
           if (f.kind == Kind::kFinancialMap) {
-            if (!x.is_object()) return Fail("bad_field", p, "expected {compromisos, obligaciones, pagos}, got " + Shown(x));
+            if (!x.is_object())
+              return Fail("bad_field", p, "expected {compromisos, obligaciones, pagos}, got " + Shown(x));
             for (auto jt = x.begin(); jt != x.end(); ++jt) {
               if (jt.key() != "compromisos" && jt.key() != "obligaciones" && jt.key() != "pagos")
-                return Fail("unknown_field", p + "." + jt.key(), "expected compromisos, obligaciones or pagos");
+                return Fail("unknown_field", p + "." + jt.key(),
+                            "expected compromisos, obligaciones or pagos");
             }
           }
         }
@@ -390,7 +402,8 @@ ParsedLine ParseCommand(std::string_view text, int line_no) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     std::string shown(text.substr(0, 60));
-    out.error = CommandError{"bad_json", "", where + "not a JSON object (malformed or truncated JSON): " + shown};
+    out.error =
+        CommandError{"bad_json", "", where + "not a JSON object (malformed or truncated JSON): " + shown};
     return out;
   }
   if (!j.is_object()) {
@@ -417,7 +430,8 @@ ParsedLine ParseCommand(std::string_view text, int line_no) {
   }
   auto spec = Catalogue().find(name->get<std::string>());
   if (spec == Catalogue().end()) {
-    out.error = CommandError{"unknown_command", "command", where + "field 'command': unknown command " + Shown(*name)};
+    out.error = CommandError{"unknown_command", "command",
+                             where + "field 'command': unknown command " + Shown(*name)};
     return out;
   }
   const json* id = need("command_id");

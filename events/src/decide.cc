@@ -62,8 +62,8 @@ std::string EventIdFor(const Hash& fingerprint, size_t index) {
   h[6] = static_cast<uint8_t>((h[6] & 0x0f) | 0x80);  // RFC 9562 version 8 (custom)
   h[8] = static_cast<uint8_t>((h[8] & 0x3f) | 0x80);  // RFC 4122 variant
   std::string hex = ToHex(h.data(), 16);
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20, 12);
 }
 
 s::Sha256 ToStruct(const Hash& h) {
@@ -71,10 +71,17 @@ s::Sha256 ToStruct(const Hash& h) {
 }
 
 bool IsDirectoryCommand(const std::string& name) {
-  static const std::set<std::string> kDirectory = {
-      "init",         "register_entity",        "load_catalog",            "open_campaign",
-      "extend_deadline", "request_leader",      "activate_leader",         "request_password_reset",
-      "complete_password_reset", "grant_role",  "revoke_role"};
+  static const std::set<std::string> kDirectory = {"init",
+                                                   "register_entity",
+                                                   "load_catalog",
+                                                   "open_campaign",
+                                                   "extend_deadline",
+                                                   "request_leader",
+                                                   "activate_leader",
+                                                   "request_password_reset",
+                                                   "complete_password_reset",
+                                                   "grant_role",
+                                                   "revoke_role"};
   return kDirectory.count(name) > 0;
 }
 
@@ -89,8 +96,7 @@ s::Role ParseRole(const std::string& r) {
 
 class Decider {
  public:
-  Decider(const StateStore& state, const Command& cmd, Micros now)
-      : state_(state), cmd_(cmd), now_(now) {}
+  Decider(const StateStore& state, const Command& cmd, Micros now) : state_(state), cmd_(cmd), now_(now) {}
 
   Decision Run();
 
@@ -213,16 +219,15 @@ Decision Decider::Run() {
       d.outcome = Outcome::kInvalid;
       d.reason = "missing_field";
       d.field = "at";
-      d.message = "line " + std::to_string(cmd_.line) +
-                  ": field 'at': is required in a simulated-clock ledger";
+      d.message =
+          "line " + std::to_string(cmd_.line) + ": field 'at': is required in a simulated-clock ledger";
       return d;
     }
     at_ = std::max(*cmd_.at, meta_.last_at);
     if (!rejection && *cmd_.at < meta_.last_at) {
       rejection = Refuse("clock_went_back", "at",
                          "field 'at': " + FormatRfc3339(*cmd_.at) +
-                             " is earlier than the ledger's last event at " +
-                             FormatRfc3339(meta_.last_at));
+                             " is earlier than the ledger's last event at " + FormatRfc3339(meta_.last_at));
     }
   } else {
     at_ = std::max(now_, meta_.last_at);
@@ -345,8 +350,8 @@ bool Decider::IsDnp() const { return HasRole(cmd_.actor, s::Role::dnp, "national
 
 Check Decider::RequireDnp() {
   if (!IsDnp())
-    return Refuse("not_authorized", "actor", Quote(cmd_.actor) + " has no national dnp role; " +
-                                                 cmd_.name + " is reserved to DNP");
+    return Refuse("not_authorized", "actor",
+                  Quote(cmd_.actor) + " has no national dnp role; " + cmd_.name + " is reserved to DNP");
   role_ = s::ActorRole::dnp;
   scope_ = "national";
   return std::nullopt;
@@ -405,15 +410,16 @@ Check Decider::NeedMilestone(const json& campaign, const std::string& milestone,
       return std::nullopt;
     }
   }
-  return Refuse("unknown_milestone", "milestone",
-                "milestone " + Quote(milestone) + " is not part of campaign " +
-                    Quote(campaign.value("campaign", "")));
+  return Refuse(
+      "unknown_milestone", "milestone",
+      "milestone " + Quote(milestone) + " is not part of campaign " + Quote(campaign.value("campaign", "")));
 }
 
 Check Decider::NeedPlan(const std::string& entity, const std::string& plan, json* out) {
   *out = Rec(keys::Plan(entity, plan));
   if (out->is_null())
-    return Refuse("unknown_plan", "plan", "plan " + Quote(plan) + " of entity " + Quote(entity) + " was not uploaded");
+    return Refuse("unknown_plan", "plan",
+                  "plan " + Quote(plan) + " of entity " + Quote(entity) + " was not uploaded");
   return std::nullopt;
 }
 
@@ -421,8 +427,9 @@ Check Decider::NeedGoal(const std::string& entity, const std::string& plan, cons
                         json* out) {
   *out = Rec(keys::Goal(entity, plan, goal));
   if (out->is_null())
-    return Refuse("unknown_goal", "goal",
-                  "goal " + Quote(goal) + " is not defined in plan " + Quote(plan) + " of entity " + Quote(entity));
+    return Refuse(
+        "unknown_goal", "goal",
+        "goal " + Quote(goal) + " is not defined in plan " + Quote(plan) + " of entity " + Quote(entity));
   return std::nullopt;
 }
 
@@ -437,12 +444,12 @@ Check Decider::CheckPesos(const json& v, const std::string& field, int64_t* out)
   return std::nullopt;
 }
 
-Check Decider::Timeliness(const std::string& entity, const std::string& campaign_id,
-                          const json& campaign, const json& milestone, Draft* draft,
-                          std::string* answers) {
+Check Decider::Timeliness(const std::string& entity, const std::string& campaign_id, const json& campaign,
+                          const json& milestone, Draft* draft, std::string* answers) {
   const Day today = BogotaDay(at_);
   Day last = 0;
-  for (const auto& m : campaign["milestones"]) last = std::max(last, *ParseDate(m["deadline"].get<std::string>()));
+  for (const auto& m : campaign["milestones"])
+    last = std::max(last, *ParseDate(m["deadline"].get<std::string>()));
   // An open adjustment request on this report, before its due date, allows the change.
   json open = Rec(keys::OpenAdjustments(entity, campaign_id, milestone["id"].get<std::string>()));
   if (open.is_object()) {
@@ -529,8 +536,9 @@ Check Decider::RegisterEntity() {
   s::EntityRegisteredT p;
   p.entity = entity;
   p.name = cmd_.Str("name");
-  p.kind = is_dept ? s::EntityKind::departamento
-                   : kind == "distrito" ? s::EntityKind::distrito : s::EntityKind::municipio;
+  p.kind = is_dept              ? s::EntityKind::departamento
+           : kind == "distrito" ? s::EntityKind::distrito
+                                : s::EntityKind::municipio;
   p.department = dept;
   json prev = Rec(keys::Entity(entity));
   if (!prev.is_null()) {
@@ -556,9 +564,11 @@ Check Decider::LoadCatalog() {
     const std::string code = rows[i]["indicator"].get<std::string>();
     const std::string field = "rows[" + std::to_string(i) + "].indicator";
     if (!IsCpiIndicator(code))
-      return Refuse("bad_cpi_code", field, "field " + Quote(field) + ": " + Quote(code) + " is not a 9-digit CPI indicator code");
+      return Refuse("bad_cpi_code", field,
+                    "field " + Quote(field) + ": " + Quote(code) + " is not a 9-digit CPI indicator code");
     if (!seen.insert(code).second)
-      return Refuse("duplicate_row", field, "field " + Quote(field) + ": indicator " + Quote(code) + " appears twice");
+      return Refuse("duplicate_row", field,
+                    "field " + Quote(field) + ": indicator " + Quote(code) + " appears twice");
     auto row = std::make_unique<s::CatalogRowT>();
     row->indicator = code;
     row->name = rows[i]["name"].get<std::string>();
@@ -627,7 +637,8 @@ Check Decider::ExtendDeadline() {
   p.previous_deadline = milestone["deadline"].get<std::string>();
   p.reason = cmd_.Str("reason");
   if (p.deadline == p.previous_deadline)
-    return Refuse("no_change", "deadline", "the deadline of " + Quote(p.milestone) + " is already " + p.deadline);
+    return Refuse("no_change", "deadline",
+                  "the deadline of " + Quote(p.milestone) + " is already " + p.deadline);
   Draft& d = Emit(stream_, std::move(p));
   d.vigencia = campaign["vigencia"].get<int>();
   d.cut = cmd_.Str("milestone");
@@ -646,7 +657,8 @@ Check Decider::RequestLeader() {
     return Refuse("duplicate_leader", "email",
                   Quote(email) + " already has a pending leader request for entity " + Quote(entity));
   if (e.value("leader", "") == email)
-    return Refuse("duplicate_leader", "email", Quote(email) + " is already the leader of entity " + Quote(entity));
+    return Refuse("duplicate_leader", "email",
+                  Quote(email) + " is already the leader of entity " + Quote(entity));
   if (cmd_.body["supports"].empty())
     return Refuse("missing_supports", "supports", "a leader request needs supporting documents");
   role_ = s::ActorRole::user;
@@ -669,12 +681,11 @@ Check Decider::RequestLeader() {
 Check Decider::ActivateLeader() {
   if (cmd_.actor != "system")
     return Refuse("manual_activation_forbidden", "actor",
-                  "users are activated only by the platform (circular 0009-4, item 8); " +
-                      Quote(cmd_.actor) + " may not activate a leader");
+                  "users are activated only by the platform (circular 0009-4, item 8); " + Quote(cmd_.actor) +
+                      " may not activate a leader");
   const std::string id = cmd_.Str("request_id");
   json req = Rec(keys::LeaderRequest(id));
-  if (req.is_null())
-    return Refuse("unknown_request", "request_id", "no leader request " + Quote(id));
+  if (req.is_null()) return Refuse("unknown_request", "request_id", "no leader request " + Quote(id));
   if (req["status"] != "pending")
     return Refuse("request_closed", "request_id", "leader request " + Quote(id) + " was already activated");
   role_ = s::ActorRole::platform;
@@ -728,8 +739,9 @@ Check Decider::PasswordReset(bool complete) {
 Check Decider::Role(bool grant) {
   const std::string user = cmd_.Str("user"), role_name = cmd_.Str("role"), scope = cmd_.Str("scope");
   const s::Role role = ParseRole(role_name);
-  const bool national_role = role == s::Role::dnp || role == s::Role::auditor || role == s::Role::control_body;
-  const bool consistent = national_role ? scope == "national"
+  const bool national_role =
+      role == s::Role::dnp || role == s::Role::auditor || role == s::Role::control_body;
+  const bool consistent = national_role                          ? scope == "national"
                           : role == s::Role::department_reviewer ? IsDepartmentCode(scope)
                                                                  : IsEntityCode(scope);
   if (!consistent)
@@ -744,14 +756,15 @@ Check Decider::Role(bool grant) {
       return Refuse("unknown_entity", "scope", "entity " + Quote(scope) + " is not registered");
     if (!IsLeaderOf(scope))
       return Refuse("not_authorized", "actor",
-                    Quote(cmd_.actor) + " is not the leader of " + Quote(scope) + "; only its leader grants " +
-                        role_name);
+                    Quote(cmd_.actor) + " is not the leader of " + Quote(scope) +
+                        "; only its leader grants " + role_name);
     role_ = s::ActorRole::leader;
     scope_ = scope;
   }
   if (HasRole(user, role, scope) == grant)
-    return Refuse("no_change", "role",
-                  Quote(user) + (grant ? " already has " : " does not have ") + role_name + " on " + Quote(scope));
+    return Refuse(
+        "no_change", "role",
+        Quote(user) + (grant ? " already has " : " does not have ") + role_name + " on " + Quote(scope));
   if (grant) {
     s::RoleGrantedT p;
     p.user = user;
@@ -787,9 +800,11 @@ Check Decider::UploadPlan() {
   if (!prev.is_null()) {
     p.previous = UnpackPayload<s::PlanUploadedT>(prev["payload"]);
     if (p.previous->period_start != p.period_start || p.previous->period_end != p.period_end)
-      return Refuse("period_changed", "period", "plan " + Quote(p.plan) + " keeps its period; upload a new plan id");
+      return Refuse("period_changed", "period",
+                    "plan " + Quote(p.plan) + " keeps its period; upload a new plan id");
     if (p.previous->document_sha256 == p.document_sha256 && p.previous->name == p.name)
-      return Refuse("no_change", "document_sha256", "plan " + Quote(p.plan) + " was already uploaded with this document");
+      return Refuse("no_change", "document_sha256",
+                    "plan " + Quote(p.plan) + " was already uploaded with this document");
   }
   Emit(entity, std::move(p));
   return std::nullopt;
@@ -811,7 +826,7 @@ Check Decider::DefineGoal() {
   p.baseline = cmd_.body.value("baseline", 0.0);
   p.target = cmd_.body["target"].get<double>();
   p.accumulation = cmd_.Str("accumulation") == "acumulativo" ? s::Accumulation::acumulativo
-                                                              : s::Accumulation::no_acumulativo;
+                                                             : s::Accumulation::no_acumulativo;
   p.homologated = IsCpiIndicator(p.cpi_indicator) && !Rec(keys::Indicator(p.cpi_indicator)).is_null();
   json prev = Rec(keys::Goal(entity, plan_id, goal));
   if (!prev.is_null()) p.previous = UnpackPayload<s::GoalDefinedT>(prev["payload"]);
@@ -833,11 +848,13 @@ Check Decider::HomologateGoal() {
   if (auto r = NeedGoal(entity, plan, goal_id, &goal)) return r;
   const std::string code = cmd_.Str("cpi_indicator");
   if (!IsCpiIndicator(code) || Rec(keys::Indicator(code)).is_null())
-    return Refuse("not_homologated", "cpi_indicator",
-                  "field 'cpi_indicator': " + Quote(code) + " is not a 9-digit indicator of a loaded CPI catalogue");
+    return Refuse(
+        "not_homologated", "cpi_indicator",
+        "field 'cpi_indicator': " + Quote(code) + " is not a 9-digit indicator of a loaded CPI catalogue");
   auto def = UnpackPayload<s::GoalDefinedT>(goal["payload"]);
   if (goal.value("homologated", false) && goal.value("cpi", def->cpi_indicator) == code)
-    return Refuse("no_change", "cpi_indicator", "goal " + Quote(goal_id) + " is already homologated to " + Quote(code));
+    return Refuse("no_change", "cpi_indicator",
+                  "goal " + Quote(goal_id) + " is already homologated to " + Quote(code));
   s::GoalHomologatedT p;
   p.entity = entity;
   p.plan = plan;
@@ -875,7 +892,8 @@ Check Decider::ProgramGoal() {
       auto a = std::make_unique<s::AmountT>();
       a->source = it.key();
       a->pesos = pesos;
-      if (pesos > 0 && pesos < kSuspectPesos) suspects.emplace_back("resources." + it.key(), std::to_string(pesos));
+      if (pesos > 0 && pesos < kSuspectPesos)
+        suspects.emplace_back("resources." + it.key(), std::to_string(pesos));
       p.resources.push_back(std::move(a));
     }
   }
@@ -984,7 +1002,8 @@ Check Decider::ReportProgress() {
     if (!earlier.is_null() && earlier["physical_ytd"].get<double>() > p.physical_ytd) {
       json v;
       v = earlier["physical_ytd"];
-      decreased = "year-to-date value is lower than " + v.dump() + " reported at " + m["id"].get<std::string>();
+      decreased =
+          "year-to-date value is lower than " + v.dump() + " reported at " + m["id"].get<std::string>();
     }
   }
   std::string over;
@@ -1019,7 +1038,8 @@ Check Decider::ReportProgress() {
 
 Check Decider::SubmitReport() {
   json e, campaign, milestone;
-  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
+  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
+                    ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireEntityWriter(entity)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
@@ -1047,14 +1067,17 @@ Check Decider::ReportGestion() {
   if (auto r = RequireEntityWriter(entity)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (campaign["system"] != "gestionweb")
-    return Refuse("wrong_system", "campaign", "campaign " + Quote(campaign_id) + " is not a GESTIONWEB campaign");
+    return Refuse("wrong_system", "campaign",
+                  "campaign " + Quote(campaign_id) + " is not a GESTIONWEB campaign");
   json milestone;
   for (const auto& m : campaign["milestones"])
     if (m["activity"] == "report" && milestone.is_null()) milestone = m;
   if (milestone.is_null())
-    return Refuse("unknown_milestone", "campaign", "campaign " + Quote(campaign_id) + " has no report milestone");
+    return Refuse("unknown_milestone", "campaign",
+                  "campaign " + Quote(campaign_id) + " has no report milestone");
   std::map<std::string, std::string> types;
-  for (const auto& v : campaign["variables"]) types[v["code"].get<std::string>()] = v["type"].get<std::string>();
+  for (const auto& v : campaign["variables"])
+    types[v["code"].get<std::string>()] = v["type"].get<std::string>();
   json previous = Rec(keys::Gestion(entity, campaign_id));
   s::GestionReportedT p;
   p.entity = entity;
@@ -1065,7 +1088,8 @@ Check Decider::ReportGestion() {
     const std::string field = "variables." + it.key();
     auto t = types.find(it.key());
     if (t == types.end())
-      return Refuse("unknown_variable", field, "variable " + Quote(it.key()) + " is not in campaign " + Quote(campaign_id));
+      return Refuse("unknown_variable", field,
+                    "variable " + Quote(it.key()) + " is not in campaign " + Quote(campaign_id));
     auto v = std::make_unique<s::VariableValueT>();
     v->code = it.key();
     const json& x = it.value();
@@ -1075,15 +1099,19 @@ Check Decider::ReportGestion() {
       if (v->pesos > 0 && v->pesos < kSuspectPesos) suspects.emplace_back(field, std::to_string(v->pesos));
     } else if (t->second == "number") {
       v->type = s::VariableType::number;
-      if (!x.is_number()) return Refuse("wrong_type", field, "field " + Quote(field) + ": expected a number, got " + x.dump());
+      if (!x.is_number())
+        return Refuse("wrong_type", field, "field " + Quote(field) + ": expected a number, got " + x.dump());
       v->number = x.get<double>();
     } else if (t->second == "boolean") {
       v->type = s::VariableType::boolean;
-      if (!x.is_boolean()) return Refuse("wrong_type", field, "field " + Quote(field) + ": expected true or false, got " + x.dump());
+      if (!x.is_boolean())
+        return Refuse("wrong_type", field,
+                      "field " + Quote(field) + ": expected true or false, got " + x.dump());
       v->boolean = x.get<bool>();
     } else {
       v->type = s::VariableType::text;
-      if (!x.is_string()) return Refuse("wrong_type", field, "field " + Quote(field) + ": expected text, got " + x.dump());
+      if (!x.is_string())
+        return Refuse("wrong_type", field, "field " + Quote(field) + ": expected text, got " + x.dump());
       v->text = x.get<std::string>();
     }
     if (previous.is_object() && previous["values"].contains(it.key())) {
@@ -1122,20 +1150,23 @@ Check Decider::ReportGestion() {
 
 Check Decider::ValidateReport() {
   json e, campaign, milestone;
-  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
+  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
+                    ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireReviewer(entity, true)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (auto r = NeedMilestone(campaign, ms, &milestone)) return r;
-  const bool reported = !Rec(keys::Submission(entity, campaign_id, ms)).is_null() ||
-                        (campaign["system"] == "gestionweb" && !Rec(keys::Gestion(entity, campaign_id)).is_null());
+  const bool reported =
+      !Rec(keys::Submission(entity, campaign_id, ms)).is_null() ||
+      (campaign["system"] == "gestionweb" && !Rec(keys::Gestion(entity, campaign_id)).is_null());
   if (!reported)
     return Refuse("not_submitted", "milestone",
                   "entity " + Quote(entity) + " has not submitted " + Quote(campaign_id) + " " + Quote(ms));
   json open = Rec(keys::OpenAdjustments(entity, campaign_id, ms));
   if (open.is_object() && !open.empty())
-    return Refuse("open_adjustment", "milestone",
-                  "adjustment request " + Quote(open.begin().key()) + " is still open; it must be answered first");
+    return Refuse(
+        "open_adjustment", "milestone",
+        "adjustment request " + Quote(open.begin().key()) + " is still open; it must be answered first");
   s::ReportValidatedT p;
   p.entity = entity;
   p.campaign = campaign_id;
@@ -1149,7 +1180,8 @@ Check Decider::ValidateReport() {
 
 Check Decider::RequestAdjustment() {
   json e, campaign, milestone;
-  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
+  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
+                    ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireReviewer(entity, true)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
@@ -1161,7 +1193,8 @@ Check Decider::RequestAdjustment() {
   p.entity = entity;
   p.campaign = campaign_id;
   p.milestone = ms;
-  p.kind = cmd_.Str("kind") == "clarification" ? s::AdjustmentKind::clarification : s::AdjustmentKind::adjustment;
+  p.kind =
+      cmd_.Str("kind") == "clarification" ? s::AdjustmentKind::clarification : s::AdjustmentKind::adjustment;
   p.due = cmd_.Str("due");
   p.department = e.value("department", "");
   const json& items = cmd_.body["items"];
@@ -1175,7 +1208,8 @@ Check Decider::RequestAdjustment() {
     it->observation = items[i]["observation"].get<std::string>();
     const std::string field = "items[" + std::to_string(i) + "]";
     if (it->goal.empty() == it->variable.empty())
-      return Refuse("bad_item", field, "field " + Quote(field) + ": an item names either a goal or a variable");
+      return Refuse("bad_item", field,
+                    "field " + Quote(field) + ": an item names either a goal or a variable");
     if (!it->goal.empty()) {
       bool found = false;
       // The goal may be in any plan of the entity; the plans are few, so look each up.
@@ -1183,7 +1217,9 @@ Check Decider::RequestAdjustment() {
       if (plans.is_array())
         for (const auto& pl : plans)
           found = found || !Rec(keys::Goal(entity, pl.get<std::string>(), it->goal)).is_null();
-      if (!found) return Refuse("unknown_goal", field + ".goal", "goal " + Quote(it->goal) + " is not defined for entity " + Quote(entity));
+      if (!found)
+        return Refuse("unknown_goal", field + ".goal",
+                      "goal " + Quote(it->goal) + " is not defined for entity " + Quote(entity));
     }
     if (!it->variable.empty() && !variables.count(it->variable))
       return Refuse("unknown_variable", field + ".variable",
@@ -1204,7 +1240,8 @@ Check Decider::AnswerAdjustment() {
   const std::string entity = req["entity"].get<std::string>();
   if (auto r = RequireEntityWriter(entity)) return r;
   if (!req.value("open", false))
-    return Refuse("request_closed", "request_id", "adjustment request " + Quote(id) + " was already answered");
+    return Refuse("request_closed", "request_id",
+                  "adjustment request " + Quote(id) + " was already answered");
   s::AdjustmentAnsweredT p;
   p.request_id = id;
   p.entity = entity;
@@ -1234,7 +1271,8 @@ Check Decider::AnswerAdjustment() {
 
 Check Decider::NotifyNonCompliance() {
   json e, campaign, milestone;
-  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
+  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
+                    ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireReviewer(entity, false)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
@@ -1244,7 +1282,8 @@ Check Decider::NotifyNonCompliance() {
   if (reason == "not_reported") {
     if (today <= *ParseDate(milestone["deadline"].get<std::string>()))
       return Refuse("not_due", "milestone",
-                    "the deadline of " + Quote(ms) + " (" + milestone["deadline"].get<std::string>() + ") has not passed");
+                    "the deadline of " + Quote(ms) + " (" + milestone["deadline"].get<std::string>() +
+                        ") has not passed");
     json sub = Rec(keys::Submission(entity, campaign_id, ms));
     if (!sub.is_null() && !sub.value("late", false))
       return Refuse("reported", "reason", "entity " + Quote(entity) + " reported " + Quote(ms) + " on time");
@@ -1255,14 +1294,16 @@ Check Decider::NotifyNonCompliance() {
       for (auto it = open.begin(); it != open.end(); ++it)
         overdue = overdue || today > *ParseDate(it.value().get<std::string>());
     if (!overdue)
-      return Refuse("not_due", "reason",
-                    "entity " + Quote(entity) + " has no adjustment request on " + Quote(ms) + " past its due date");
+      return Refuse(
+          "not_due", "reason",
+          "entity " + Quote(entity) + " has no adjustment request on " + Quote(ms) + " past its due date");
   }
   s::NonComplianceNotifiedT p;
   p.entity = entity;
   p.campaign = campaign_id;
   p.milestone = ms;
-  p.reason = reason == "not_reported" ? s::NonComplianceReason::not_reported : s::NonComplianceReason::adjustments_not_made;
+  p.reason = reason == "not_reported" ? s::NonComplianceReason::not_reported
+                                      : s::NonComplianceReason::adjustments_not_made;
   p.channel = cmd_.Str("channel") == "email" ? s::Channel::email : s::Channel::certified_mail;
   p.message_sha256 = cmd_.Str("message_sha256");
   p.department = e.value("department", "");
@@ -1275,7 +1316,8 @@ Check Decider::NotifyNonCompliance() {
 
 Check Decider::ReferToControlBody() {
   json e, campaign, milestone;
-  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
+  const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
+                    ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireDnp()) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
@@ -1298,8 +1340,8 @@ const std::map<std::string, std::vector<std::string>>& Methodologies() {
   static const auto* m = new std::map<std::string, std::vector<std::string>>{
       {"mdm-2020",
        {"movilizacion_recursos", "ejecucion_recursos", "gobierno_abierto_transparencia",
-        "ordenamiento_territorial", "educacion", "salud", "servicios_publicos",
-        "seguridad_convivencia", "ajuste_por_resultados"}},
+        "ordenamiento_territorial", "educacion", "salud", "servicios_publicos", "seguridad_convivencia",
+        "ajuste_por_resultados"}},
   };
   return *m;
 }
@@ -1312,7 +1354,8 @@ Check Decider::RecordMdmInputs() {
   const std::string methodology = cmd_.Str("methodology");
   auto m = Methodologies().find(methodology);
   if (m == Methodologies().end())
-    return Refuse("unknown_methodology", "methodology", "methodology " + Quote(methodology) + " is not known");
+    return Refuse("unknown_methodology", "methodology",
+                  "methodology " + Quote(methodology) + " is not known");
   const std::string group = cmd_.Str("group");
   static const std::set<std::string> kGroups = {"C", "G1", "G2", "G3", "G4", "G5"};
   if (cmd_.Has("group") && !kGroups.count(group))  // optional: the published tables do not carry it
@@ -1321,13 +1364,15 @@ Check Decider::RecordMdmInputs() {
   s::MdmInputsRecordedT p;
   for (const auto& name : m->second) {
     if (!inputs.contains(name))
-      return Refuse("bad_mdm_input", "inputs." + name, "input " + Quote(name) + " is required by " + methodology);
+      return Refuse("bad_mdm_input", "inputs." + name,
+                    "input " + Quote(name) + " is required by " + methodology);
     const double v = inputs[name].get<double>();
     const bool ok = name == "ajuste_por_resultados" ? v > 0 && v < 2 : v >= 0 && v <= 100;
     if (!ok) {
       json shown;
       shown = v;
-      return Refuse("bad_mdm_input", "inputs." + name, "input " + Quote(name) + " = " + shown.dump() + " is out of range");
+      return Refuse("bad_mdm_input", "inputs." + name,
+                    "input " + Quote(name) + " = " + shown.dump() + " is out of range");
     }
     auto nv = std::make_unique<s::NamedValueT>();
     nv->name = name;
@@ -1336,7 +1381,8 @@ Check Decider::RecordMdmInputs() {
   }
   for (auto it = inputs.begin(); it != inputs.end(); ++it)
     if (std::find(m->second.begin(), m->second.end(), it.key()) == m->second.end())
-      return Refuse("bad_mdm_input", "inputs." + it.key(), "input " + Quote(it.key()) + " is not part of " + methodology);
+      return Refuse("bad_mdm_input", "inputs." + it.key(),
+                    "input " + Quote(it.key()) + " is not part of " + methodology);
   p.entity = entity;
   p.vigencia = cmd_.body["vigencia"].get<int>();
   p.methodology = methodology;
@@ -1353,10 +1399,14 @@ Check Decider::RecordMdmInputs() {
 
 const char* OutcomeName(Outcome o) {
   switch (o) {
-    case Outcome::kAccepted: return "accepted";
-    case Outcome::kRejected: return "rejected";
-    case Outcome::kDuplicate: return "duplicate";
-    case Outcome::kInvalid: return "invalid";
+    case Outcome::kAccepted:
+      return "accepted";
+    case Outcome::kRejected:
+      return "rejected";
+    case Outcome::kDuplicate:
+      return "duplicate";
+    case Outcome::kInvalid:
+      return "invalid";
   }
   return "?";
 }
@@ -1367,18 +1417,17 @@ Decision Decide(const StateStore& state, const Command& command, Micros now) {
 
 const std::vector<std::string>& ReasonCodes() {
   static const std::vector<std::string> kCodes = {
-      "not_authorized", "manual_activation_forbidden", "not_pesos", "not_homologated",
-      "unknown_entity", "unknown_plan", "unknown_goal", "unknown_campaign", "unknown_milestone",
-      "unknown_request", "window_closed", "duplicate_leader", "not_requester", "clock_went_back",
-      "at_not_allowed", "command_id_reused",
+      "not_authorized", "manual_activation_forbidden", "not_pesos", "not_homologated", "unknown_entity",
+      "unknown_plan", "unknown_goal", "unknown_campaign", "unknown_milestone", "unknown_request",
+      "window_closed", "duplicate_leader", "not_requester", "clock_went_back", "at_not_allowed",
+      "command_id_reused",
       // Rules DESIGN leaves to the implementation (documented in events/README.md).
       "not_initialized", "already_initialized", "bad_partitions", "bad_entity_code", "no_change",
-      "version_exists", "empty_catalog", "bad_cpi_code", "duplicate_row", "campaign_exists",
-      "no_milestones", "duplicate_milestone", "duplicate_variable", "missing_supports",
-      "request_closed", "unknown_user", "invalid_scope", "period_changed", "year_outside_period",
-      "wrong_system", "unknown_variable", "wrong_type", "not_submitted", "open_adjustment",
-      "due_in_past", "no_items", "bad_item", "not_due", "reported", "unknown_methodology",
-      "bad_mdm_input"};
+      "version_exists", "empty_catalog", "bad_cpi_code", "duplicate_row", "campaign_exists", "no_milestones",
+      "duplicate_milestone", "duplicate_variable", "missing_supports", "request_closed", "unknown_user",
+      "invalid_scope", "period_changed", "year_outside_period", "wrong_system", "unknown_variable",
+      "wrong_type", "not_submitted", "open_adjustment", "due_in_past", "no_items", "bad_item", "not_due",
+      "reported", "unknown_methodology", "bad_mdm_input"};
   return kCodes;
 }
 

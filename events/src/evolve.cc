@@ -39,7 +39,8 @@ void RecordOutcome(StateStore& st, const s::Event* ev, const SealedEvent& se) {
   if (env->flags()) {
     for (auto f : *env->flags()) {
       const std::string name = s::EnumNameFlag(static_cast<s::Flag>(f));
-      if (std::find(rec["flags"].begin(), rec["flags"].end(), name) == rec["flags"].end()) rec["flags"].push_back(name);
+      if (std::find(rec["flags"].begin(), rec["flags"].end(), name) == rec["flags"].end())
+        rec["flags"].push_back(name);
     }
   }
   rec["days_late"] = std::max(rec["days_late"].get<int>(), env->days_late());
@@ -70,7 +71,8 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
   if (!env) return false;
   const Micros at = env->recorded_at();
   const bool late = env->days_late() > 0;
-  WriteRecord(st, keys::Stream(Str(env->stream())), json{{"seq", env->stream_seq()}, {"hash", ToHex(se.hash)}});
+  WriteRecord(st, keys::Stream(Str(env->stream())),
+              json{{"seq", env->stream_seq()}, {"hash", ToHex(se.hash)}});
   json meta = ReadRecord(st, keys::kMeta);
   if (!meta.is_null() && at > meta["last_at"].get<Micros>()) {
     meta["last_at"] = at;
@@ -81,8 +83,10 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
   switch (ev->payload_type()) {
     case s::Payload::LedgerInitialized: {
       const auto* p = ev->payload_as_LedgerInitialized();
-      WriteRecord(st, keys::kMeta,
-                  json{{"clock", s::EnumNameClockMode(p->clock())}, {"last_at", at}, {"partitions", p->partitions()}});
+      WriteRecord(
+          st, keys::kMeta,
+          json{
+              {"clock", s::EnumNameClockMode(p->clock())}, {"last_at", at}, {"partitions", p->partitions()}});
       json u = User(st, Str(p->admin()));
       u["roles"].push_back(json::array({s::EnumNameRole(p->role()), Str(p->scope())}));
       WriteRecord(st, keys::User(Str(p->admin())), u);
@@ -102,10 +106,12 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     }
     case s::Payload::CatalogLoaded: {
       const auto* p = ev->payload_as_CatalogLoaded();
-      WriteRecord(st, keys::CatalogVersion(Str(p->version())), json{{"rows", p->rows() ? p->rows()->size() : 0}});
+      WriteRecord(st, keys::CatalogVersion(Str(p->version())),
+                  json{{"rows", p->rows() ? p->rows()->size() : 0}});
       if (p->rows())
         for (const auto* row : *p->rows())
-          if (!st.Get(keys::Indicator(Str(row->indicator())))) WriteRecord(st, keys::Indicator(Str(row->indicator())), Str(p->version()));
+          if (!st.Get(keys::Indicator(Str(row->indicator()))))
+            WriteRecord(st, keys::Indicator(Str(row->indicator())), Str(p->version()));
       break;
     }
     case s::Payload::CampaignOpened: {
@@ -123,7 +129,9 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
                                      {"deadline", Str(m->deadline())}});
       if (p->variables())
         for (const auto* v : *p->variables())
-          c["variables"].push_back({{"code", Str(v->code())}, {"name", Str(v->name())}, {"type", s::EnumNameVariableType(v->type())}});
+          c["variables"].push_back({{"code", Str(v->code())},
+                                    {"name", Str(v->name())},
+                                    {"type", s::EnumNameVariableType(v->type())}});
       WriteRecord(st, keys::Campaign(Str(p->campaign())), c);
       break;
     }
@@ -138,7 +146,10 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     case s::Payload::LeaderRequested: {
       const auto* p = ev->payload_as_LeaderRequested();
       WriteRecord(st, keys::LeaderRequest(Str(p->request_id())),
-                  json{{"entity", Str(p->entity())}, {"email", Str(p->email())}, {"name", Str(p->name())}, {"status", "pending"}});
+                  json{{"entity", Str(p->entity())},
+                       {"email", Str(p->email())},
+                       {"name", Str(p->name())},
+                       {"status", "pending"}});
       WriteRecord(st, keys::PendingLeader(Str(p->entity()), Str(p->email())), Str(p->request_id()));
       break;
     }
@@ -183,9 +194,12 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     case s::Payload::RoleGranted:
     case s::Payload::RoleRevoked: {
       const bool grant = ev->payload_type() == s::Payload::RoleGranted;
-      const std::string user = grant ? Str(ev->payload_as_RoleGranted()->user()) : Str(ev->payload_as_RoleRevoked()->user());
-      const json role = grant ? json::array({s::EnumNameRole(ev->payload_as_RoleGranted()->role()), Str(ev->payload_as_RoleGranted()->scope())})
-                              : json::array({s::EnumNameRole(ev->payload_as_RoleRevoked()->role()), Str(ev->payload_as_RoleRevoked()->scope())});
+      const std::string user =
+          grant ? Str(ev->payload_as_RoleGranted()->user()) : Str(ev->payload_as_RoleRevoked()->user());
+      const json role = grant ? json::array({s::EnumNameRole(ev->payload_as_RoleGranted()->role()),
+                                             Str(ev->payload_as_RoleGranted()->scope())})
+                              : json::array({s::EnumNameRole(ev->payload_as_RoleRevoked()->role()),
+                                             Str(ev->payload_as_RoleRevoked()->scope())});
       json u = User(st, user);
       auto& roles = u["roles"];
       roles.erase(std::remove(roles.begin(), roles.end(), role), roles.end());
@@ -216,8 +230,10 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
       json g = ReadRecord(st, key);
       json pl = ReadRecord(st, plan_key);
       int unhomologated = pl.value("unhomologated", 0);
-      if (g.is_null()) g = json{{"years", json::object()}};
-      else if (!g.value("homologated", true)) --unhomologated;
+      if (g.is_null())
+        g = json{{"years", json::object()}};
+      else if (!g.value("homologated", true))
+        --unhomologated;
       if (!p->homologated()) ++unhomologated;
       pl["unhomologated"] = unhomologated;
       WriteRecord(st, plan_key, pl);
@@ -255,7 +271,8 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
           sources.push_back(Str(a->source()));
           pesos += a->pesos();
         }
-      g["years"][std::to_string(p->year())] = json{{"physical", p->physical()}, {"sources", sources}, {"pesos", pesos}};
+      g["years"][std::to_string(p->year())] =
+          json{{"physical", p->physical()}, {"sources", sources}, {"pesos", pesos}};
       WriteRecord(st, keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()),
                   json{{"payload", PackWithoutPrevious(p)}});
       WriteRecord(st, key, g);
@@ -263,7 +280,9 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     }
     case s::Payload::ProgressReported: {
       const auto* p = ev->payload_as_ProgressReported();
-      WriteRecord(st, keys::Progress(Str(p->entity()), Str(p->plan()), Str(p->goal()), Str(p->campaign()), Str(p->milestone())),
+      WriteRecord(st,
+                  keys::Progress(Str(p->entity()), Str(p->plan()), Str(p->goal()), Str(p->campaign()),
+                                 Str(p->milestone())),
                   json{{"physical_ytd", p->physical_ytd()}, {"payload", PackWithoutPrevious(p)}});
       break;
     }
@@ -281,10 +300,18 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
         for (const auto* v : *p->values()) {
           json x;
           switch (v->type()) {
-            case s::VariableType::pesos: x = v->pesos(); break;
-            case s::VariableType::number: x = v->number(); break;
-            case s::VariableType::boolean: x = v->boolean(); break;
-            case s::VariableType::text: x = Str(v->text()); break;
+            case s::VariableType::pesos:
+              x = v->pesos();
+              break;
+            case s::VariableType::number:
+              x = v->number();
+              break;
+            case s::VariableType::boolean:
+              x = v->boolean();
+              break;
+            case s::VariableType::text:
+              x = Str(v->text());
+              break;
           }
           g["values"][Str(v->code())] = x;
         }
@@ -294,15 +321,21 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     }
     case s::Payload::ReportValidated: {
       const auto* p = ev->payload_as_ReportValidated();
-      WriteRecord(st, keys::Validation(Str(p->entity()), Str(p->campaign()), Str(p->milestone())), json{{"at", at}});
+      WriteRecord(st, keys::Validation(Str(p->entity()), Str(p->campaign()), Str(p->milestone())),
+                  json{{"at", at}});
       break;
     }
     case s::Payload::AdjustmentRequested: {
       const auto* p = ev->payload_as_AdjustmentRequested();
       WriteRecord(st, keys::AdjustmentRequest(Str(p->request_id())),
-                  json{{"entity", Str(p->entity())}, {"campaign", Str(p->campaign())}, {"milestone", Str(p->milestone())},
-                       {"due", Str(p->due())}, {"open", true}, {"vigencia", env->vigencia()}});
-      const std::string okey = keys::OpenAdjustments(Str(p->entity()), Str(p->campaign()), Str(p->milestone()));
+                  json{{"entity", Str(p->entity())},
+                       {"campaign", Str(p->campaign())},
+                       {"milestone", Str(p->milestone())},
+                       {"due", Str(p->due())},
+                       {"open", true},
+                       {"vigencia", env->vigencia()}});
+      const std::string okey =
+          keys::OpenAdjustments(Str(p->entity()), Str(p->campaign()), Str(p->milestone()));
       json open = ReadRecord(st, okey);
       if (open.is_null()) open = json::object();
       open[Str(p->request_id())] = Str(p->due());
@@ -314,7 +347,8 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
       json req = ReadRecord(st, keys::AdjustmentRequest(Str(p->request_id())));
       req["open"] = false;
       WriteRecord(st, keys::AdjustmentRequest(Str(p->request_id())), req);
-      const std::string okey = keys::OpenAdjustments(Str(p->entity()), Str(p->campaign()), Str(p->milestone()));
+      const std::string okey =
+          keys::OpenAdjustments(Str(p->entity()), Str(p->campaign()), Str(p->milestone()));
       json open = ReadRecord(st, okey);
       if (open.is_object()) {
         open.erase(Str(p->request_id()));

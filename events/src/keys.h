@@ -24,7 +24,9 @@ inline std::string CatalogVersion(std::string_view v) { return Join({"kv", v}); 
 inline std::string Campaign(std::string_view c) { return Join({"p", c}); }
 inline std::string User(std::string_view u) { return Join({"u", u}); }
 inline std::string LeaderRequest(std::string_view id) { return Join({"lr", id}); }
-inline std::string PendingLeader(std::string_view e, std::string_view email) { return Join({"lp", e, email}); }
+inline std::string PendingLeader(std::string_view e, std::string_view email) {
+  return Join({"lp", e, email});
+}
 inline std::string Plan(std::string_view e, std::string_view p) { return Join({"pl", e, p}); }
 inline std::string Goal(std::string_view e, std::string_view p, std::string_view g) {
   return Join({"g", e, p, g});
@@ -33,8 +35,8 @@ inline std::string Goal(std::string_view e, std::string_view p, std::string_view
 inline std::string GoalYear(std::string_view e, std::string_view p, std::string_view g, int year) {
   return Join({"gy", e, p, g, std::to_string(year)});
 }
-inline std::string Progress(std::string_view e, std::string_view p, std::string_view g,
-                            std::string_view c, std::string_view m) {
+inline std::string Progress(std::string_view e, std::string_view p, std::string_view g, std::string_view c,
+                            std::string_view m) {
   return Join({"r", e, p, g, c, m});
 }
 inline std::string Submission(std::string_view e, std::string_view c, std::string_view m) {

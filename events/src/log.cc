@@ -12,7 +12,8 @@ uint32_t Murmur2(std::string_view key) {
   uint32_t h = seed ^ static_cast<uint32_t>(length);
   size_t i = 0;
   for (; i + 4 <= length; i += 4) {
-    uint32_t k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (static_cast<uint32_t>(data[i + 3]) << 24);
+    uint32_t k =
+        data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (static_cast<uint32_t>(data[i + 3]) << 24);
     k *= m;
     k ^= k >> r;
     k *= m;
@@ -20,9 +21,15 @@ uint32_t Murmur2(std::string_view key) {
     h ^= k;
   }
   switch (length % 4) {
-    case 3: h ^= static_cast<uint32_t>(data[i + 2]) << 16; [[fallthrough]];
-    case 2: h ^= static_cast<uint32_t>(data[i + 1]) << 8; [[fallthrough]];
-    case 1: h ^= data[i]; h *= m;
+    case 3:
+      h ^= static_cast<uint32_t>(data[i + 2]) << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= static_cast<uint32_t>(data[i + 1]) << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= data[i];
+      h *= m;
   }
   h ^= h >> 13;
   h *= m;

@@ -3,9 +3,8 @@
 // changes a value can carry the payload it replaces), wrapped as JSON binary values.
 
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "flatbuffers/flatbuffers.h"
 

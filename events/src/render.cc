@@ -27,8 +27,7 @@ using flatbuffers::TypeTable;
 void AppendString(std::string_view s, std::string* out) {
   // nlohmann's escaping: \" \\ \b \f \n \r \t, other control characters as \u00XX, UTF-8
   // as is; `replace` turns invalid UTF-8 into U+FFFD instead of throwing.
-  *out +=
-      nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  *out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void AppendKey(const char* name, bool* first, std::string* out) {
@@ -144,16 +143,15 @@ void AppendScalar(ElementaryType type, const uint8_t* p, const TypeTable* enum_t
   *out += is_unsigned ? std::to_string(u) : std::to_string(i);
 }
 
-void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_type_name,
-                 std::string* out);
+void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_type_name, std::string* out);
 void AppendStruct(const uint8_t* obj, const TypeTable* tt, std::string* out);
 
 // One non-union element or field value at `p` (an offset for strings and tables).
 void AppendValue(ElementaryType type, const uint8_t* p, const TypeTable* ref, bool timestamp,
                  std::string* out) {
   if (type == flatbuffers::ET_STRING) {
-    auto s = reinterpret_cast<const flatbuffers::String*>(
-        p + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p));
+    auto s =
+        reinterpret_cast<const flatbuffers::String*>(p + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p));
     return AppendString(s->string_view(), out);
   }
   if (type != flatbuffers::ET_SEQUENCE) return AppendScalar(type, p, ref, timestamp, out);
@@ -168,8 +166,8 @@ void AppendValue(ElementaryType type, const uint8_t* p, const TypeTable* ref, bo
 }
 
 // `n` elements of `type` starting at `data`, as an array; [ubyte] as a hex string.
-void AppendElements(const uint8_t* data, size_t n, ElementaryType type, const TypeTable* ref,
-                    bool timestamp, std::string* out) {
+void AppendElements(const uint8_t* data, size_t n, ElementaryType type, const TypeTable* ref, bool timestamp,
+                    std::string* out) {
   if (type == flatbuffers::ET_UCHAR && ref == nullptr) return AppendHex(data, n, out);
   const size_t stride = flatbuffers::InlineSize(type, ref);
   out->push_back('[');
@@ -206,8 +204,7 @@ void AppendStruct(const uint8_t* obj, const TypeTable* tt, std::string* out) {
 
 // A table's fields in declaration order. When `union_type_name` is non-null (the root), the
 // union type fields are not rendered: the member's name is stored there instead.
-void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_type_name,
-                 std::string* out) {
+void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_type_name, std::string* out) {
   auto table = reinterpret_cast<const flatbuffers::Table*>(obj);
   out->push_back('{');
   bool first = true;
@@ -217,8 +214,8 @@ void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_typ
     const auto type = static_cast<ElementaryType>(tc.base_type);
     const TypeTable* ref = RefOf(tt, tc);
     const char* name = tt->names[i];
-    const uint8_t* val = table->GetAddressOf(
-        flatbuffers::FieldIndexToOffset(static_cast<flatbuffers::voffset_t>(i)));
+    const uint8_t* val =
+        table->GetAddressOf(flatbuffers::FieldIndexToOffset(static_cast<flatbuffers::voffset_t>(i)));
     const uint8_t* type_val = prev_val;
     prev_val = val;
     const bool is_union = type == flatbuffers::ET_SEQUENCE && ref->st == flatbuffers::ST_UNION;
@@ -236,16 +233,14 @@ void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_typ
       if (val == nullptr) continue;
       auto values = reinterpret_cast<const flatbuffers::Vector<flatbuffers::Offset<void>>*>(
           val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(val));
-      auto types = type_val
-                       ? reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(
-                             type_val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(type_val))
-                       : nullptr;
+      auto types = type_val ? reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(
+                                  type_val + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(type_val))
+                            : nullptr;
       AppendKey(name, &first, out);
       out->push_back('[');
       for (flatbuffers::uoffset_t j = 0; j < values->size(); ++j) {
         if (j > 0) out->push_back(',');
-        const TypeTable* member =
-            types && j < types->size() ? UnionMemberTable(ref, types->Get(j)) : nullptr;
+        const TypeTable* member = types && j < types->size() ? UnionMemberTable(ref, types->Get(j)) : nullptr;
         if (member == nullptr) {
           *out += "null";
         } else {
@@ -288,8 +283,7 @@ void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_typ
 std::string RenderEventJson(std::string_view bytes, const Hash& hash, const LogPosition* position) {
   std::string type_name;
   std::string body;
-  AppendTable(flatbuffers::GetRoot<uint8_t>(bytes.data()), schema::EventTypeTable(), &type_name,
-              &body);
+  AppendTable(flatbuffers::GetRoot<uint8_t>(bytes.data()), schema::EventTypeTable(), &type_name, &body);
 
   std::string out = "{";
   if (position != nullptr) {

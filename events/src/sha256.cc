@@ -40,7 +40,8 @@ bool IsSha256Hex(std::string_view s) {
 std::optional<Hash> HashFromHex(std::string_view hex) {
   if (!IsSha256Hex(hex)) return std::nullopt;
   Hash h;
-  for (size_t i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(HexValue(hex[2 * i]) * 16 + HexValue(hex[2 * i + 1]));
+  for (size_t i = 0; i < 32; ++i)
+    h[i] = static_cast<uint8_t>(HexValue(hex[2 * i]) * 16 + HexValue(hex[2 * i + 1]));
   return h;
 }
 

@@ -48,8 +48,8 @@ int DaysInMonth(int64_t y, unsigned m) {
 
 std::optional<Day> ParseDatePrefix(std::string_view s) {
   int y, m, d;
-  if (s.size() < 10 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &m) ||
-      s[7] != '-' || !Digits(s, 8, 2, &d))
+  if (s.size() < 10 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &m) || s[7] != '-' ||
+      !Digits(s, 8, 2, &d))
     return std::nullopt;
   if (m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) return std::nullopt;
   return DaysFromCivil(y, m, d);
@@ -122,8 +122,8 @@ std::string FormatRfc3339(Micros t) {
     std::snprintf(buf, sizeof buf, "%sT%02lld:%02lld:%02lldZ", FormatDate(d).c_str(), secs / 3600,
                   secs / 60 % 60, secs % 60);
   } else {
-    std::snprintf(buf, sizeof buf, "%sT%02lld:%02lld:%02lld.%06lldZ", FormatDate(d).c_str(),
-                  secs / 3600, secs / 60 % 60, secs % 60, us);
+    std::snprintf(buf, sizeof buf, "%sT%02lld:%02lld:%02lld.%06lldZ", FormatDate(d).c_str(), secs / 3600,
+                  secs / 60 % 60, secs % 60, us);
   }
   return buf;
 }

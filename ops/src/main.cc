@@ -1,15 +1,14 @@
 // veeduria: one binary, one subcommand per job (DESIGN §3).
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "veeduria/consumers/verify.h"
 #include "veeduria/events/command.h"
@@ -56,15 +55,17 @@ Result<std::string> ReadInput(const std::string& path) {
 // ----------------------------------------------------------------------------------------
 // init
 
-int RunInit(const std::string& data, const std::string& clock, const std::string& admin, const std::string& at,
-            int partitions) {
+int RunInit(const std::string& data, const std::string& clock, const std::string& admin,
+            const std::string& at, int partitions) {
   auto ledger = OpenLedger(data, false);
   if (!ledger.ok()) return Fail(ledger.status().ToString());
   if (!(*ledger)->meta().clock.empty()) return Fail("a ledger already exists in " + data);
-  json cmd = {{"command", "init"}, {"command_id", "init"}, {"actor", admin}, {"clock", clock},
-              {"admin", admin}, {"partitions", partitions}};
-  if (clock == "simulated") cmd["at"] = at;
-  else if (at != "1970-01-01T00:00:00Z") return Fail("--at is only for a simulated clock");
+  json cmd = {{"command", "init"}, {"command_id", "init"}, {"actor", admin},
+              {"clock", clock},    {"admin", admin},       {"partitions", partitions}};
+  if (clock == "simulated")
+    cmd["at"] = at;
+  else if (at != "1970-01-01T00:00:00Z")
+    return Fail("--at is only for a simulated clock");
   auto parsed = events::ParseCommand(cmd.dump(), 0);
   if (parsed.error) return Fail(parsed.error->message);
   auto result = (*ledger)->Append({*parsed.command});
@@ -171,7 +172,9 @@ int RunSubmit(const std::string& data, const std::string& path, bool as_json) {
   if (!st.ok()) return Fail(st.ToString());
   std::cout.flush();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "submit: %zu lines: %zu accepted, %zu rejected, %zu duplicate, %zu invalid; %zu events in %.3f s (%.0f events/s)\n",
+  std::fprintf(stderr,
+               "submit: %zu lines: %zu accepted, %zu rejected, %zu duplicate, %zu invalid; %zu events in "
+               "%.3f s (%.0f events/s)\n",
                lines.size(), counts["accepted"], counts["rejected"], counts["duplicate"], counts["invalid"],
                events_written, secs, secs > 0 ? events_written / secs : 0.0);
   return 0;
@@ -185,8 +188,8 @@ std::string Summary(const events::LogEntry& e) {
   const auto* ev = s::GetEvent(e.bytes.data());
   const auto* env = ev->envelope();
   std::ostringstream out;
-  out << e.position.lsn << "  " << events::FormatRfc3339(env->recorded_at()) << "  " << env->stream()->str() << "#"
-      << env->stream_seq() << "  " << s::EnumNamePayload(ev->payload_type()) << "  by "
+  out << e.position.lsn << "  " << events::FormatRfc3339(env->recorded_at()) << "  " << env->stream()->str()
+      << "#" << env->stream_seq() << "  " << s::EnumNamePayload(ev->payload_type()) << "  by "
       << (env->actor() && env->actor()->user() ? env->actor()->user()->str() : "?");
   if (env->actor()) out << " (" << s::EnumNameActorRole(env->actor()->role()) << ")";
   if (ev->payload_type() == s::Payload::CommandRejected) {
@@ -211,8 +214,10 @@ int RunLog(const std::string& data, const std::string& entity, uint64_t from, bo
       std::cout << e.position.lsn << "  <unreadable event bytes>\n";
       return true;
     }
-    if (as_json) std::cout << events::RenderEventJson(e.bytes, e.hash, &e.position) << "\n";
-    else std::cout << Summary(e) << "\n";
+    if (as_json)
+      std::cout << events::RenderEventJson(e.bytes, e.hash, &e.position) << "\n";
+    else
+      std::cout << Summary(e) << "\n";
     return true;
   };
   Status st;
@@ -249,8 +254,8 @@ int RunVerify(const std::string& data) {
     return 2;
   }
   std::cout << "verify: OK: " << report->events << " events in " << report->streams
-            << " streams; every sequence and hash chain is intact (" << static_cast<uint64_t>(secs > 0 ? report->events / secs : 0)
-            << " events/s)\n";
+            << " streams; every sequence and hash chain is intact ("
+            << static_cast<uint64_t>(secs > 0 ? report->events / secs : 0) << " events/s)\n";
   return 0;
 }
 
@@ -263,7 +268,8 @@ int RunRebuild(const std::string& data, const std::string& projection) {
   if (!st.ok()) return Fail(st.ToString());
   const std::string after = (*ledger)->StateDigest();
   std::cout << "rebuilt the decider state from the log: digest " << after
-            << (before == after ? " (identical to the incremental state)" : " (DIFFERENT from the state before: " + before + ")")
+            << (before == after ? " (identical to the incremental state)"
+                                : " (DIFFERENT from the state before: " + before + ")")
             << "\n";
   return before == after ? 0 : 3;
 }
@@ -278,15 +284,20 @@ int main(int argc, char** argv) {
 
   std::string clock = "system", admin, at = "1970-01-01T00:00:00Z";
   int partitions = 8;
-  auto* init = app.add_subcommand("init", "create a ledger: its first event names the clock and the DNP administrator");
-  init->add_option("--clock", clock, "system (default) or simulated")->check(CLI::IsMember({"system", "simulated"}));
-  init->add_option("--admin", admin, "e-mail of the bootstrap administrator (gets the national dnp role)")->required();
+  auto* init = app.add_subcommand(
+      "init", "create a ledger: its first event names the clock and the DNP administrator");
+  init->add_option("--clock", clock, "system (default) or simulated")
+      ->check(CLI::IsMember({"system", "simulated"}));
+  init->add_option("--admin", admin, "e-mail of the bootstrap administrator (gets the national dnp role)")
+      ->required();
   init->add_option("--at", at, "simulated clock only: the time of the first event (RFC 3339)");
-  init->add_option("--partitions", partitions, "partitions of the events topic (default 8)")->check(CLI::Range(1, 4096));
+  init->add_option("--partitions", partitions, "partitions of the events topic (default 8)")
+      ->check(CLI::Range(1, 4096));
 
   std::string file;
   bool json_out = false;
-  auto* submit = app.add_subcommand("submit", "apply a JSON Lines command file (or - for stdin); one result per line");
+  auto* submit =
+      app.add_subcommand("submit", "apply a JSON Lines command file (or - for stdin); one result per line");
   submit->add_option("file", file, "command file, or -")->required();
   submit->add_flag("--json", json_out, "one JSON object per result line");
 

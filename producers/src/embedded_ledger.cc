@@ -1,5 +1,10 @@
 #include "veeduria/producers/embedded_ledger.h"
 
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/options_util.h>
+#include <rocksdb/write_batch.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -7,11 +12,6 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
-
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/utilities/options_util.h>
-#include <rocksdb/write_batch.h>
 
 namespace veeduria::producers {
 namespace {
@@ -99,7 +99,8 @@ class DbState : public events::StateStore {
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   mutable std::mutex mu_;
-  mutable std::unordered_map<std::string, std::optional<std::string>, Hash, std::equal_to<>> cache_;  // GUARDED_BY(mu_)
+  mutable std::unordered_map<std::string, std::optional<std::string>, Hash, std::equal_to<>>
+      cache_;  // GUARDED_BY(mu_)
 };
 
 struct Writer {
@@ -126,8 +127,8 @@ struct EmbeddedLedger::Impl {
   };
 
   std::mutex mu;
-  std::deque<Writer*> writers;  // GUARDED_BY(mu)
-  uint64_t next_lsn = 0;        // GUARDED_BY(mu) for writers; read by end_lsn()
+  std::deque<Writer*> writers;                  // GUARDED_BY(mu)
+  uint64_t next_lsn = 0;                        // GUARDED_BY(mu) for writers; read by end_lsn()
   std::map<std::string, uint64_t> next_offset;  // used only by the committing writer
 
   ~Impl() {
@@ -180,8 +181,10 @@ struct EmbeddedLedger::Impl {
       w->result = std::move(decisions);
     }
     for (const auto& [key, value] : overlay.writes().entries()) {
-      if (value) batch.Put(state_cf, key, *value);
-      else batch.Delete(state_cf, key);
+      if (value)
+        batch.Put(state_cf, key, *value);
+      else
+        batch.Delete(state_cf, key);
     }
     for (const auto& [key, next] : offsets) {
       std::string v;
@@ -230,7 +233,9 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   return std::unique_ptr<EmbeddedLedger>(new EmbeddedLedger(std::move(impl)));
 }
 
-void EmbeddedLedger::SetClockForTesting(std::function<events::Micros()> clock) { impl_->clock = std::move(clock); }
+void EmbeddedLedger::SetClockForTesting(std::function<events::Micros()> clock) {
+  impl_->clock = std::move(clock);
+}
 
 const events::StateStore& EmbeddedLedger::state() const { return *impl_->state; }
 
@@ -287,7 +292,8 @@ Status EmbeddedLedger::ScanLog(uint64_t from_lsn, const std::function<bool(const
     const rocksdb::Slice key = it->value();
     rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->log_cf, key, &value);
     if (!s.ok()) return FromRocks(s, "reading the log at lsn " + std::to_string(GetU64(it->key().data())));
-    if (value.size() < 40) return Status::Corruption("log entry too short at lsn " + std::to_string(GetU64(it->key().data())));
+    if (value.size() < 40)
+      return Status::Corruption("log entry too short at lsn " + std::to_string(GetU64(it->key().data())));
     e.position.topic = TopicName(key.data()[0]);
     e.position.partition = GetU32(key.data() + 1);
     e.position.offset = GetU64(key.data() + 5);
@@ -325,7 +331,8 @@ Status EmbeddedLedger::RebuildState() {
   VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(impl_->state_cf), "dropping the decider state"));
   db->DestroyColumnFamilyHandle(impl_->state_cf);
   rocksdb::ColumnFamilyHandle* cf = nullptr;
-  VEEDURIA_RETURN_IF_ERROR(FromRocks(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "state", &cf), "creating the decider state"));
+  VEEDURIA_RETURN_IF_ERROR(FromRocks(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "state", &cf),
+                                     "creating the decider state"));
   impl_->handles[3] = impl_->state_cf = cf;
   impl_->state = std::make_unique<DbState>(db, cf);
   // Evolve in batches: the overlay reads through to what was already written.
@@ -335,8 +342,10 @@ Status EmbeddedLedger::RebuildState() {
   auto flush = [&]() -> Status {
     rocksdb::WriteBatch batch;
     for (const auto& [key, value] : overlay.writes().entries()) {
-      if (value) batch.Put(cf, key, *value);
-      else batch.Delete(cf, key);
+      if (value)
+        batch.Put(cf, key, *value);
+      else
+        batch.Delete(cf, key);
     }
     overlay.Clear();
     pending = 0;

@@ -8,13 +8,13 @@
 // (one fsync), cycling over goals and the four cuts, so later rounds are corrections that
 // carry the value they replace.
 
-#include <filesystem>
-#include <memory>
-
 #include <benchmark/benchmark.h>
-#include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
 
 #include "veeduria/events/command.h"
 #include "veeduria/producers/embedded_ledger.h"
@@ -45,35 +45,87 @@ std::string Entity(int i) {
 
 void Setup(veeduria::producers::EmbeddedLedger& l) {
   std::vector<Command> cmds;
-  cmds.push_back(Cmd({{"command", "init"}, {"command_id", "init"}, {"actor", kAdmin}, {"clock", "system"},
-                      {"admin", kAdmin}, {"partitions", 8}}));
-  cmds.push_back(Cmd({{"command", "register_entity"}, {"command_id", "e25"}, {"actor", kAdmin}, {"entity", "25"},
-                      {"name", "CUNDINAMARCA"}, {"kind", "departamento"}, {"department", "25"}}));
-  cmds.push_back(Cmd({{"command", "load_catalog"}, {"command_id", "cat"}, {"actor", kAdmin}, {"version", "v1"},
-                      {"rows", {{{"indicator", "450101500"}, {"name", "Documentos de planeación elaborados"}}}}}));
+  cmds.push_back(Cmd({{"command", "init"},
+                      {"command_id", "init"},
+                      {"actor", kAdmin},
+                      {"clock", "system"},
+                      {"admin", kAdmin},
+                      {"partitions", 8}}));
+  cmds.push_back(Cmd({{"command", "register_entity"},
+                      {"command_id", "e25"},
+                      {"actor", kAdmin},
+                      {"entity", "25"},
+                      {"name", "CUNDINAMARCA"},
+                      {"kind", "departamento"},
+                      {"department", "25"}}));
+  cmds.push_back(
+      Cmd({{"command", "load_catalog"},
+           {"command_id", "cat"},
+           {"actor", kAdmin},
+           {"version", "v1"},
+           {"rows", {{{"indicator", "450101500"}, {"name", "Documentos de planeación elaborados"}}}}}));
   json ms = json::array();
-  for (int q = 1; q <= 4; ++q) ms.push_back({{"id", "Q" + std::to_string(q)}, {"activity", "report"}, {"deadline", "2099-12-31"}});
-  cmds.push_back(Cmd({{"command", "open_campaign"}, {"command_id", "camp"}, {"actor", kAdmin}, {"campaign", "KPT-BENCH"},
-                      {"system", "kpt"}, {"vigencia", 2026}, {"milestones", ms}}));
+  for (int q = 1; q <= 4; ++q)
+    ms.push_back({{"id", "Q" + std::to_string(q)}, {"activity", "report"}, {"deadline", "2099-12-31"}});
+  cmds.push_back(Cmd({{"command", "open_campaign"},
+                      {"command_id", "camp"},
+                      {"actor", kAdmin},
+                      {"campaign", "KPT-BENCH"},
+                      {"system", "kpt"},
+                      {"vigencia", 2026},
+                      {"milestones", ms}}));
   (void)l.Append(cmds);
   for (int e = 0; e < kEntities; ++e) {
     cmds.clear();
     const std::string ent = Entity(e), leader = "lider@" + ent + ".gov.co";
-    cmds.push_back(Cmd({{"command", "register_entity"}, {"command_id", "e" + ent}, {"actor", kAdmin}, {"entity", ent},
-                        {"name", "MUNICIPIO " + ent}, {"kind", "municipio"}, {"department", "25"}}));
-    cmds.push_back(Cmd({{"command", "request_leader"}, {"command_id", "rl" + ent}, {"actor", leader}, {"entity", ent},
-                        {"email", leader}, {"name", "Líder"}, {"supports", {{{"kind", "acta"}, {"sha256", std::string(64, 'a')}}}}}));
-    cmds.push_back(Cmd({{"command", "activate_leader"}, {"command_id", "al" + ent}, {"actor", "system"}, {"request_id", "rl" + ent}}));
-    cmds.push_back(Cmd({{"command", "upload_plan"}, {"command_id", "p" + ent}, {"actor", leader}, {"entity", ent}, {"plan", "PDT"},
-                        {"name", "Plan de desarrollo"}, {"period", {2026, 2029}}, {"document_sha256", std::string(64, 'b')}}));
+    cmds.push_back(Cmd({{"command", "register_entity"},
+                        {"command_id", "e" + ent},
+                        {"actor", kAdmin},
+                        {"entity", ent},
+                        {"name", "MUNICIPIO " + ent},
+                        {"kind", "municipio"},
+                        {"department", "25"}}));
+    cmds.push_back(Cmd({{"command", "request_leader"},
+                        {"command_id", "rl" + ent},
+                        {"actor", leader},
+                        {"entity", ent},
+                        {"email", leader},
+                        {"name", "Líder"},
+                        {"supports", {{{"kind", "acta"}, {"sha256", std::string(64, 'a')}}}}}));
+    cmds.push_back(Cmd({{"command", "activate_leader"},
+                        {"command_id", "al" + ent},
+                        {"actor", "system"},
+                        {"request_id", "rl" + ent}}));
+    cmds.push_back(Cmd({{"command", "upload_plan"},
+                        {"command_id", "p" + ent},
+                        {"actor", leader},
+                        {"entity", ent},
+                        {"plan", "PDT"},
+                        {"name", "Plan de desarrollo"},
+                        {"period", {2026, 2029}},
+                        {"document_sha256", std::string(64, 'b')}}));
     for (int g = 0; g < kGoals; ++g) {
       const std::string goal = "IP-" + std::to_string(g + 1), id = ent + "-" + goal;
-      cmds.push_back(Cmd({{"command", "define_goal"}, {"command_id", "d" + id}, {"actor", leader}, {"entity", ent}, {"plan", "PDT"},
-                          {"goal", goal}, {"cpi_indicator", "450101500"}, {"name", "Documentos"}, {"unit", "Número"},
-                          {"target", 4}, {"accumulation", "acumulativo"}}));
+      cmds.push_back(Cmd({{"command", "define_goal"},
+                          {"command_id", "d" + id},
+                          {"actor", leader},
+                          {"entity", ent},
+                          {"plan", "PDT"},
+                          {"goal", goal},
+                          {"cpi_indicator", "450101500"},
+                          {"name", "Documentos"},
+                          {"unit", "Número"},
+                          {"target", 4},
+                          {"accumulation", "acumulativo"}}));
       for (int y = 2026; y <= 2029; ++y)
-        cmds.push_back(Cmd({{"command", "program_goal"}, {"command_id", "g" + id + std::to_string(y)}, {"actor", leader},
-                            {"entity", ent}, {"plan", "PDT"}, {"goal", goal}, {"year", y}, {"physical", 1},
+        cmds.push_back(Cmd({{"command", "program_goal"},
+                            {"command_id", "g" + id + std::to_string(y)},
+                            {"actor", leader},
+                            {"entity", ent},
+                            {"plan", "PDT"},
+                            {"goal", goal},
+                            {"year", y},
+                            {"physical", 1},
                             {"resources", {{"SGP", 150000000}, {"Recursos propios", 25000000}}}}));
     }
     (void)l.Append(cmds);
@@ -83,10 +135,18 @@ void Setup(veeduria::producers::EmbeddedLedger& l) {
 std::string ReportLine(uint64_t n) {
   const int e = n % kEntities, g = (n / kEntities) % kGoals, q = (n / (kEntities * kGoals)) % 4;
   const std::string ent = Entity(e);
-  json j = {{"command", "report_progress"}, {"command_id", "r" + std::to_string(n)}, {"actor", "lider@" + ent + ".gov.co"},
-            {"entity", ent}, {"plan", "PDT"}, {"goal", "IP-" + std::to_string(g + 1)}, {"campaign", "KPT-BENCH"},
-            {"milestone", "Q" + std::to_string(q + 1)}, {"physical_ytd", 0.25 * (q + 1)},
-            {"financial", {{"SGP", {{"compromisos", 40000000}, {"obligaciones", 30000000 + n % 1000}, {"pagos", 20000000}}}}}};
+  json j = {
+      {"command", "report_progress"},
+      {"command_id", "r" + std::to_string(n)},
+      {"actor", "lider@" + ent + ".gov.co"},
+      {"entity", ent},
+      {"plan", "PDT"},
+      {"goal", "IP-" + std::to_string(g + 1)},
+      {"campaign", "KPT-BENCH"},
+      {"milestone", "Q" + std::to_string(q + 1)},
+      {"physical_ytd", 0.25 * (q + 1)},
+      {"financial",
+       {{"SGP", {{"compromisos", 40000000}, {"obligaciones", 30000000 + n % 1000}, {"pagos", 20000000}}}}}};
   return j.dump();
 }
 
@@ -109,7 +169,8 @@ void BM_LedgerAppend(benchmark::State& state) {
       for (const auto& e : d.events) bytes += e.bytes.size();
     }
   }
-  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
   state.counters["commands_per_s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
   state.counters["event_bytes"] = events ? static_cast<double>(bytes) / events : 0;
   l->reset();

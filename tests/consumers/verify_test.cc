@@ -1,6 +1,7 @@
 #include "veeduria/consumers/verify.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "veeduria/events/decide.h"
@@ -20,7 +21,8 @@ class VectorLog : public events::LogReader {
       if (e.position.lsn >= from && !fn(e)) break;
     return Status::Ok();
   }
-  Status ScanPartition(std::string_view, uint32_t, uint64_t, const std::function<bool(const events::LogEntry&)>&) const override {
+  Status ScanPartition(std::string_view, uint32_t, uint64_t,
+                       const std::function<bool(const events::LogEntry&)>&) const override {
     return Status::Internal("not used");
   }
 };
@@ -45,13 +47,28 @@ VectorLog MakeLog() {
     }
   };
   const std::string admin = "admin@dnp.gov.co";
-  apply({{"command", "init"}, {"command_id", "init"}, {"actor", admin}, {"clock", "simulated"}, {"admin", admin},
+  apply({{"command", "init"},
+         {"command_id", "init"},
+         {"actor", admin},
+         {"clock", "simulated"},
+         {"admin", admin},
          {"at", "2023-01-02T08:00:00-05:00"}});
-  apply({{"command", "register_entity"}, {"command_id", "e25"}, {"actor", admin}, {"at", "2023-01-02T09:00:00-05:00"},
-         {"entity", "25"}, {"name", "CUNDINAMARCA"}, {"kind", "departamento"}, {"department", "25"}});
+  apply({{"command", "register_entity"},
+         {"command_id", "e25"},
+         {"actor", admin},
+         {"at", "2023-01-02T09:00:00-05:00"},
+         {"entity", "25"},
+         {"name", "CUNDINAMARCA"},
+         {"kind", "departamento"},
+         {"department", "25"}});
   for (int i = 0; i < 4; ++i)  // refusals on entity stream 25799 (not registered): a chain of 4
-    apply({{"command", "submit_report"}, {"command_id", "s" + std::to_string(i)}, {"actor", "x@y.co"},
-           {"at", "2023-01-03T09:00:00-05:00"}, {"entity", "25799"}, {"campaign", "K"}, {"milestone", "Q1"}});
+    apply({{"command", "submit_report"},
+           {"command_id", "s" + std::to_string(i)},
+           {"actor", "x@y.co"},
+           {"at", "2023-01-03T09:00:00-05:00"},
+           {"entity", "25799"},
+           {"campaign", "K"},
+           {"milestone", "Q1"}});
   return log;
 }
 

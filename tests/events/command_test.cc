@@ -50,32 +50,43 @@ TEST_P(InvalidLineTest, NamesTheLineTheFieldAndTheValue) {
 INSTANTIATE_TEST_SUITE_P(
     Lines, InvalidLineTest,
     ::testing::Values(
-        BadLine{R"({"command":"register_entity",)", "bad_json", ""},
-        BadLine{R"([1,2])", "bad_json", ""},
+        BadLine{R"({"command":"register_entity",)", "bad_json", ""}, BadLine{R"([1,2])", "bad_json", ""},
         BadLine{R"({"command_id":"x","actor":"a@b.co"})", "missing_field", "command"},
-        BadLine{R"({"command":"delete_everything","command_id":"x","actor":"a@b.co"})", "unknown_command", "command"},
-        BadLine{R"({"command":"submit_report","actor":"a@b.co","entity":"25799","campaign":"K","milestone":"Q1"})",
-                "missing_field", "command_id"},
-        BadLine{R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":25799,"campaign":"K","milestone":"Q1"})",
-                "bad_field", "entity"},
-        BadLine{R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":"5001","campaign":"K","milestone":"Q1"})",
-                "bad_field", "entity"},
-        BadLine{R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":"25799","campaign":"K"})",
-                "missing_field", "milestone"},
-        BadLine{R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":"25799","campaign":"K","milestone":"Q1","colour":"red"})",
-                "unknown_field", "colour"},
-        BadLine{R"({"command":"extend_deadline","command_id":"x","actor":"a@b.co","campaign":"K","milestone":"Q1","deadline":"2023-02-30","reason":"r"})",
-                "bad_field", "deadline"},
-        BadLine{R"({"command":"submit_report","command_id":"x","actor":"a@b.co","at":"yesterday","entity":"25799","campaign":"K","milestone":"Q1"})",
-                "bad_field", "at"},
-        BadLine{R"({"command":"open_campaign","command_id":"x","actor":"a@b.co","campaign":"K","system":"kpt","vigencia":2023,"milestones":[{"id":"Q1","activity":"report","deadline":"15/04/2023"}]})",
-                "bad_field", "milestones[0].deadline"},
-        BadLine{R"({"command":"upload_plan","command_id":"x","actor":"a@b.co","entity":"25799","plan":"P","name":"n","period":[2020,2023],"document_sha256":"abc"})",
-                "bad_field", "document_sha256"},
-        BadLine{R"({"command":"define_goal","command_id":"x","actor":"a@b.co","entity":"25799","plan":"P","goal":"IP-1","cpi_indicator":"1","name":"n","unit":"u","target":"doce","accumulation":"acumulativo"})",
-                "bad_field", "target"},
-        BadLine{R"({"command":"define_goal","command_id":"x","actor":"a@b.co","entity":"25799","plan":"P","goal":"IP-1","cpi_indicator":"1","name":"n","unit":"u","target":12,"accumulation":"sometimes"})",
-                "bad_field", "accumulation"}));
+        BadLine{R"({"command":"delete_everything","command_id":"x","actor":"a@b.co"})", "unknown_command",
+                "command"},
+        BadLine{
+            R"({"command":"submit_report","actor":"a@b.co","entity":"25799","campaign":"K","milestone":"Q1"})",
+            "missing_field", "command_id"},
+        BadLine{
+            R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":25799,"campaign":"K","milestone":"Q1"})",
+            "bad_field", "entity"},
+        BadLine{
+            R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":"5001","campaign":"K","milestone":"Q1"})",
+            "bad_field", "entity"},
+        BadLine{
+            R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":"25799","campaign":"K"})",
+            "missing_field", "milestone"},
+        BadLine{
+            R"({"command":"submit_report","command_id":"x","actor":"a@b.co","entity":"25799","campaign":"K","milestone":"Q1","colour":"red"})",
+            "unknown_field", "colour"},
+        BadLine{
+            R"({"command":"extend_deadline","command_id":"x","actor":"a@b.co","campaign":"K","milestone":"Q1","deadline":"2023-02-30","reason":"r"})",
+            "bad_field", "deadline"},
+        BadLine{
+            R"({"command":"submit_report","command_id":"x","actor":"a@b.co","at":"yesterday","entity":"25799","campaign":"K","milestone":"Q1"})",
+            "bad_field", "at"},
+        BadLine{
+            R"({"command":"open_campaign","command_id":"x","actor":"a@b.co","campaign":"K","system":"kpt","vigencia":2023,"milestones":[{"id":"Q1","activity":"report","deadline":"15/04/2023"}]})",
+            "bad_field", "milestones[0].deadline"},
+        BadLine{
+            R"({"command":"upload_plan","command_id":"x","actor":"a@b.co","entity":"25799","plan":"P","name":"n","period":[2020,2023],"document_sha256":"abc"})",
+            "bad_field", "document_sha256"},
+        BadLine{
+            R"({"command":"define_goal","command_id":"x","actor":"a@b.co","entity":"25799","plan":"P","goal":"IP-1","cpi_indicator":"1","name":"n","unit":"u","target":"doce","accumulation":"acumulativo"})",
+            "bad_field", "target"},
+        BadLine{
+            R"({"command":"define_goal","command_id":"x","actor":"a@b.co","entity":"25799","plan":"P","goal":"IP-1","cpi_indicator":"1","name":"n","unit":"u","target":12,"accumulation":"sometimes"})",
+            "bad_field", "accumulation"}));
 
 // Money fields take any JSON value at parse time: whether it is whole pesos is a rule
 // (`not_pesos`), decided and recorded, not an `invalid` line.
@@ -99,12 +110,29 @@ TEST(SplitLinesTest, HandlesBomCrlfBlankLinesAndATruncatedLastLine) {
 }
 
 TEST(CommandTest, EveryCommandOfTheCatalogueIsKnown) {
-  for (const char* name :
-       {"register_entity", "load_catalog", "open_campaign", "extend_deadline", "request_leader", "activate_leader",
-        "request_password_reset", "complete_password_reset", "grant_role", "revoke_role", "upload_plan", "define_goal",
-        "homologate_goal", "program_goal", "report_progress", "submit_report", "report_gestion", "validate_report",
-        "request_adjustment", "answer_adjustment", "notify_noncompliance", "refer_to_control_body",
-        "record_mdm_inputs"}) {
+  for (const char* name : {"register_entity",
+                           "load_catalog",
+                           "open_campaign",
+                           "extend_deadline",
+                           "request_leader",
+                           "activate_leader",
+                           "request_password_reset",
+                           "complete_password_reset",
+                           "grant_role",
+                           "revoke_role",
+                           "upload_plan",
+                           "define_goal",
+                           "homologate_goal",
+                           "program_goal",
+                           "report_progress",
+                           "submit_report",
+                           "report_gestion",
+                           "validate_report",
+                           "request_adjustment",
+                           "answer_adjustment",
+                           "notify_noncompliance",
+                           "refer_to_control_body",
+                           "record_mdm_inputs"}) {
     EXPECT_NE(std::find(CommandNames().begin(), CommandNames().end(), name), CommandNames().end()) << name;
   }
 }

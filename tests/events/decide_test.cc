@@ -4,6 +4,7 @@
 #include "veeduria/events/decide.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "veeduria/events/render.h"
@@ -20,13 +21,19 @@ Command Parse(const json& j) {
 }
 
 json Init() {
-  return {{"command", "init"}, {"command_id", "init"}, {"actor", "admin@dnp.gov.co"}, {"clock", "simulated"},
-          {"admin", "admin@dnp.gov.co"}, {"at", "2023-01-02T08:00:00-05:00"}};
+  return {{"command", "init"},    {"command_id", "init"},        {"actor", "admin@dnp.gov.co"},
+          {"clock", "simulated"}, {"admin", "admin@dnp.gov.co"}, {"at", "2023-01-02T08:00:00-05:00"}};
 }
 
 json Register(const std::string& id, const std::string& at) {
-  return {{"command", "register_entity"}, {"command_id", id}, {"actor", "admin@dnp.gov.co"}, {"at", at},
-          {"entity", "25"}, {"name", "CUNDINAMARCA"}, {"kind", "departamento"}, {"department", "25"}};
+  return {{"command", "register_entity"},
+          {"command_id", id},
+          {"actor", "admin@dnp.gov.co"},
+          {"at", at},
+          {"entity", "25"},
+          {"name", "CUNDINAMARCA"},
+          {"kind", "departamento"},
+          {"department", "25"}};
 }
 
 Decision Apply(MemoryState& st, const json& cmd) {
@@ -46,7 +53,8 @@ TEST(DecideTest, SameStateAndCommandGiveByteIdenticalEvents) {
   EXPECT_EQ(da.events[0].bytes, db.events[0].bytes);
   EXPECT_EQ(da.events[0].event_id, db.events[0].event_id);
   // Decide does not write: deciding again on the same state gives the same again.
-  EXPECT_EQ(Decide(a, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0).events[0].bytes, da.events[0].bytes);
+  EXPECT_EQ(Decide(a, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0).events[0].bytes,
+            da.events[0].bytes);
 }
 
 TEST(DecideTest, SealsAHashChainPerStream) {

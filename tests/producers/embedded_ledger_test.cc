@@ -1,16 +1,15 @@
 #include "veeduria/producers/embedded_ledger.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "veeduria/consumers/verify.h"
 #include "veeduria/schema/veeduria_generated.h"
@@ -24,9 +23,10 @@ using nlohmann::json;
 class EmbeddedLedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("veeduria-ledger-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
-            std::to_string(getpid()));
+    dir_ =
+        fs::temp_directory_path() /
+        ("veeduria-ledger-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+         "-" + std::to_string(getpid()));
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -37,18 +37,33 @@ class EmbeddedLedgerTest : public ::testing::Test {
     return *p.command;
   }
   static std::vector<events::Command> Bootstrap() {
-    return {Cmd({{"command", "init"}, {"command_id", "init"}, {"actor", "admin@dnp.gov.co"}, {"clock", "system"},
-                 {"admin", "admin@dnp.gov.co"}, {"partitions", 4}}),
-            Cmd({{"command", "register_entity"}, {"command_id", "e25"}, {"actor", "admin@dnp.gov.co"},
-                 {"entity", "25"}, {"name", "CUNDINAMARCA"}, {"kind", "departamento"}, {"department", "25"}})};
+    return {Cmd({{"command", "init"},
+                 {"command_id", "init"},
+                 {"actor", "admin@dnp.gov.co"},
+                 {"clock", "system"},
+                 {"admin", "admin@dnp.gov.co"},
+                 {"partitions", 4}}),
+            Cmd({{"command", "register_entity"},
+                 {"command_id", "e25"},
+                 {"actor", "admin@dnp.gov.co"},
+                 {"entity", "25"},
+                 {"name", "CUNDINAMARCA"},
+                 {"kind", "departamento"},
+                 {"department", "25"}})};
   }
   // A leader change: two events (LeaderActivated, UserDeactivated) from one command.
   static std::vector<events::Command> LeaderChange(int i) {
     const std::string who = "leader" + std::to_string(i) + "@cundinamarca.gov.co";
-    return {Cmd({{"command", "request_leader"}, {"command_id", "req-" + std::to_string(i)}, {"actor", who},
-                 {"entity", "25"}, {"email", who}, {"name", "Líder " + std::to_string(i)},
+    return {Cmd({{"command", "request_leader"},
+                 {"command_id", "req-" + std::to_string(i)},
+                 {"actor", who},
+                 {"entity", "25"},
+                 {"email", who},
+                 {"name", "Líder " + std::to_string(i)},
                  {"supports", {{{"kind", "acta_posesion"}, {"sha256", std::string(64, 'a')}}}}}),
-            Cmd({{"command", "activate_leader"}, {"command_id", "act-" + std::to_string(i)}, {"actor", "system"},
+            Cmd({{"command", "activate_leader"},
+                 {"command_id", "act-" + std::to_string(i)},
+                 {"actor", "system"},
                  {"request_id", "req-" + std::to_string(i)}})};
   }
 
@@ -151,10 +166,13 @@ TEST_F(EmbeddedLedgerTest, KilledWriterLosesNoAcknowledgedCommandAndLeavesNoHalf
     }
     // No command is there by halves: an activation that replaces a leader has both events.
     std::map<std::string, int> per_command;
-    ASSERT_TRUE((*l)->ScanLog(0, [&](const events::LogEntry& e) {
-                      ++per_command[schema::GetEvent(e.bytes.data())->envelope()->command_id()->str()];
-                      return true;
-                    }).ok());
+    ASSERT_TRUE(
+        (*l)->ScanLog(0,
+                      [&](const events::LogEntry& e) {
+                        ++per_command[schema::GetEvent(e.bytes.data())->envelope()->command_id()->str()];
+                        return true;
+                      })
+            .ok());
     for (const auto& [id, n] : per_command)
       if (id.rfind("act-", 0) == 0) {
         EXPECT_EQ(n, id == "act-0" ? 1 : 2) << "round " << round << " " << id;

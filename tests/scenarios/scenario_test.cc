@@ -6,14 +6,14 @@
 // produce byte-identical events. Afterwards the log must verify, and a decider state rebuilt
 // from the log must equal the incremental one.
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "veeduria/consumers/verify.h"
 #include "veeduria/events/command.h"
@@ -147,8 +147,8 @@ void CheckExpectation(const fs::path& file, const Step& step, const events::Deci
         json rendered = json::parse(events::RenderEventJson(d.events[i].bytes, d.events[i].hash));
         for (auto pt = it.value()[i].begin(); pt != it.value()[i].end(); ++pt) {
           const json::json_pointer ptr(pt.key());
-          ASSERT_TRUE(rendered.contains(ptr)) << where << ": event " << i << " has no " << pt.key() << " in "
-                                              << rendered.dump();
+          ASSERT_TRUE(rendered.contains(ptr))
+              << where << ": event " << i << " has no " << pt.key() << " in " << rendered.dump();
           EXPECT_EQ(pt.value(), rendered[ptr]) << where << ": event " << i << " " << pt.key();
         }
       }
@@ -163,7 +163,8 @@ class ScenarioTest : public ::testing::TestWithParam<fs::path> {};
 TEST_P(ScenarioTest, MeetsExpectationsOnBothBackends) {
   const fs::path file = GetParam();
   const auto steps = ParseScenario(ReadFile(file));
-  const fs::path dir = fs::temp_directory_path() / ("veeduria-scn-" + file.stem().string() + "-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("veeduria-scn-" + file.stem().string() + "-" + std::to_string(getpid()));
   fs::remove_all(dir);
   PureBackend pure;
   LedgerBackend ledger(dir);
@@ -193,8 +194,11 @@ TEST_P(ScenarioTest, MeetsExpectationsOnBothBackends) {
   for (const Step& step : steps) {
     if (step.kind == "init") {
       json args = json::parse(step.text.empty() ? "{}" : step.text);
-      json cmd = {{"command", "init"}, {"command_id", "init"}, {"actor", args.value("admin", "admin@dnp.gov.co")},
-                  {"clock", args.value("clock", "simulated")}, {"admin", args.value("admin", "admin@dnp.gov.co")},
+      json cmd = {{"command", "init"},
+                  {"command_id", "init"},
+                  {"actor", args.value("admin", "admin@dnp.gov.co")},
+                  {"clock", args.value("clock", "simulated")},
+                  {"admin", args.value("admin", "admin@dnp.gov.co")},
                   {"partitions", args.value("partitions", 4)}};
       if (cmd["clock"] == "simulated") cmd["at"] = args.value("at", "2023-01-02T08:00:00-05:00");
       for (const auto& d : run(step, cmd.dump(), step.line))
@@ -209,7 +213,8 @@ TEST_P(ScenarioTest, MeetsExpectationsOnBothBackends) {
       ASSERT_FALSE(body.empty()) << Where(file, step) << ": cannot read " << step.text;
       for (const auto& line : events::SplitLines(body))
         for (const auto& d : run(step, std::string(line.text), line.line_no))
-          ASSERT_EQ(d.outcome, events::Outcome::kAccepted) << step.text << ":" << line.line_no << ": " << d.message;
+          ASSERT_EQ(d.outcome, events::Outcome::kAccepted)
+              << step.text << ":" << line.line_no << ": " << d.message;
     } else if (step.kind == "verify") {
       auto report = consumers::VerifyLog(ledger.ledger());
       ASSERT_TRUE(report.ok());

@@ -187,9 +187,8 @@ std::vector<fbs::EventT> Samples() {
     p.reason = "not_authorized";
     p.field = "scope";
     p.message = "intruso@example.org may not grant roles for 05001";
-    p.command_json =
-        R"({"actor":"intruso@example.org","command":"grant_role","command_id":"cmd-6",)"
-        R"("role":"reporter","scope":"05001","user":"x@example.org"})";
+    p.command_json = R"({"actor":"intruso@example.org","command":"grant_role","command_id":"cmd-6",)"
+                     R"("role":"reporter","scope":"05001","user":"x@example.org"})";
     e.payload.Set(std::move(p));
     out.push_back(std::move(e));
   }
@@ -224,8 +223,7 @@ int main(int argc, char** argv) {
   for (const fbs::EventT& event : Samples()) {
     flatbuffers::FlatBufferBuilder fbb;
     fbs::FinishEventBuffer(fbb, fbs::Event::Pack(fbb, &event));
-    const std::string_view bytes(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
-                                 fbb.GetSize());
+    const std::string_view bytes(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
     if (!veeduria::events::VerifyEventBytes(bytes)) {
       std::fprintf(stderr, "sample %s does not verify\n", fbs::EnumNamePayload(event.payload.type));
       return 1;

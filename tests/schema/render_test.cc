@@ -61,8 +61,7 @@ std::unique_ptr<fbs::EnvelopeT> FullEnvelope() {
 
 // The rendering of FullEnvelope().
 std::string FullEnvelopeJson() {
-  return R"({"schema_version":1,"event_id":"e1","command_id":"c1","command_sha256":")" +
-         Hex(Bytes(0xab, 0)) +
+  return R"({"schema_version":1,"event_id":"e1","command_id":"c1","command_sha256":")" + Hex(Bytes(0xab, 0)) +
          R"(","correlation_id":"c1","stream":"05001","stream_seq":3,)"
          R"("recorded_at":"2023-07-16T15:00:00.123456Z","vigencia":2023,)"
          R"("actor":{"user":"ana@example.org","role":"reporter","scope":"05001"},"prev_hash":")" +
@@ -100,8 +99,7 @@ TEST(RenderTest, GoalDefinedWithPrevious) {
   ASSERT_TRUE(VerifyEventBytes(bytes));
   EXPECT_EQ(EventTypeName(bytes), "GoalDefined");
   EXPECT_EQ(RenderEventJson(bytes, kHash),
-            R"({"type":"GoalDefined","hash":")" + ToHex(kHash) + R"(","envelope":)" +
-                FullEnvelopeJson() +
+            R"({"type":"GoalDefined","hash":")" + ToHex(kHash) + R"(","envelope":)" + FullEnvelopeJson() +
                 R"(,"payload":{"entity":"05001","plan":"PDM-2020","goal":"IP-155",)"
                 R"("cpi_indicator":"123456789","name":"Vías \"rurales\" mejoradas","unit":"km",)"
                 R"("baseline":0.1,"target":12.0,"accumulation":"no_acumulativo",)"
@@ -124,8 +122,7 @@ TEST(RenderTest, CheckpointSignatureAsHex) {
   const std::string bytes = Pack(event);
   ASSERT_TRUE(VerifyEventBytes(bytes));
   EXPECT_EQ(RenderEventJson(bytes, kHash),
-            R"({"type":"Checkpoint","hash":")" + ToHex(kHash) + R"(","envelope":)" +
-                kMinimalEnvelopeJson +
+            R"({"type":"Checkpoint","hash":")" + ToHex(kHash) + R"(","envelope":)" + kMinimalEnvelopeJson +
                 R"(,"payload":{"tree_size":18446744073709551615,"root_hash":")" + Hex(Bytes(0, 3)) +
                 R"(","key_id":"k1","signature":"deadbeef000a"}})");
 }
@@ -207,9 +204,9 @@ TEST(RenderTest, DoublesRenderShortestRoundTrip) {
     fbs::GoalProgrammedT programmed;
     programmed.physical = value;
     event.payload.Set(std::move(programmed));
-    EXPECT_EQ(RenderEventJson(Pack(event), kHash),
-              R"({"type":"GoalProgrammed","hash":")" + ToHex(kHash) +
-                  R"(","payload":{"year":0,"physical":)" + expected + "}}")
+    EXPECT_EQ(RenderEventJson(Pack(event), kHash), R"({"type":"GoalProgrammed","hash":")" + ToHex(kHash) +
+                                                       R"(","payload":{"year":0,"physical":)" + expected +
+                                                       "}}")
         << value;
   }
 }

@@ -36,9 +36,7 @@ std::string ReadFile(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-std::string Hex(const fbs::Sha256* h) {
-  return h == nullptr ? "" : ToHex(h->b()->data(), h->b()->size());
-}
+std::string Hex(const fbs::Sha256* h) { return h == nullptr ? "" : ToHex(h->b()->data(), h->b()->size()); }
 
 std::string Str(const flatbuffers::String* s) { return s == nullptr ? "<absent>" : s->str(); }
 
@@ -230,8 +228,7 @@ TEST(SamplesTest, TruncatedSamplesAreRejected) {
     const std::string bytes = ReadFile(entry.path());
     ASSERT_GT(bytes.size(), 8u);
     for (size_t n : {size_t{0}, size_t{8}, bytes.size() / 2, bytes.size() - 8}) {
-      EXPECT_FALSE(VerifyEventBytes(std::string_view(bytes).substr(0, n)))
-          << entry.path() << " cut at " << n;
+      EXPECT_FALSE(VerifyEventBytes(std::string_view(bytes).substr(0, n))) << entry.path() << " cut at " << n;
     }
   }
 }

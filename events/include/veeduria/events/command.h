@@ -6,12 +6,11 @@
 // and writes nothing. Money fields are only checked to be present here; whether they are
 // whole pesos is a rule (`not_pesos`), decided with a recorded rejection.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "veeduria/events/sha256.h"
 #include "veeduria/events/time.h"
@@ -19,16 +18,16 @@
 namespace veeduria::events {
 
 struct Command {
-  int line = 0;                 // 1-based line of the input, 0 when not from a file
-  std::string name;             // e.g. "register_entity"
+  int line = 0;      // 1-based line of the input, 0 when not from a file
+  std::string name;  // e.g. "register_entity"
   std::string command_id;
   std::string actor;
-  std::optional<Micros> at;     // only in simulated ledgers
-  std::string correlation_id;   // defaults to command_id
-  std::string causation_id;     // optional
-  nlohmann::json body;          // the whole object, shape-checked
-  std::string canonical;        // canonical JSON: sorted keys, no white space
-  Hash fingerprint{};           // SHA-256(canonical): tells a retry from a reused command_id
+  std::optional<Micros> at;    // only in simulated ledgers
+  std::string correlation_id;  // defaults to command_id
+  std::string causation_id;    // optional
+  nlohmann::json body;         // the whole object, shape-checked
+  std::string canonical;       // canonical JSON: sorted keys, no white space
+  Hash fingerprint{};          // SHA-256(canonical): tells a retry from a reused command_id
 
   // Typed access to shape-checked fields. REQUIRES: the field was declared for the command.
   std::string Str(const char* field) const;
@@ -37,9 +36,9 @@ struct Command {
 
 // Why a line is `invalid`.
 struct CommandError {
-  std::string reason;  // bad_json | unknown_command | missing_field | bad_field | unknown_field
-  std::string field;   // JSON path of the field at fault, e.g. "milestones[2].deadline"
-  std::string message; // names the field and the value
+  std::string reason;   // bad_json | unknown_command | missing_field | bad_field | unknown_field
+  std::string field;    // JSON path of the field at fault, e.g. "milestones[2].deadline"
+  std::string message;  // names the field and the value
 };
 
 struct ParsedLine {
@@ -65,9 +64,9 @@ const std::vector<std::string>& CommandNames();
 std::string CanonicalJson(const nlohmann::json& j);
 
 // Format checks shared with importers.
-bool IsEntityCode(std::string_view s);      // 5 digits (municipality) or 2 (department)
+bool IsEntityCode(std::string_view s);  // 5 digits (municipality) or 2 (department)
 bool IsMunicipalityCode(std::string_view s);
 bool IsDepartmentCode(std::string_view s);
-bool IsCpiIndicator(std::string_view s);    // 9 digits
+bool IsCpiIndicator(std::string_view s);  // 9 digits
 
 }  // namespace veeduria::events

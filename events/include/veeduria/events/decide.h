@@ -41,12 +41,12 @@ const char* OutcomeName(Outcome o);
 
 struct Decision {
   Outcome outcome = Outcome::kInvalid;
-  std::string reason;   // reason code; empty when accepted
-  std::string field;    // the field at fault, when one is
-  std::string message;  // names the field and the value
-  std::vector<SealedEvent> events;        // the new events (none for duplicate/invalid)
-  std::vector<std::string> event_ids;     // new events, or for a duplicate the original ones
-  std::vector<std::string> flags;         // late, warnings… over all events of the decision
+  std::string reason;                  // reason code; empty when accepted
+  std::string field;                   // the field at fault, when one is
+  std::string message;                 // names the field and the value
+  std::vector<SealedEvent> events;     // the new events (none for duplicate/invalid)
+  std::vector<std::string> event_ids;  // new events, or for a duplicate the original ones
+  std::vector<std::string> flags;      // late, warnings… over all events of the decision
   int days_late = 0;
 };
 

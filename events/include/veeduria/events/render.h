@@ -35,8 +35,7 @@ namespace veeduria::events {
 // `position` is non-null. "type" is the payload's union member name ("" when the payload is
 // absent or of a member unknown to this build; the payload is then omitted).
 // REQUIRES: VerifyEventBytes(bytes), or bytes this process built itself.
-std::string RenderEventJson(std::string_view bytes, const Hash& hash,
-                            const LogPosition* position = nullptr);
+std::string RenderEventJson(std::string_view bytes, const Hash& hash, const LogPosition* position = nullptr);
 
 // The event type name ("GoalDefined") of a buffer, or "" if the payload is absent, of a
 // member unknown to this build, or the buffer lacks the "VDEV" identifier.

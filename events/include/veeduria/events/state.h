@@ -8,11 +8,10 @@
 // Records are JSON objects stored as MessagePack.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace veeduria::events {
 

@@ -11,7 +11,7 @@ namespace veeduria {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,     // bad input: fix the input, do not retry
+  kInvalidArgument,  // bad input: fix the input, do not retry
   kNotFound,
   kAlreadyExists,
   kFailedPrecondition,  // stop until the state is fixed (e.g. a broken chain)
@@ -51,8 +51,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}      // NOLINT; REQUIRES: !status.ok()
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT; REQUIRES: !status.ok()
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -71,10 +71,10 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
-#define VEEDURIA_RETURN_IF_ERROR(expr)      \
-  do {                                      \
-    ::veeduria::Status _st = (expr);        \
-    if (!_st.ok()) return _st;              \
+#define VEEDURIA_RETURN_IF_ERROR(expr) \
+  do {                                 \
+    ::veeduria::Status _st = (expr);   \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 }  // namespace veeduria
