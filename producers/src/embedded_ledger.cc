@@ -347,6 +347,8 @@ Status EmbeddedLedger::RebuildState() {
       else
         batch.Delete(cf, key);
     }
+    // The cache remembered misses of keys this batch now writes: keep it coherent.
+    impl_->state->Apply(overlay.writes());
     overlay.Clear();
     pending = 0;
     return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the decider state");

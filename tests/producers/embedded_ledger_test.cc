@@ -114,6 +114,23 @@ TEST_F(EmbeddedLedgerTest, ConcurrentAppendsShareGroupCommitsAndKeepEveryStreamC
   EXPECT_EQ((*l)->StateDigest(), incremental);
 }
 
+// Regression: the rebuild evolves in batches of 4,096 events; the state cache must learn what
+// each batch wrote, or later reads see stale misses (once: the partition count was lost).
+TEST_F(EmbeddedLedgerTest, RebuildingALargeStateKeepsItIdentical) {
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  std::vector<events::Command> changes;
+  for (int i = 0; i < 1500; ++i)
+    for (auto& c : LeaderChange(i)) changes.push_back(std::move(c));
+  ASSERT_TRUE((*l)->Append(changes).ok());
+  ASSERT_GT((*l)->end_lsn(), 4096u);
+  const std::string incremental = (*l)->StateDigest();
+  ASSERT_TRUE((*l)->RebuildState().ok());
+  EXPECT_EQ((*l)->StateDigest(), incremental);
+  EXPECT_EQ((*l)->partitions(events::kEventsTopic), 4u);
+}
+
 // A real kill -9 of a child process in the middle of appending, many times: every command it
 // was told was durable is there, none is there by halves, and the log still verifies.
 TEST_F(EmbeddedLedgerTest, KilledWriterLosesNoAcknowledgedCommandAndLeavesNoHalfCommand) {
