@@ -1,285 +1,39 @@
 // veeduria: one binary, one subcommand per job (DESIGN §3).
 
 #include <CLI/CLI.hpp>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <iterator>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
-#include "veeduria/consumers/verify.h"
-#include "veeduria/events/command.h"
-#include "veeduria/events/decide.h"
-#include "veeduria/events/render.h"
-#include "veeduria/producers/embedded_ledger.h"
-#include "veeduria/schema/veeduria_generated.h"
+#include "cli.h"
+
+using namespace veeduria;
 
 namespace {
 
-using namespace veeduria;
-using nlohmann::json;
-
-int Fail(const std::string& what) {
-  std::cerr << "veeduria: " << what << "\n";
-  return 1;
-}
-
-std::string DefaultDataDir() {
-  const char* env = std::getenv("VEEDURIA_DATA");
-  return env && *env ? env : "./veeduria-data";
-}
-
-Result<std::unique_ptr<producers::EmbeddedLedger>> OpenLedger(const std::string& dir, bool must_exist) {
-  if (must_exist && !std::ifstream(dir + "/log/CURRENT"))
-    return Status::NotFound("no ledger in " + dir + " (run 'veeduria init' first, or pass --data)");
-  return producers::EmbeddedLedger::Open(dir);
-}
-
-Result<std::string> ReadInput(const std::string& path) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    if (std::cin.bad()) return Status::IOError("reading standard input");
-    return ss.str();
+// --json / --csv / --as-of, shared by every query.
+struct QueryFlags {
+  bool json = false, csv = false;
+  std::string as_of;
+  void Add(CLI::App* cmd) {
+    cmd->add_flag("--json", json, "one JSON object: title, columns, rows, notes");
+    cmd->add_flag("--csv", csv, "CSV with a header row");
+    cmd->add_option("--as-of", as_of,
+                    "what the ledger knew then (RFC 3339, or a date: the end of that day in Bogotá)");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot open " + path);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Status::IOError("reading " + path);
-  return data;
-}
-
-// ----------------------------------------------------------------------------------------
-// init
-
-int RunInit(const std::string& data, const std::string& clock, const std::string& admin,
-            const std::string& at, int partitions) {
-  auto ledger = OpenLedger(data, false);
-  if (!ledger.ok()) return Fail(ledger.status().ToString());
-  if (!(*ledger)->meta().clock.empty()) return Fail("a ledger already exists in " + data);
-  json cmd = {{"command", "init"}, {"command_id", "init"}, {"actor", admin},
-              {"clock", clock},    {"admin", admin},       {"partitions", partitions}};
-  if (clock == "simulated")
-    cmd["at"] = at;
-  else if (at != "1970-01-01T00:00:00Z")
-    return Fail("--at is only for a simulated clock");
-  auto parsed = events::ParseCommand(cmd.dump(), 0);
-  if (parsed.error) return Fail(parsed.error->message);
-  auto result = (*ledger)->Append({*parsed.command});
-  if (!result.ok()) return Fail(result.status().ToString());
-  const events::Decision& d = result->front();
-  if (d.outcome != events::Outcome::kAccepted) return Fail("init refused: " + d.message);
-  std::cout << "initialized a " << clock << "-clock ledger in " << data << " (" << partitions
-            << " partitions); " << admin << " holds the national dnp role\n";
-  return 0;
-}
-
-// ----------------------------------------------------------------------------------------
-// submit
-
-struct LineOutput {
-  int line = 0;
-  std::string command_id;
-  events::Decision decision;
+  cli::QueryOptions Options() const {
+    cli::QueryOptions o;
+    o.format = json  ? projections::Format::kJson
+               : csv ? projections::Format::kCsv
+                     : projections::Format::kTable;
+    o.as_of = as_of;
+    return o;
+  }
 };
-
-void PrintResult(const LineOutput& r, bool as_json) {
-  const events::Decision& d = r.decision;
-  if (as_json) {
-    nlohmann::ordered_json j = {{"line", r.line},
-                                {"command_id", r.command_id.empty() ? json(nullptr) : json(r.command_id)},
-                                {"status", events::OutcomeName(d.outcome)}};
-    if (!d.reason.empty()) j["reason"] = d.reason;  // none for accepted (or a retry of one)
-    j["message"] = d.message;
-    j["events"] = d.event_ids;
-    j["flags"] = d.flags;
-    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    return;
-  }
-  std::cout << "line " << r.line << ": " << events::OutcomeName(d.outcome);
-  if (!d.reason.empty()) std::cout << " (" << d.reason << ")";
-  if (!r.command_id.empty()) std::cout << " " << r.command_id;
-  if (!d.flags.empty()) {
-    std::cout << " [";
-    for (size_t i = 0; i < d.flags.size(); ++i) std::cout << (i ? "," : "") << d.flags[i];
-    std::cout << "]";
-  }
-  if (d.outcome != events::Outcome::kAccepted) std::cout << ": " << d.message;
-  std::cout << "\n";
-}
-
-int RunSubmit(const std::string& data, const std::string& path, bool as_json) {
-  auto input = ReadInput(path);
-  if (!input.ok()) return Fail(input.status().ToString());
-  auto ledger = OpenLedger(data, true);
-  if (!ledger.ok()) return Fail(ledger.status().ToString());
-  const auto start = std::chrono::steady_clock::now();
-  std::map<std::string, size_t> counts;
-  size_t events_written = 0;
-  const auto lines = events::SplitLines(*input);
-  // Group commit: one fsync per chunk of commands; outcomes print only once durable.
-  constexpr size_t kChunk = 1024;
-  std::vector<LineOutput> outputs;
-  std::vector<events::Command> chunk;
-  std::vector<size_t> chunk_slots;
-  auto flush = [&]() -> Status {
-    if (!chunk.empty()) {
-      auto decided = (*ledger)->Append(chunk);
-      if (!decided.ok()) return decided.status();
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        events_written += (*decided)[i].events.size();
-        outputs[chunk_slots[i]].decision = std::move((*decided)[i]);
-      }
-    }
-    for (const LineOutput& o : outputs) {
-      ++counts[events::OutcomeName(o.decision.outcome)];
-      PrintResult(o, as_json);
-    }
-    outputs.clear();
-    chunk.clear();
-    chunk_slots.clear();
-    return Status::Ok();
-  };
-  for (const events::InputLine& line : lines) {
-    auto parsed = events::ParseCommand(line.text, line.line_no);
-    LineOutput out;
-    out.line = line.line_no;
-    if (parsed.error) {
-      out.decision.outcome = events::Outcome::kInvalid;
-      out.decision.reason = parsed.error->reason;
-      out.decision.field = parsed.error->field;
-      out.decision.message = (path == "-" ? "<stdin>" : path) + ": " + parsed.error->message;
-      // The command_id of a line that names one, for the client's bookkeeping.
-      json j = json::parse(line.text.begin(), line.text.end(), nullptr, false);
-      if (j.is_object() && j.contains("command_id") && j["command_id"].is_string())
-        out.command_id = j["command_id"].get<std::string>();
-      outputs.push_back(std::move(out));
-      continue;
-    }
-    out.command_id = parsed.command->command_id;
-    chunk_slots.push_back(outputs.size());
-    outputs.push_back(std::move(out));
-    chunk.push_back(std::move(*parsed.command));
-    if (chunk.size() >= kChunk) {
-      Status st = flush();
-      if (!st.ok()) return Fail(st.ToString());
-    }
-  }
-  Status st = flush();
-  if (!st.ok()) return Fail(st.ToString());
-  std::cout.flush();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr,
-               "submit: %zu lines: %zu accepted, %zu rejected, %zu duplicate, %zu invalid; %zu events in "
-               "%.3f s (%.0f events/s)\n",
-               lines.size(), counts["accepted"], counts["rejected"], counts["duplicate"], counts["invalid"],
-               events_written, secs, secs > 0 ? events_written / secs : 0.0);
-  return 0;
-}
-
-// ----------------------------------------------------------------------------------------
-// log
-
-std::string Summary(const events::LogEntry& e) {
-  namespace s = veeduria::schema;
-  const auto* ev = s::GetEvent(e.bytes.data());
-  const auto* env = ev->envelope();
-  std::ostringstream out;
-  out << e.position.lsn << "  " << events::FormatRfc3339(env->recorded_at()) << "  " << env->stream()->str()
-      << "#" << env->stream_seq() << "  " << s::EnumNamePayload(ev->payload_type()) << "  by "
-      << (env->actor() && env->actor()->user() ? env->actor()->user()->str() : "?");
-  if (env->actor()) out << " (" << s::EnumNameActorRole(env->actor()->role()) << ")";
-  if (ev->payload_type() == s::Payload::CommandRejected) {
-    const auto* r = ev->payload_as_CommandRejected();
-    out << "  " << r->command()->str() << " refused: " << r->reason()->str();
-  }
-  if (env->flags() && env->flags()->size()) {
-    out << "  [";
-    for (size_t i = 0; i < env->flags()->size(); ++i)
-      out << (i ? "," : "") << s::EnumNameFlag(static_cast<s::Flag>(env->flags()->Get(i)));
-    if (env->days_late() > 0) out << " " << env->days_late() << "d";
-    out << "]";
-  }
-  return out.str();
-}
-
-int RunLog(const std::string& data, const std::string& entity, uint64_t from, bool as_json) {
-  auto ledger = OpenLedger(data, true);
-  if (!ledger.ok()) return Fail(ledger.status().ToString());
-  auto print = [&](const events::LogEntry& e) {
-    if (!events::VerifyEventBytes(e.bytes)) {
-      std::cout << e.position.lsn << "  <unreadable event bytes>\n";
-      return true;
-    }
-    if (as_json)
-      std::cout << events::RenderEventJson(e.bytes, e.hash, &e.position) << "\n";
-    else
-      std::cout << Summary(e) << "\n";
-    return true;
-  };
-  Status st;
-  if (entity.empty()) {
-    st = (*ledger)->ScanLog(from, print);
-  } else {
-    const events::LogPosition p = events::PartitionOf(entity, (*ledger)->partitions(events::kEventsTopic));
-    st = (*ledger)->ScanPartition(p.topic, p.partition, 0, [&](const events::LogEntry& e) {
-      if (e.position.lsn < from || !events::VerifyEventBytes(e.bytes)) return true;
-      const auto* env = veeduria::schema::GetEvent(e.bytes.data())->envelope();
-      if (env->stream() && env->stream()->str() == entity) print(e);
-      return true;
-    });
-  }
-  if (!st.ok()) return Fail(st.ToString());
-  return 0;
-}
-
-// ----------------------------------------------------------------------------------------
-// verify, rebuild
-
-int RunVerify(const std::string& data) {
-  auto ledger = OpenLedger(data, true);
-  if (!ledger.ok()) return Fail(ledger.status().ToString());
-  const auto start = std::chrono::steady_clock::now();
-  auto report = consumers::VerifyLog(**ledger);
-  if (!report.ok()) return Fail(report.status().ToString());
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!report->ok) {
-    std::cout << "verify: FAILED at lsn " << report->position.lsn << " (" << report->position.topic << "/"
-              << report->position.partition << " offset " << report->position.offset << ")";
-    if (!report->stream.empty()) std::cout << ", stream " << report->stream << " seq " << report->stream_seq;
-    std::cout << ": " << report->problem << "\n";
-    return 2;
-  }
-  std::cout << "verify: OK: " << report->events << " events in " << report->streams
-            << " streams; every sequence and hash chain is intact ("
-            << static_cast<uint64_t>(secs > 0 ? report->events / secs : 0) << " events/s)\n";
-  return 0;
-}
-
-int RunRebuild(const std::string& data, const std::string& projection) {
-  if (projection != "decider") return Fail("unknown projection '" + projection + "' (known: decider)");
-  auto ledger = OpenLedger(data, true);
-  if (!ledger.ok()) return Fail(ledger.status().ToString());
-  const std::string before = (*ledger)->StateDigest();
-  Status st = (*ledger)->RebuildState();
-  if (!st.ok()) return Fail(st.ToString());
-  const std::string after = (*ledger)->StateDigest();
-  std::cout << "rebuilt the decider state from the log: digest " << after
-            << (before == after ? " (identical to the incremental state)"
-                                : " (DIFFERENT from the state before: " + before + ")")
-            << "\n";
-  return before == after ? 0 : 3;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"veeduria: an event-sourced, hash-chained reporting ledger for territorial planning"};
   app.require_subcommand(1);
-  std::string data = DefaultDataDir();
+  std::string data = cli::DefaultDataDir();
   app.add_option("--data", data, "data directory (default ./veeduria-data, or $VEEDURIA_DATA)");
 
   std::string clock = "system", admin, at = "1970-01-01T00:00:00Z";
@@ -311,18 +65,94 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "check every stream's sequence and hash chain");
 
   std::string projection;
-  auto* rebuild = app.add_subcommand("rebuild", "rebuild derived state from the log");
-  rebuild->add_option("--projection", projection, "what to rebuild: decider")->required();
+  auto* rebuild =
+      app.add_subcommand("rebuild", "drop projections (or the decider state) and replay the log into them");
+  rebuild->add_option(
+      "--projection", projection,
+      "progress, audit, reviews, compliance, users, mdm, or decider (default: every projection)");
+  auto* digest = app.add_subcommand("digest", "print a digest of every projection's content");
+
+  producers::GeneratorOptions gen_o;
+  gen_o.data_dir = "../shared/data";
+  gen_o.campaigns_file = "ops/campaigns/2023.jsonl";
+  std::string gen_out = "-";
+  auto* gen = app.add_subcommand("gen", "write a realistic, deterministic command file (a simulated 2023)");
+  gen->add_option("--scale", gen_o.scale, "tiny (5 municipalities) or demo (all of Cundinamarca)");
+  gen->add_option("--seed", gen_o.seed, "random seed (default 2023): same seed, same bytes");
+  gen->add_option("--shared-data", gen_o.data_dir, "the shared data folder (default ../shared/data)");
+  gen->add_option("--campaigns", gen_o.campaigns_file, "campaign file (default ops/campaigns/2023.jsonl)");
+  gen->add_option("--out", gen_out, "output file (default: standard output)");
+
+  projections::AuditParams audit_p;
+  std::string audit_from, audit_to;
+  QueryFlags audit_f;
+  auto* audit =
+      app.add_subcommand("audit", "who changed what: each event concerning an entity, with before → after");
+  audit->add_option("--entity", audit_p.entity, "DANE code")->required();
+  audit->add_option("--object", audit_p.object,
+                    "a goal (IP-155 or PLAN/IP-155), report:CAMPAIGN/MILESTONE, user:EMAIL, plan:ID…");
+  audit->add_option("--actor", audit_p.actor, "only this actor's events");
+  audit->add_option("--type", audit_p.type, "only this event type, e.g. ProgressReported");
+  audit->add_option("--from", audit_from, "from this time");
+  audit->add_option("--to", audit_to, "up to this time");
+  audit_f.Add(audit);
+
+  projections::ProgressParams progress_p;
+  QueryFlags progress_f;
+  auto* progress = app.add_subcommand("progress", "physical and financial progress, semáforo, rollups");
+  auto* pe = progress->add_option("--entity", progress_p.entity, "one entity's goals");
+  auto* pd = progress->add_option("--department", progress_p.department, "the entities of a department");
+  auto* pn = progress->add_flag("--national", progress_p.national, "every department and the nation");
+  pe->excludes(pd)->excludes(pn);
+  pd->excludes(pn);
+  progress->add_option("--campaign", progress_p.campaign,
+                       "the cut's campaign (default: each goal's latest report)");
+  progress->add_option("--milestone", progress_p.milestone, "the cut, e.g. Q2");
+  progress_f.Add(progress);
+
+  projections::ReviewsParams reviews_p;
+  QueryFlags reviews_f;
+  auto* reviews = app.add_subcommand("reviews", "submissions, validations and adjustment requests");
+  auto* re = reviews->add_option("--entity", reviews_p.entity, "one entity");
+  reviews->add_option("--department", reviews_p.department, "the municipalities of a department")
+      ->excludes(re);
+  reviews->add_option("--campaign", reviews_p.campaign, "campaign");
+  reviews->add_option("--milestone", reviews_p.milestone, "milestone");
+  reviews->add_option("--status", reviews_p.status, "open or overdue adjustment requests only")
+      ->check(CLI::IsMember({"open", "overdue"}));
+  reviews_f.Add(reviews);
+
+  projections::ComplianceParams compliance_p;
+  QueryFlags compliance_f;
+  auto* compliance =
+      app.add_subcommand("compliance", "on time, late, missing, notified, referred — per entity");
+  compliance->add_option("--campaign", compliance_p.campaign, "campaign, e.g. KPT-2023")->required();
+  compliance->add_option("--milestone", compliance_p.milestone, "milestone, e.g. Q2")->required();
+  compliance->add_option("--department", compliance_p.department, "one department's entities");
+  compliance_f.Add(compliance);
+
+  projections::UsersParams users_p;
+  QueryFlags users_f;
+  auto* users = app.add_subcommand("users", "the leader of an entity, its history, roles and resets");
+  users->add_option("--entity", users_p.entity, "DANE code")->required();
+  users_f.Add(users);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (*init) return RunInit(data, clock, admin, at, partitions);
-  if (*submit) return RunSubmit(data, file, json_out);
-  if (*log) return RunLog(data, entity, from, json_out);
-  if (*verify) return RunVerify(data);
-  if (*rebuild) return RunRebuild(data, projection);
+  if (*init) return cli::RunInit(data, clock, admin, at, partitions);
+  if (*submit) return cli::RunSubmit(data, file, json_out);
+  if (*log) return cli::RunLog(data, entity, from, json_out);
+  if (*verify) return cli::RunVerify(data);
+  if (*rebuild) return cli::RunRebuild(data, projection);
+  if (*digest) return cli::RunDigest(data);
+  if (*gen) return cli::RunGen(gen_o, gen_out);
+  if (*audit) return cli::RunAudit(data, audit_p, audit_from, audit_to, audit_f.Options());
+  if (*progress) return cli::RunProgress(data, progress_p, progress_f.Options());
+  if (*reviews) return cli::RunReviews(data, reviews_p, reviews_f.Options());
+  if (*compliance) return cli::RunCompliance(data, compliance_p, compliance_f.Options());
+  if (*users) return cli::RunUsers(data, users_p, users_f.Options());
   return 1;
 }

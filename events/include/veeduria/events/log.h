@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "veeduria/events/sha256.h"
 #include "veeduria/events/status.h"
@@ -47,5 +48,21 @@ uint32_t Murmur2(std::string_view key);
 // The topic and partition of a stream: "directory" → (directory, 0); an entity code →
 // (events, murmur2(code) & 0x7fffffff % partitions).
 LogPosition PartitionOf(std::string_view stream, uint32_t partitions);
+
+}  // namespace veeduria::events
+
+namespace veeduria::events {
+
+// What a projector applies the log to: it remembers, durably and with the rows, the next offset
+// of every topic partition it has applied, so a crash at any point loses nothing and applies
+// nothing twice (the runner resumes from NextOffset).
+class ProjectionTarget {
+ public:
+  virtual ~ProjectionTarget() = default;
+  virtual uint64_t NextOffset(std::string_view topic, uint32_t partition) const = 0;
+  // Applies consecutive entries of one partition, starting at NextOffset, and stores the new
+  // offset in the same atomic write. REQUIRES: !entries.empty().
+  virtual Status Apply(const std::vector<LogEntry>& entries) = 0;
+};
 
 }  // namespace veeduria::events

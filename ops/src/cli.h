@@ -1,0 +1,51 @@
+#pragma once
+// The subcommands of the veeduria binary (one function each) and what they share.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "veeduria/events/status.h"
+#include "veeduria/producers/embedded_ledger.h"
+#include "veeduria/producers/generator.h"
+#include "veeduria/projections/query.h"
+#include "veeduria/projections/store.h"
+
+namespace veeduria::cli {
+
+int Fail(const std::string& what);
+std::string DefaultDataDir();
+Result<std::unique_ptr<producers::EmbeddedLedger>> OpenLedger(const std::string& dir, bool must_exist);
+
+// The ledger and its projections, caught up to the end of the log.
+struct Opened {
+  std::unique_ptr<producers::EmbeddedLedger> ledger;
+  std::unique_ptr<projections::ProjectionStore> store;
+};
+Result<Opened> OpenCaughtUp(const std::string& data_dir);
+
+int RunInit(const std::string& data, const std::string& clock, const std::string& admin,
+            const std::string& at, int partitions);
+int RunSubmit(const std::string& data, const std::string& path, bool as_json);
+int RunLog(const std::string& data, const std::string& entity, uint64_t from, bool as_json);
+int RunVerify(const std::string& data);
+int RunRebuild(const std::string& data, const std::string& projection);
+int RunDigest(const std::string& data);
+int RunGen(const producers::GeneratorOptions& options, const std::string& out);
+
+// Queries: every one prints a table, or JSON/CSV, live or --as-of.
+struct QueryOptions {
+  projections::Format format = projections::Format::kTable;
+  std::string as_of;  // RFC 3339 or YYYY-MM-DD (end of that day in Bogotá); empty: now
+};
+int RunAudit(const std::string& data, const projections::AuditParams& params, const std::string& from,
+             const std::string& to, const QueryOptions& options);
+int RunProgress(const std::string& data, const projections::ProgressParams& params,
+                const QueryOptions& options);
+int RunReviews(const std::string& data, const projections::ReviewsParams& params,
+               const QueryOptions& options);
+int RunCompliance(const std::string& data, const projections::ComplianceParams& params,
+                  const QueryOptions& options);
+int RunUsers(const std::string& data, const projections::UsersParams& params, const QueryOptions& options);
+
+}  // namespace veeduria::cli

@@ -1,0 +1,367 @@
+// The ledger's own subcommands: init, submit, log, verify, rebuild, digest.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli.h"
+#include "veeduria/consumers/projector.h"
+#include "veeduria/consumers/verify.h"
+#include "veeduria/events/command.h"
+#include "veeduria/events/decide.h"
+#include "veeduria/events/render.h"
+#include "veeduria/projections/projection.h"
+#include "veeduria/schema/veeduria_generated.h"
+
+namespace veeduria::cli {
+
+using nlohmann::json;
+
+int Fail(const std::string& what) {
+  std::cerr << "veeduria: " << what << "\n";
+  return 1;
+}
+
+std::string DefaultDataDir() {
+  const char* env = std::getenv("VEEDURIA_DATA");
+  return env && *env ? env : "./veeduria-data";
+}
+
+Result<std::unique_ptr<producers::EmbeddedLedger>> OpenLedger(const std::string& dir, bool must_exist) {
+  if (must_exist && !std::ifstream(dir + "/log/CURRENT"))
+    return Status::NotFound("no ledger in " + dir + " (run 'veeduria init' first, or pass --data)");
+  return producers::EmbeddedLedger::Open(dir);
+}
+
+Result<Opened> OpenCaughtUp(const std::string& data_dir) {
+  Opened o;
+  auto ledger = OpenLedger(data_dir, true);
+  if (!ledger.ok()) return ledger.status();
+  o.ledger = std::move(*ledger);
+  auto store = projections::ProjectionStore::Open(data_dir);
+  if (!store.ok()) return store.status();
+  o.store = std::move(*store);
+  for (const auto& name : o.store->reset_on_open())
+    std::cerr << "projection " << name << " changed version: rebuilding it from the log\n";
+  auto caught = consumers::CatchUp(*o.ledger, *o.store);
+  if (!caught.ok()) return caught.status();
+  return o;
+}
+
+namespace {
+
+Result<std::string> ReadInput(const std::string& path) {
+  if (path == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    if (std::cin.bad()) return Status::IOError("reading standard input");
+    return ss.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot open " + path);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Status::IOError("reading " + path);
+  return data;
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------------
+// init
+
+int RunInit(const std::string& data, const std::string& clock, const std::string& admin,
+            const std::string& at, int partitions) {
+  auto ledger = OpenLedger(data, false);
+  if (!ledger.ok()) return Fail(ledger.status().ToString());
+  if (!(*ledger)->meta().clock.empty()) return Fail("a ledger already exists in " + data);
+  json cmd = {{"command", "init"}, {"command_id", "init"}, {"actor", admin},
+              {"clock", clock},    {"admin", admin},       {"partitions", partitions}};
+  if (clock == "simulated")
+    cmd["at"] = at;
+  else if (at != "1970-01-01T00:00:00Z")
+    return Fail("--at is only for a simulated clock");
+  auto parsed = events::ParseCommand(cmd.dump(), 0);
+  if (parsed.error) return Fail(parsed.error->message);
+  auto result = (*ledger)->Append({*parsed.command});
+  if (!result.ok()) return Fail(result.status().ToString());
+  const events::Decision& d = result->front();
+  if (d.outcome != events::Outcome::kAccepted) return Fail("init refused: " + d.message);
+  std::cout << "initialized a " << clock << "-clock ledger in " << data << " (" << partitions
+            << " partitions); " << admin << " holds the national dnp role\n";
+  return 0;
+}
+
+// ----------------------------------------------------------------------------------------
+// submit
+
+namespace {
+
+struct LineOutput {
+  int line = 0;
+  std::string command_id;
+  events::Decision decision;
+};
+
+void PrintResult(const LineOutput& r, bool as_json) {
+  const events::Decision& d = r.decision;
+  if (as_json) {
+    nlohmann::ordered_json j = {{"line", r.line},
+                                {"command_id", r.command_id.empty() ? json(nullptr) : json(r.command_id)},
+                                {"status", events::OutcomeName(d.outcome)}};
+    if (!d.reason.empty()) j["reason"] = d.reason;  // none for accepted (or a retry of one)
+    j["message"] = d.message;
+    j["events"] = d.event_ids;
+    j["flags"] = d.flags;
+    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    return;
+  }
+  std::cout << "line " << r.line << ": " << events::OutcomeName(d.outcome);
+  if (!d.reason.empty()) std::cout << " (" << d.reason << ")";
+  if (!r.command_id.empty()) std::cout << " " << r.command_id;
+  if (!d.flags.empty()) {
+    std::cout << " [";
+    for (size_t i = 0; i < d.flags.size(); ++i) std::cout << (i ? "," : "") << d.flags[i];
+    std::cout << "]";
+  }
+  if (d.outcome != events::Outcome::kAccepted) std::cout << ": " << d.message;
+  std::cout << "\n";
+}
+
+}  // namespace
+
+int RunSubmit(const std::string& data, const std::string& path, bool as_json) {
+  auto input = ReadInput(path);
+  if (!input.ok()) return Fail(input.status().ToString());
+  auto ledger = OpenLedger(data, true);
+  if (!ledger.ok()) return Fail(ledger.status().ToString());
+  const auto start = std::chrono::steady_clock::now();
+  std::map<std::string, size_t> counts;
+  size_t events_written = 0;
+  const auto lines = events::SplitLines(*input);
+  // Group commit: one fsync per chunk of commands; outcomes print only once durable.
+  constexpr size_t kChunk = 1024;
+  std::vector<LineOutput> outputs;
+  std::vector<events::Command> chunk;
+  std::vector<size_t> chunk_slots;
+  auto flush = [&]() -> Status {
+    if (!chunk.empty()) {
+      auto decided = (*ledger)->Append(chunk);
+      if (!decided.ok()) return decided.status();
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        events_written += (*decided)[i].events.size();
+        outputs[chunk_slots[i]].decision = std::move((*decided)[i]);
+      }
+    }
+    for (const LineOutput& o : outputs) {
+      ++counts[events::OutcomeName(o.decision.outcome)];
+      PrintResult(o, as_json);
+    }
+    outputs.clear();
+    chunk.clear();
+    chunk_slots.clear();
+    return Status::Ok();
+  };
+  for (const events::InputLine& line : lines) {
+    auto parsed = events::ParseCommand(line.text, line.line_no);
+    LineOutput out;
+    out.line = line.line_no;
+    if (parsed.error) {
+      out.decision.outcome = events::Outcome::kInvalid;
+      out.decision.reason = parsed.error->reason;
+      out.decision.field = parsed.error->field;
+      out.decision.message = (path == "-" ? "<stdin>" : path) + ": " + parsed.error->message;
+      // The command_id of a line that names one, for the client's bookkeeping.
+      json j = json::parse(line.text.begin(), line.text.end(), nullptr, false);
+      if (j.is_object() && j.contains("command_id") && j["command_id"].is_string())
+        out.command_id = j["command_id"].get<std::string>();
+      outputs.push_back(std::move(out));
+      continue;
+    }
+    out.command_id = parsed.command->command_id;
+    chunk_slots.push_back(outputs.size());
+    outputs.push_back(std::move(out));
+    chunk.push_back(std::move(*parsed.command));
+    if (chunk.size() >= kChunk) {
+      Status st = flush();
+      if (!st.ok()) return Fail(st.ToString());
+    }
+  }
+  Status st = flush();
+  if (!st.ok()) return Fail(st.ToString());
+  std::cout.flush();
+
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr,
+               "submit: %zu lines: %zu accepted, %zu rejected, %zu duplicate, %zu invalid; %zu events in "
+               "%.3f s (%.0f events/s)\n",
+               lines.size(), counts["accepted"], counts["rejected"], counts["duplicate"], counts["invalid"],
+               events_written, secs, secs > 0 ? events_written / secs : 0.0);
+  // Bring the read models up to date, so that queries after a submit answer at once.
+  ledger->reset();
+  auto projected = OpenCaughtUp(data);
+  if (!projected.ok())
+    return Fail("events are appended, but the projections failed: " + projected.status().ToString());
+  return 0;
+}
+
+// ----------------------------------------------------------------------------------------
+// log
+
+namespace {
+
+std::string Summary(const events::LogEntry& e) {
+  namespace s = veeduria::schema;
+  const auto* ev = s::GetEvent(e.bytes.data());
+  const auto* env = ev->envelope();
+  std::ostringstream out;
+  out << e.position.lsn << "  " << events::FormatRfc3339(env->recorded_at()) << "  " << env->stream()->str()
+      << "#" << env->stream_seq() << "  " << s::EnumNamePayload(ev->payload_type()) << "  by "
+      << (env->actor() && env->actor()->user() ? env->actor()->user()->str() : "?");
+  if (env->actor()) out << " (" << s::EnumNameActorRole(env->actor()->role()) << ")";
+  if (ev->payload_type() == s::Payload::CommandRejected) {
+    const auto* r = ev->payload_as_CommandRejected();
+    out << "  " << r->command()->str() << " refused: " << r->reason()->str();
+  }
+  if (env->flags() && env->flags()->size()) {
+    out << "  [";
+    for (size_t i = 0; i < env->flags()->size(); ++i)
+      out << (i ? "," : "") << s::EnumNameFlag(static_cast<s::Flag>(env->flags()->Get(i)));
+    if (env->days_late() > 0) out << " " << env->days_late() << "d";
+    out << "]";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+int RunLog(const std::string& data, const std::string& entity, uint64_t from, bool as_json) {
+  auto ledger = OpenLedger(data, true);
+  if (!ledger.ok()) return Fail(ledger.status().ToString());
+  auto print = [&](const events::LogEntry& e) {
+    if (!events::VerifyEventBytes(e.bytes)) {
+      std::cout << e.position.lsn << "  <unreadable event bytes>\n";
+      return true;
+    }
+    if (as_json)
+      std::cout << events::RenderEventJson(e.bytes, e.hash, &e.position) << "\n";
+    else
+      std::cout << Summary(e) << "\n";
+    return true;
+  };
+  Status st;
+  if (entity.empty()) {
+    st = (*ledger)->ScanLog(from, print);
+  } else {
+    const events::LogPosition p = events::PartitionOf(entity, (*ledger)->partitions(events::kEventsTopic));
+    st = (*ledger)->ScanPartition(p.topic, p.partition, 0, [&](const events::LogEntry& e) {
+      if (e.position.lsn < from || !events::VerifyEventBytes(e.bytes)) return true;
+      const auto* env = veeduria::schema::GetEvent(e.bytes.data())->envelope();
+      if (env->stream() && env->stream()->str() == entity) print(e);
+      return true;
+    });
+  }
+  if (!st.ok()) return Fail(st.ToString());
+  return 0;
+}
+
+// ----------------------------------------------------------------------------------------
+// verify, rebuild
+
+int RunVerify(const std::string& data) {
+  auto ledger = OpenLedger(data, true);
+  if (!ledger.ok()) return Fail(ledger.status().ToString());
+  const auto start = std::chrono::steady_clock::now();
+  auto report = consumers::VerifyLog(**ledger);
+  if (!report.ok()) return Fail(report.status().ToString());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!report->ok) {
+    std::cout << "verify: FAILED at lsn " << report->position.lsn << " (" << report->position.topic << "/"
+              << report->position.partition << " offset " << report->position.offset << ")";
+    if (!report->stream.empty()) std::cout << ", stream " << report->stream << " seq " << report->stream_seq;
+    std::cout << ": " << report->problem << "\n";
+    return 2;
+  }
+  std::cout << "verify: OK: " << report->events << " events in " << report->streams
+            << " streams; every sequence and hash chain is intact ("
+            << static_cast<uint64_t>(secs > 0 ? report->events / secs : 0) << " events/s)\n";
+  return 0;
+}
+
+int RunRebuild(const std::string& data, const std::string& projection) {
+  if (projection == "decider") {
+    auto ledger = OpenLedger(data, true);
+    if (!ledger.ok()) return Fail(ledger.status().ToString());
+    const std::string before = (*ledger)->StateDigest();
+    Status st = (*ledger)->RebuildState();
+    if (!st.ok()) return Fail(st.ToString());
+    const std::string after = (*ledger)->StateDigest();
+    std::cout << "rebuilt the decider state from the log: digest " << after
+              << (before == after ? " (identical to the incremental state)"
+                                  : " (DIFFERENT from the state before: " + before + ")")
+              << "\n";
+    return before == after ? 0 : 3;
+  }
+  if (!projection.empty() && !projections::FindProjection(projection))
+    return Fail("unknown projection '" + projection +
+                "' (known: progress, audit, reviews, compliance, users, mdm, decider)");
+  auto opened = OpenCaughtUp(data);
+  if (!opened.ok()) return Fail(opened.status().ToString());
+  const auto before = opened->store->Digests();
+  const auto start = std::chrono::steady_clock::now();
+  Status st = opened->store->Reset(projection);
+  if (!st.ok()) return Fail(st.ToString());
+  auto caught = consumers::CatchUp(*opened->ledger, *opened->store);
+  if (!caught.ok()) return Fail(caught.status().ToString());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto after = opened->store->Digests();
+  bool same = true;
+  for (size_t i = 0; i < after.size(); ++i) {
+    if (!projection.empty() && after[i].first != projection) continue;
+    same = same && before[i].second == after[i].second;
+    std::cout << after[i].first << "  " << after[i].second
+              << (before[i].second == after[i].second ? "  (identical to the incremental projection)"
+                                                      : "  (CHANGED)")
+              << "\n";
+  }
+  std::cout << "rebuilt " << (projection.empty() ? "every projection" : projection) << " from "
+            << caught->events << " events in " << secs << " s ("
+            << static_cast<uint64_t>(secs > 0 ? caught->events / secs : 0) << " events/s)\n";
+  return same ? 0 : 3;
+}
+
+int RunDigest(const std::string& data) {
+  auto opened = OpenCaughtUp(data);
+  if (!opened.ok()) return Fail(opened.status().ToString());
+  std::string all;
+  for (const auto& [name, digest] : opened->store->Digests()) {
+    std::cout << name << "  " << digest << "\n";
+    all += digest;
+  }
+  std::cout << "all  " << events::ToHex(events::Sha256(all)) << "\n";
+  return 0;
+}
+
+int RunGen(const producers::GeneratorOptions& options, const std::string& out_path) {
+  std::ofstream file;
+  if (out_path != "-") {
+    file.open(out_path, std::ios::binary | std::ios::trunc);
+    if (!file) return Fail("cannot write " + out_path);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto stats = producers::Generate(options, out_path == "-" ? std::cout : file);
+  if (!stats.ok()) return Fail(stats.status().ToString());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "gen: %llu commands (%llu active entities, %llu goals) in %.2f s (%.0f commands/s)\n",
+               static_cast<unsigned long long>(stats->commands),
+               static_cast<unsigned long long>(stats->entities_active),
+               static_cast<unsigned long long>(stats->goals), secs, secs > 0 ? stats->commands / secs : 0.0);
+  return 0;
+}
+
+}  // namespace veeduria::cli

@@ -1,0 +1,58 @@
+#pragma once
+// A projection (read model): a deterministic fold of events into rows of its own.
+//
+// Folds must not depend on how streams interleave (each stream arrives in stream_seq order,
+// streams in any order) so that the embedded log (one order) and Kafka (per-partition order)
+// give the same rows. Whatever depends on several streams (rollups, "missing" reports) is
+// computed at query time.
+//
+// Rows are JSON records (events::ReadRecord/WriteRecord) under keys each projection documents.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "veeduria/events/log.h"
+#include "veeduria/events/state.h"
+#include "veeduria/schema/veeduria_generated.h"
+
+namespace veeduria::projections {
+
+struct EventRef {
+  const schema::Event* event;   // verified
+  const schema::Envelope* env;  // never null
+  std::string_view bytes;
+  const events::Hash& hash;
+  const events::LogPosition& position;
+};
+
+class Projection {
+ public:
+  virtual ~Projection() = default;
+  virtual std::string_view name() const = 0;
+  // Bump when the fold or the row layout changes: a stored projection of another version is
+  // dropped and rebuilt from the log when the store opens.
+  virtual int version() const = 0;
+  virtual void Apply(const EventRef& e, events::StateStore& rows) const = 0;
+};
+
+// progress, audit, reviews, compliance, users, mdm.
+const std::vector<const Projection*>& AllProjections();
+const Projection* FindProjection(std::string_view name);
+
+// The keys an event is indexed under for as-of reconstruction and audit: its entity (the
+// stream, or the entity a directory event concerns), "*" for ledger-wide facts (campaigns,
+// catalogue, national roles) and "@<email>" for events about a user's own account.
+std::vector<std::string> IndexKeysOf(const EventRef& e);
+
+// The object an event changes, for audit filters: "<plan>/<goal>", "plan:<plan>",
+// "report:<campaign>/<milestone>", "user:<email>", "entity:<code>", "mdm:<vigencia>",
+// "campaign:<id>", "command:<name>" (refusals).
+std::string ObjectOf(const EventRef& e);
+
+inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+// Fixed-width hex of a number, so that keys sort numerically.
+std::string Hex16(uint64_t v);
+
+}  // namespace veeduria::projections

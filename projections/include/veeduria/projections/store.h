@@ -1,0 +1,51 @@
+#pragma once
+// The projection database DATA/projections: one column family per projection, plus "meta"
+// with each projection's version, the next offset of each topic partition it has applied and
+// the head (sequence, hash) of each stream it has seen.
+//
+// Apply() checks each stream's sequence and hash chain (an exact re-delivery of the head is
+// skipped; a gap or a fork stops with kCorruption) and writes the rows of every projection and
+// their new offsets in ONE WriteBatch, so a crash at any point loses nothing and applies nothing
+// twice. Projections have their own offsets, so one can be rebuilt while the others stay.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "veeduria/events/log.h"
+#include "veeduria/events/state.h"
+#include "veeduria/projections/rows.h"
+
+namespace veeduria::projections {
+
+class ProjectionStore : public events::ProjectionTarget {
+ public:
+  static Result<std::unique_ptr<ProjectionStore>> Open(const std::string& data_dir);
+  ~ProjectionStore() override;
+
+  uint64_t NextOffset(std::string_view topic, uint32_t partition) const override;
+  Status Apply(const std::vector<events::LogEntry>& entries) override;
+
+  // Read access to one projection's rows. REQUIRES: a known projection name.
+  const Rows& rows(std::string_view projection) const;
+
+  // Drops the rows, offsets and stream heads of `projection` (every projection when empty);
+  // the next catch-up replays the log into it.
+  Status Reset(std::string_view projection);
+  // SHA-256 of each projection's rows (keys and values, in key order; not offsets).
+  std::vector<std::pair<std::string, std::string>> Digests() const;
+  // Projections dropped on Open because their stored version differed from the code's.
+  const std::vector<std::string>& reset_on_open() const { return reset_on_open_; }
+  // Events applied in this process (for progress reports).
+  uint64_t applied() const { return applied_; }
+
+ private:
+  struct Impl;
+  explicit ProjectionStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::string> reset_on_open_;
+  uint64_t applied_ = 0;
+};
+
+}  // namespace veeduria::projections

@@ -1,0 +1,210 @@
+// The audit projection: the per-entity index of events (what as-of views fold, and what audit
+// lines are rendered from), an index by object and one by actor.
+//
+// Rows (for each index key k of an event; see IndexKeysOf):
+//   i/<k>/<time key>            {lsn, topic, partition, offset, hash, bytes}: the event itself
+//   o/<k>/<object>/<time key>   null: the object index
+//   x/<actor>/<time key>        <k>: the actor index
+// where <time key> = recorded_at (hex) / stream / stream_seq (hex), so a prefix scan runs in
+// time order and an as-of read stops at the first key after T.
+
+#include <map>
+#include <set>
+
+#include "projections_internal.h"
+#include "veeduria/events/render.h"
+#include "veeduria/projections/query.h"
+
+namespace veeduria::projections {
+namespace {
+
+namespace s = veeduria::schema;
+using nlohmann::json;
+
+class Audit : public Projection {
+ public:
+  std::string_view name() const override { return "audit"; }
+  int version() const override { return 1; }
+  void Apply(const EventRef& e, events::StateStore& rows) const override {
+    const std::string tk = TimeKey(e);
+    const std::string object = ObjectOf(e);
+    const std::string actor = e.env->actor() ? Str(e.env->actor()->user()) : "";
+    json entry = {{"lsn", e.position.lsn},
+                  {"topic", e.position.topic},
+                  {"partition", e.position.partition},
+                  {"offset", e.position.offset},
+                  {"hash", json::binary(std::vector<uint8_t>(e.hash.begin(), e.hash.end()))},
+                  {"bytes", json::binary(std::vector<uint8_t>(e.bytes.begin(), e.bytes.end()))}};
+    for (const std::string& k : IndexKeysOf(e)) {
+      events::WriteRecord(rows, "i/" + k + "/" + tk, entry);
+      if (!object.empty()) events::WriteRecord(rows, "o/" + k + "/" + object + "/" + tk, nullptr);
+      events::WriteRecord(rows, "x/" + actor + "/" + tk, k);
+    }
+  }
+};
+
+// Flattens a JSON payload into path → value (arrays of objects keyed by their "source",
+// "code", "name" or "indicator" member when they have one, else by index).
+void Flatten(const json& j, const std::string& path, std::map<std::string, json>* out) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (path.empty() && (it.key() == "previous" || it.key().rfind("previous_", 0) == 0)) continue;
+      Flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+    }
+  } else if (j.is_array() && !j.empty() && j[0].is_object()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      std::string id = std::to_string(i);
+      for (const char* k : {"source", "code", "name", "indicator"})
+        if (j[i].contains(k) && j[i][k].is_string()) {
+          id = j[i][k].get<std::string>();
+          break;
+        }
+      json rest = j[i];
+      Flatten(rest, path + "." + id, out);
+    }
+  } else {
+    (*out)[path] = j;
+  }
+}
+
+std::string Shown(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// "what changed": before → after for events that carry the value they replace, else the facts.
+std::string Change(const json& event) {
+  const json& p = event["payload"];
+  const std::string type = event["type"].get<std::string>();
+  if (type == "CommandRejected")
+    return "refused " + p.value("command", "") + ": " + p.value("reason", "") + " (" +
+           p.value("message", "") + ")";
+  std::map<std::string, json> after, before;
+  Flatten(p, "", &after);
+  bool has_before = p.contains("previous");
+  if (has_before) Flatten(p["previous"], "", &before);
+  // previous_<field> ↔ <field>; previous_leader ↔ email; previous_values ↔ values.
+  for (auto it = p.begin(); it != p.end(); ++it) {
+    if (it.key().rfind("previous_", 0) != 0) continue;
+    std::string field = it.key().substr(9);
+    if (field == "leader") field = "email";
+    std::map<std::string, json> sub;
+    Flatten(it.value(), field, &sub);
+    for (auto& [k, v] : sub)
+      if (!(v.is_string() && v.get<std::string>().empty()) &&
+          !(k == "submitted_at" && v == "1970-01-01T00:00:00Z"))
+        before[k] = v;
+    has_before = has_before || !sub.empty();
+  }
+  static const std::set<std::string> kIdentity = {"entity", "plan",       "goal", "campaign",  "milestone",
+                                                  "year",   "request_id", "user", "department"};
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  if (has_before && !before.empty()) {
+    for (const auto& [k, v] : after) {
+      auto b = before.find(k);
+      if (b == before.end()) {
+        if (!kIdentity.count(k)) add(k + ": (none) → " + Shown(v));
+      } else if (b->second != v) {
+        add(k + ": " + Shown(b->second) + " → " + Shown(v));
+      }
+    }
+    for (const auto& [k, v] : before)
+      if (!after.count(k)) add(k + ": " + Shown(v) + " → (none)");
+    if (out.empty()) out = "no value changed";
+    return out;
+  }
+  for (const auto& [k, v] : after) {
+    if (kIdentity.count(k) || (v.is_string() && v.get<std::string>().empty())) continue;
+    if (k.rfind("rows.", 0) == 0) continue;  // a catalogue's rows
+    add(k + ": " + Shown(v));
+  }
+  return out;
+}
+
+bool ObjectMatches(const std::string& object, const std::string& wanted) {
+  if (object == wanted) return true;
+  // A bare goal id matches that goal in any plan.
+  return wanted.find(':') == std::string::npos && wanted.find('/') == std::string::npos &&
+         object.size() > wanted.size() &&
+         object.compare(object.size() - wanted.size() - 1, std::string::npos, "/" + wanted) == 0;
+}
+
+}  // namespace
+
+const Projection& AuditProjection() {
+  static const Audit kAudit;
+  return kAudit;
+}
+
+Result<Table> AuditQuery(const View& view, const AuditParams& q) {
+  if (q.entity.empty()) return Status::InvalidArgument("audit needs --entity");
+  const Rows& rows = view.rows("audit");
+  Table t;
+  t.title = "Audit of " + q.entity + (q.object.empty() ? "" : ", object " + q.object);
+  t.columns = {"time", "actor", "role", "event", "object", "change", "event_id", "position"};
+  std::vector<std::string> keys;  // time keys, in order
+  if (q.object.empty()) {
+    rows.Scan("i/" + q.entity + "/", [&](std::string_view k, std::string_view) {
+      keys.emplace_back(k.substr(q.entity.size() + 3));
+      return true;
+    });
+  } else {
+    const std::string prefix = "o/" + q.entity + "/";
+    std::vector<std::pair<std::string, std::string>> found;  // time key, object
+    rows.Scan(prefix, [&](std::string_view k, std::string_view) {
+      std::string_view rest = k.substr(prefix.size());
+      // rest = <object>/<time key>; the time key has three '/'-separated parts.
+      size_t cut = rest.size();
+      for (int parts = 0; parts < 3; ++parts) cut = rest.rfind('/', cut - 1);
+      const std::string object(rest.substr(0, cut));
+      if (ObjectMatches(object, q.object)) found.emplace_back(std::string(rest.substr(cut + 1)), object);
+      return true;
+    });
+    std::sort(found.begin(), found.end());
+    for (auto& f : found) keys.push_back(f.first);
+  }
+  for (const std::string& tk : keys) {
+    const events::Micros at = static_cast<events::Micros>(std::stoull(tk.substr(0, 16), nullptr, 16));
+    if (q.from && at < *q.from) continue;
+    if (q.to && at > *q.to) continue;
+    json entry = rows.Record("i/" + q.entity + "/" + tk);
+    if (entry.is_null()) continue;
+    const auto& bytes = entry["bytes"].get_binary();
+    const auto& hash = entry["hash"].get_binary();
+    events::Hash h;
+    std::copy(hash.begin(), hash.end(), h.begin());
+    const std::string_view view_bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    json ev = json::parse(events::RenderEventJson(view_bytes, h));
+    const json& env = ev["envelope"];
+    const std::string actor = env["actor"].value("user", "");
+    if (!q.actor.empty() && actor != q.actor) continue;
+    if (!q.type.empty() && ev["type"] != q.type) continue;
+    const schema::Event* fb = schema::GetEvent(bytes.data());
+    events::LogPosition pos;
+    EventRef ref{fb, fb->envelope(), view_bytes, h, pos};
+    nlohmann::ordered_json line;
+    line["time"] = env["recorded_at"];
+    line["actor"] = actor;
+    line["role"] = env["actor"].value("role", "none");
+    line["event"] = ev["type"];
+    line["object"] = ObjectOf(ref);
+    std::string change = Change(ev);
+    if (env.contains("flags") && !env["flags"].empty()) {
+      std::string flags;
+      for (const auto& f : env["flags"]) flags += (flags.empty() ? "" : ",") + f.get<std::string>();
+      change +=
+          " [" + flags +
+          (env.value("days_late", 0) > 0 ? " " + std::to_string(env["days_late"].get<int>()) + "d" : "") +
+          "]";
+    }
+    line["change"] = change;
+    line["event_id"] = env["event_id"];
+    line["position"] = entry["topic"].get<std::string>() + "/" +
+                       std::to_string(entry["partition"].get<uint32_t>()) + "@" +
+                       std::to_string(entry["offset"].get<uint64_t>()) + " (lsn " +
+                       std::to_string(entry["lsn"].get<uint64_t>()) + ")";
+    t.rows.push_back(std::move(line));
+  }
+  if (view.as_of()) t.notes.push_back("as of " + events::FormatRfc3339(view.now()));
+  return t;
+}
+
+}  // namespace veeduria::projections

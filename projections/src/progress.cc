@@ -1,0 +1,612 @@
+// The progress projection: the raw facts of every development plan (goals, yearly programming,
+// reports at each cut) plus the directory facts the rollups need. Every percentage is computed at
+// query time (DESIGN §2.6), so the fold only stores what the events say.
+//
+// Rows (each value repeats its own identifiers, so queries never parse keys: ids may hold '/'):
+//   e/<entity>          {name, kind, department}                        EntityRegistered
+//   c/<campaign>        {system, vigencia, milestones: [{id, cut}]}     CampaignOpened
+//   p/<entity>/<plan>   {entity, plan, name, period_start, period_end}  PlanUploaded
+//   g/<entity>/<plan>/<goal>
+//       {entity, plan, goal, cpi, sector, name, unit, baseline, target, accumulation, homologated,
+//        years: {"<year>": {physical, resources: {source: pesos}, pesos}}}
+//                                       GoalDefined, GoalHomologated, GoalProgrammed
+//   r/<entity>/<plan>/<goal>/<campaign>/<milestone>
+//       {entity, plan, goal, campaign, milestone, year, physical_ytd,
+//        financial: {source: {compromisos, obligaciones, pagos}}, compromisos, obligaciones, pagos,
+//        recorded_at}                   ProgressReported (a correction replaces the row)
+// e/ and c/ are written only by directory events, p/ g/ r/ only by the entity's own stream, and
+// no fold reads a row another stream writes: the rows do not depend on how streams interleave.
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include "projections_internal.h"
+#include "veeduria/projections/query.h"
+
+namespace veeduria::projections {
+namespace {
+
+namespace s = veeduria::schema;
+using nlohmann::json;
+using Row = nlohmann::ordered_json;
+
+// The CPI sector: the first 2 digits of the indicator code (DESIGN §1).
+std::string SectorOf(const std::string& cpi) { return cpi.substr(0, std::min<size_t>(2, cpi.size())); }
+
+std::string GoalKey(const flatbuffers::String* entity, const flatbuffers::String* plan,
+                    const flatbuffers::String* goal) {
+  return "g/" + Str(entity) + "/" + Str(plan) + "/" + Str(goal);
+}
+
+// A goal row to update; events of one stream arrive in order, so the goal normally exists.
+json ReadGoal(const events::StateStore& rows, const std::string& key) {
+  json g = events::ReadRecord(rows, key);
+  if (!g.is_object()) g = json{{"years", json::object()}};
+  return g;
+}
+
+class Progress : public Projection {
+ public:
+  std::string_view name() const override { return "progress"; }
+  int version() const override { return 1; }
+  void Apply(const EventRef& e, events::StateStore& rows) const override {
+    const s::Event* ev = e.event;
+    switch (ev->payload_type()) {
+      case s::Payload::EntityRegistered: {
+        const auto* p = ev->payload_as_EntityRegistered();
+        events::WriteRecord(rows, "e/" + Str(p->entity()),
+                            json{{"name", Str(p->name())},
+                                 {"kind", s::EnumNameEntityKind(p->kind())},
+                                 {"department", Str(p->department())}});
+        break;
+      }
+      case s::Payload::CampaignOpened: {
+        const auto* p = ev->payload_as_CampaignOpened();
+        json ms = json::array();
+        if (p->milestones())
+          for (const auto* m : *p->milestones())
+            ms.push_back(json{{"id", Str(m->id())}, {"cut", Str(m->cut())}});
+        events::WriteRecord(rows, "c/" + Str(p->campaign()),
+                            json{{"system", s::EnumNameReportingSystem(p->system())},
+                                 {"vigencia", p->vigencia()},
+                                 {"milestones", ms}});
+        break;
+      }
+      case s::Payload::PlanUploaded: {
+        const auto* p = ev->payload_as_PlanUploaded();
+        events::WriteRecord(rows, "p/" + Str(p->entity()) + "/" + Str(p->plan()),
+                            json{{"entity", Str(p->entity())},
+                                 {"plan", Str(p->plan())},
+                                 {"name", Str(p->name())},
+                                 {"period_start", p->period_start()},
+                                 {"period_end", p->period_end()}});
+        break;
+      }
+      case s::Payload::GoalDefined: {  // a redefinition keeps the yearly programming
+        const auto* p = ev->payload_as_GoalDefined();
+        const std::string key = GoalKey(p->entity(), p->plan(), p->goal());
+        json g = ReadGoal(rows, key);
+        g["entity"] = Str(p->entity());
+        g["plan"] = Str(p->plan());
+        g["goal"] = Str(p->goal());
+        g["cpi"] = Str(p->cpi_indicator());
+        g["sector"] = SectorOf(Str(p->cpi_indicator()));
+        g["name"] = Str(p->name());
+        g["unit"] = Str(p->unit());
+        g["baseline"] = p->baseline();
+        g["target"] = p->target();
+        g["accumulation"] = s::EnumNameAccumulation(p->accumulation());
+        g["homologated"] = p->homologated();
+        events::WriteRecord(rows, key, g);
+        break;
+      }
+      case s::Payload::GoalHomologated: {
+        const auto* p = ev->payload_as_GoalHomologated();
+        const std::string key = GoalKey(p->entity(), p->plan(), p->goal());
+        json g = ReadGoal(rows, key);
+        g["cpi"] = Str(p->cpi_indicator());
+        g["sector"] = SectorOf(Str(p->cpi_indicator()));
+        g["homologated"] = true;
+        events::WriteRecord(rows, key, g);
+        break;
+      }
+      case s::Payload::GoalProgrammed: {  // the whole programming of one year, replacing the last
+        const auto* p = ev->payload_as_GoalProgrammed();
+        const std::string key = GoalKey(p->entity(), p->plan(), p->goal());
+        json g = ReadGoal(rows, key);
+        json resources = json::object();
+        int64_t pesos = 0;
+        if (p->resources())
+          for (const auto* a : *p->resources()) {
+            resources[Str(a->source())] = a->pesos();
+            pesos += a->pesos();
+          }
+        g["years"][std::to_string(p->year())] =
+            json{{"physical", p->physical()}, {"resources", resources}, {"pesos", pesos}};
+        events::WriteRecord(rows, key, g);
+        break;
+      }
+      case s::Payload::ProgressReported: {
+        const auto* p = ev->payload_as_ProgressReported();
+        json financial = json::object();
+        int64_t compromisos = 0, obligaciones = 0, pagos = 0;
+        if (p->financial())
+          for (const auto* f : *p->financial()) {
+            financial[Str(f->source())] = json{{"compromisos", f->compromisos()},
+                                               {"obligaciones", f->obligaciones()},
+                                               {"pagos", f->pagos()}};
+            compromisos += f->compromisos();
+            obligaciones += f->obligaciones();
+            pagos += f->pagos();
+          }
+        events::WriteRecord(rows,
+                            "r/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()) + "/" +
+                                Str(p->campaign()) + "/" + Str(p->milestone()),
+                            json{{"entity", Str(p->entity())},
+                                 {"plan", Str(p->plan())},
+                                 {"goal", Str(p->goal())},
+                                 {"campaign", Str(p->campaign())},
+                                 {"milestone", Str(p->milestone())},
+                                 {"year", p->year()},
+                                 {"physical_ytd", p->physical_ytd()},
+                                 {"financial", financial},
+                                 {"compromisos", compromisos},
+                                 {"obligaciones", obligaciones},
+                                 {"pagos", pagos},
+                                 {"recorded_at", e.env->recorded_at()}});
+        break;
+      }
+      default:
+        break;
+    }
+  }
+};
+
+// ---- Query side: the rows read back into plain structs ----
+
+struct Campaign {
+  int vigencia = 0;
+  bool kpt = false;
+  std::vector<std::pair<std::string, std::string>> milestones;  // id, cut date, in campaign order
+};
+using Campaigns = std::map<std::string, Campaign>;
+
+// Where a cut sits in business time: vigencia, cut date, place in its campaign. Reports are
+// ordered by it (then by recorded_at) to find a goal's latest report and each year's last one.
+using CutPos = std::tuple<int, std::string, int>;
+
+CutPos PositionOf(const Campaigns& cs, const std::string& campaign, const std::string& milestone, int year) {
+  auto it = cs.find(campaign);
+  if (it != cs.end())
+    for (size_t i = 0; i < it->second.milestones.size(); ++i)
+      if (it->second.milestones[i].first == milestone) return {year, it->second.milestones[i].second, int(i)};
+  return {year, "", -1};
+}
+
+struct Report {
+  std::string campaign, milestone;
+  int year = 0;
+  double ytd = 0;
+  bool has_financial = false;
+  int64_t obligaciones = 0;
+  int64_t recorded_at = 0;
+  CutPos pos;
+};
+bool Later(const Report& a, const Report& b) {
+  return std::tie(a.pos, a.recorded_at) > std::tie(b.pos, b.recorded_at);
+}
+
+struct Year {
+  double physical = 0;
+  int64_t pesos = 0;
+};
+struct Goal {
+  std::string id, sector, name, unit, accumulation;
+  double target = 0;
+  std::map<int, Year> years;
+  std::vector<Report> reports;
+};
+struct Plan {
+  std::string id, name;
+  int start = 0, end = 0;
+  std::vector<Goal> goals;
+};
+
+Campaigns LoadCampaigns(const Rows& rows) {
+  Campaigns out;
+  rows.ScanRecords("c/", [&](std::string_view key, const json& c) {
+    Campaign& x = out[std::string(key.substr(2))];
+    x.vigencia = c.value("vigencia", 0);
+    x.kpt = c.value("system", "") == "kpt";
+    for (const auto& m : c["milestones"]) x.milestones.emplace_back(m.value("id", ""), m.value("cut", ""));
+    return true;
+  });
+  return out;
+}
+
+// One entity's plans with their goals and reports: three prefix scans.
+std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const Campaigns& cs) {
+  std::vector<Plan> plans;
+  std::map<std::string, size_t> plan_at;
+  std::map<std::pair<std::string, std::string>, std::pair<size_t, size_t>> goal_at;
+  auto plan = [&](const std::string& id) -> size_t {
+    auto [it, fresh] = plan_at.emplace(id, plans.size());
+    if (fresh) plans.emplace_back().id = id;
+    return it->second;
+  };
+  rows.ScanRecords("p/" + entity + "/", [&](std::string_view, const json& p) {
+    Plan& x = plans[plan(p.value("plan", ""))];
+    x.name = p.value("name", "");
+    x.start = p.value("period_start", 0);
+    x.end = p.value("period_end", 0);
+    return true;
+  });
+  rows.ScanRecords("g/" + entity + "/", [&](std::string_view, const json& g) {
+    const size_t pi = plan(g.value("plan", ""));
+    Goal x;
+    x.id = g.value("goal", "");
+    x.sector = g.value("sector", "");
+    x.name = g.value("name", "");
+    x.unit = g.value("unit", "");
+    x.accumulation = g.value("accumulation", "");
+    x.target = g.value("target", 0.0);
+    for (const auto& [y, v] : g["years"].items())
+      x.years[std::stoi(y)] = Year{v.value("physical", 0.0), v.value("pesos", int64_t{0})};
+    goal_at[{plans[pi].id, x.id}] = {pi, plans[pi].goals.size()};
+    plans[pi].goals.push_back(std::move(x));
+    return true;
+  });
+  rows.ScanRecords("r/" + entity + "/", [&](std::string_view, const json& r) {
+    auto it = goal_at.find({r.value("plan", ""), r.value("goal", "")});
+    if (it == goal_at.end()) return true;
+    Report x;
+    x.campaign = r.value("campaign", "");
+    x.milestone = r.value("milestone", "");
+    x.year = r.value("year", 0);
+    x.ytd = r.value("physical_ytd", 0.0);
+    x.has_financial = !r.value("financial", json::object()).empty();
+    x.obligaciones = r.value("obligaciones", int64_t{0});
+    x.recorded_at = r.value("recorded_at", int64_t{0});
+    x.pos = PositionOf(cs, x.campaign, x.milestone, x.year);
+    plans[it->second.first].goals[it->second.second].reports.push_back(std::move(x));
+    return true;
+  });
+  std::sort(plans.begin(), plans.end(), [](const Plan& a, const Plan& b) { return a.id < b.id; });
+  return plans;
+}
+
+// ---- The computations of DESIGN §2.6 ----
+
+// part / whole × 100; none when nothing (or zero) was programmed to compare with.
+std::optional<double> Percent(double part, double whole) {
+  if (!(whole > 0)) return std::nullopt;
+  return part * 100.0 / whole;
+}
+
+// The cut a query asks for; `latest` means each goal's own latest report.
+struct Selection {
+  bool latest = true;
+  std::string campaign, milestone;
+  int year = 0;
+  CutPos pos;
+};
+
+// The last report of each year, up to the selected cut (reports after it are not yet known
+// there): the value each year closed with, or stands at.
+std::map<int, const Report*> LastOfEachYear(const Goal& g, const Selection& sel) {
+  std::map<int, const Report*> last;
+  for (const Report& r : g.reports) {
+    if (!sel.latest && r.pos > sel.pos) continue;
+    const Report*& slot = last[r.year];
+    if (!slot || Later(r, *slot)) slot = &r;
+  }
+  return last;
+}
+
+// Cuatrienio %: acumulativo — Σ over the plan's years of each year's last YTD / four-year target;
+// no_acumulativo — mean over the years with a programmed value of the yearly % capped at 100.
+// A year with no report yet adds 0 in both, so both read as progress towards the whole term.
+std::optional<double> FourYearPercent(const Plan& plan, const Goal& g, const Selection& sel) {
+  const auto last = LastOfEachYear(g, sel);
+  if (g.accumulation == "acumulativo") {
+    double sum = 0;
+    for (const auto& [year, r] : last)
+      if (plan.start == 0 || (year >= plan.start && year <= plan.end)) sum += r->ytd;
+    return Percent(sum, g.target);
+  }
+  double sum = 0;
+  int years = 0;
+  for (const auto& [year, y] : g.years) {
+    if (!(y.physical > 0)) continue;
+    ++years;
+    if (auto it = last.find(year); it != last.end())
+      sum += std::min(100.0, *Percent(it->second->ytd, y.physical));
+  }
+  if (years == 0) return std::nullopt;
+  return sum / years;
+}
+
+struct GoalResult {
+  const Report* report = nullptr;
+  int year = 0;
+  std::optional<double> programmed, ytd, physical, financial, four_year;
+  bool over_100 = false;
+};
+
+// A goal at the selected cut: physical % = YTD / programmed for that year; financial % =
+// Σ obligaciones / Σ resources programmed for that year (none when the report carried no
+// financial execution). Values above 100 are kept and flagged.
+GoalResult Evaluate(const Plan& plan, const Goal& g, const Selection& sel) {
+  GoalResult out;
+  for (const Report& r : g.reports) {
+    const bool match = sel.latest ? (!out.report || Later(r, *out.report))
+                                  : (r.campaign == sel.campaign && r.milestone == sel.milestone);
+    if (match) out.report = &r;
+  }
+  out.year = sel.latest ? (out.report ? out.report->year : 0) : sel.year;
+  const auto y = g.years.find(out.year);
+  if (y != g.years.end()) out.programmed = y->second.physical;
+  if (out.report) {
+    out.ytd = out.report->ytd;
+    if (out.programmed) out.physical = Percent(out.report->ytd, *out.programmed);
+    if (out.report->has_financial && y != g.years.end())
+      out.financial =
+          Percent(static_cast<double>(out.report->obligaciones), static_cast<double>(y->second.pesos));
+  }
+  out.over_100 = (out.physical && *out.physical > 100) || (out.financial && *out.financial > 100);
+  out.four_year = FourYearPercent(plan, g, sel);
+  return out;
+}
+
+// Rollups (sector, plan, entity, department, nation): equal-weight means of the goal
+// percentages capped at 100; goals without a value are counted but left out of the mean.
+struct Mean {
+  double sum = 0;
+  int n = 0;
+  void Add(const std::optional<double>& v) {
+    if (!v) return;
+    sum += std::min(100.0, *v);
+    ++n;
+  }
+  void Merge(const Mean& o) {
+    sum += o.sum;
+    n += o.n;
+  }
+  std::optional<double> value() const { return n ? std::optional<double>(sum / n) : std::nullopt; }
+};
+struct Rollup {
+  int goals = 0, reported = 0;
+  Mean physical, financial, four_year;
+  void Add(const GoalResult& r) {
+    ++goals;
+    reported += r.physical ? 1 : 0;
+    physical.Add(r.physical);
+    financial.Add(r.financial);
+    four_year.Add(r.four_year);
+  }
+  void Merge(const Rollup& o) {  // sums, not means of means: every goal weighs the same
+    goals += o.goals;
+    reported += o.reported;
+    physical.Merge(o.physical);
+    financial.Merge(o.financial);
+    four_year.Merge(o.four_year);
+  }
+};
+
+// Percentages are shown with 2 decimals and the semáforo reads the shown value, so that a
+// goal displayed at 80.00 is never colored below Sobresaliente by a floating-point residue.
+std::optional<double> Round2(const std::optional<double>& v) {
+  if (!v) return std::nullopt;
+  return std::round(*v * 100.0) / 100.0;
+}
+Row Value(const std::optional<double>& v) { return v ? Row(*v) : Row(nullptr); }
+Row Light(const std::optional<double>& shown, const SemaforoBands& bands) {
+  return shown ? Row(Semaforo(*shown, bands)) : Row(nullptr);
+}
+
+// `row` with the rollup's counts, means and semáforo.
+Row WithRollup(const Rollup& r, const SemaforoBands& bands, Row row) {
+  const auto physical = Round2(r.physical.value());
+  row["goals"] = r.goals;
+  row["reported"] = r.reported;
+  row["physical_pct"] = Value(physical);
+  row["financial_pct"] = Value(Round2(r.financial.value()));
+  row["semaforo"] = Light(physical, bands);
+  row["four_year_pct"] = Value(Round2(r.four_year.value()));
+  return row;
+}
+
+// The plans an entity's rollup covers: with a cut, those whose period holds its vigencia;
+// otherwise the current term (the latest period end), so that an entity that has started a new
+// plan is not averaged with the goals of the old one.
+std::vector<const Plan*> PlansInScope(const std::vector<Plan>& plans, const Selection& sel) {
+  int latest_end = 0;
+  for (const Plan& p : plans) latest_end = std::max(latest_end, p.end);
+  std::vector<const Plan*> out;
+  for (const Plan& p : plans)
+    if (sel.latest ? p.end == latest_end : (p.start == 0 || (sel.year >= p.start && sel.year <= p.end)))
+      out.push_back(&p);
+  return out;
+}
+
+const std::vector<std::string> kEntityColumns = {
+    "level",        "entity",   "plan",          "sector",     "goal",    "name",         "unit",
+    "accumulation", "year",     "cut",           "programmed", "ytd",     "physical_pct", "financial_pct",
+    "over_100",     "semaforo", "four_year_pct", "goals",      "reported"};
+const std::vector<std::string> kAreaColumns = {
+    "level", "department", "entity",       "name",          "kind",     "plans",        "entities",
+    "goals", "reported",   "physical_pct", "financial_pct", "semaforo", "four_year_pct"};
+
+// A row with every column, in column order (null where `values` has none).
+Row MakeRow(const std::vector<std::string>& columns, const Row& values) {
+  Row row;
+  for (const auto& c : columns) row[c] = values.contains(c) ? values[c] : Row(nullptr);
+  return row;
+}
+
+void EntityRows(const Rows& rows, const std::string& entity, const Campaigns& cs, const Selection& sel,
+                const SemaforoBands& bands, Table* t) {
+  for (const Plan& plan : LoadEntity(rows, entity, cs)) {
+    std::map<std::string, Rollup> sectors;
+    Rollup total;
+    for (const Goal& g : plan.goals) {
+      const GoalResult r = Evaluate(plan, g, sel);
+      sectors[g.sector].Add(r);
+      total.Add(r);
+      const auto physical = Round2(r.physical);
+      std::string cut = sel.latest ? "" : sel.campaign + "/" + sel.milestone;
+      if (r.report) cut = r.report->campaign + "/" + r.report->milestone;
+      t->rows.push_back(MakeRow(kEntityColumns, {{"level", "goal"},
+                                                 {"entity", entity},
+                                                 {"plan", plan.id},
+                                                 {"sector", g.sector},
+                                                 {"goal", g.id},
+                                                 {"name", g.name},
+                                                 {"unit", g.unit},
+                                                 {"accumulation", g.accumulation},
+                                                 {"year", r.year ? Row(r.year) : Row(nullptr)},
+                                                 {"cut", cut.empty() ? Row(nullptr) : Row(cut)},
+                                                 {"programmed", Value(r.programmed)},
+                                                 {"ytd", Value(r.ytd)},
+                                                 {"physical_pct", Value(physical)},
+                                                 {"financial_pct", Value(Round2(r.financial))},
+                                                 {"over_100", r.over_100},
+                                                 {"semaforo", Light(physical, bands)},
+                                                 {"four_year_pct", Value(Round2(r.four_year))}}));
+    }
+    for (const auto& [sector, r] : sectors)
+      t->rows.push_back(MakeRow(
+          kEntityColumns,
+          WithRollup(r, bands,
+                     {{"level", "sector"}, {"entity", entity}, {"plan", plan.id}, {"sector", sector}})));
+    t->rows.push_back(
+        MakeRow(kEntityColumns,
+                WithRollup(total, bands,
+                           {{"level", "plan"}, {"entity", entity}, {"plan", plan.id}, {"name", plan.name}})));
+  }
+}
+
+// An entity's rollup over its plans in scope; `plan_ids` gets their ids.
+Rollup EntityRollup(const Rows& rows, const std::string& entity, const Campaigns& cs, const Selection& sel,
+                    std::string* plan_ids) {
+  Rollup r;
+  const std::vector<Plan> plans = LoadEntity(rows, entity, cs);
+  for (const Plan* p : PlansInScope(plans, sel)) {
+    *plan_ids += (plan_ids->empty() ? "" : ",") + p->id;
+    for (const Goal& g : p->goals) r.Add(Evaluate(*p, g, sel));
+  }
+  return r;
+}
+
+// Department (one row per entity, then the department) or national (one row per department,
+// then the nation) rollups; entities come from the e/ rows, their goals from g/ and r/ scans.
+void AreaRows(const Rows& rows, const ProgressParams& q, const Campaigns& cs, const Selection& sel,
+              const std::function<std::string(const std::string&)>& name_of, Table* t) {
+  t->columns = kAreaColumns;
+  std::map<std::string, std::vector<std::tuple<std::string, std::string, std::string>>> by_department;
+  rows.ScanRecords("e/", [&](std::string_view key, const json& e) {  // code, name, kind
+    const std::string dept = e.value("department", "");
+    if (q.national || dept == q.department)
+      by_department[dept].emplace_back(std::string(key.substr(2)), e.value("name", ""), e.value("kind", ""));
+    return true;
+  });
+  Rollup nation;
+  size_t entities = 0;
+  for (const auto& [dept, members] : by_department) {
+    Rollup area;
+    for (const auto& [code, name, kind] : members) {
+      std::string plans;
+      const Rollup r = EntityRollup(rows, code, cs, sel, &plans);
+      area.Merge(r);
+      if (!q.national)
+        t->rows.push_back(MakeRow(kAreaColumns, WithRollup(r, q.bands,
+                                                           {{"level", "entity"},
+                                                            {"department", dept},
+                                                            {"entity", code},
+                                                            {"name", name},
+                                                            {"kind", kind},
+                                                            {"plans", plans}})));
+    }
+    t->rows.push_back(MakeRow(kAreaColumns, WithRollup(area, q.bands,
+                                                       {{"level", "department"},
+                                                        {"department", dept},
+                                                        {"name", name_of(dept)},
+                                                        {"entities", members.size()}})));
+    nation.Merge(area);
+    entities += members.size();
+  }
+  if (q.national) {
+    t->title = "Progress by department and nation";
+    t->rows.push_back(MakeRow(
+        kAreaColumns,
+        WithRollup(nation, q.bands, {{"level", "nation"}, {"name", "Colombia"}, {"entities", entities}})));
+  } else {
+    t->title = "Progress of department " + q.department + " " + name_of(q.department);
+    if (by_department.empty()) t->notes.push_back("no entity of department " + q.department + " is known");
+  }
+  t->notes.push_back(sel.latest ? "plans: each entity's current term (latest period end)"
+                                : "plans: those whose period holds vigencia " + std::to_string(sel.year));
+}
+
+}  // namespace
+
+const Projection& ProgressProjection() {
+  static const Progress kProgress;
+  return kProgress;
+}
+
+Result<Table> ProgressQuery(const View& view, const ProgressParams& q) {
+  const int scopes = !q.entity.empty() + !q.department.empty() + q.national;
+  if (scopes != 1)
+    return Status::InvalidArgument(
+        "progress needs exactly one of --entity CODE, --department CODE or --national");
+  if (q.campaign.empty() != q.milestone.empty())
+    return Status::InvalidArgument(
+        "progress: --campaign and --milestone select a cut together; give both or neither");
+  const Rows& rows = view.rows("progress");
+  const Campaigns cs = LoadCampaigns(rows);
+  Selection sel;
+  if (!q.campaign.empty()) {
+    auto it = cs.find(q.campaign);
+    if (it == cs.end()) return Status::NotFound("progress: unknown campaign " + q.campaign);
+    if (!it->second.kpt) return Status::InvalidArgument("progress: " + q.campaign + " is not a KPT campaign");
+    sel.latest = false;
+    sel.campaign = q.campaign;
+    sel.milestone = q.milestone;
+    sel.year = it->second.vigencia;
+    sel.pos = PositionOf(cs, q.campaign, q.milestone, sel.year);
+    if (std::get<2>(sel.pos) < 0)
+      return Status::NotFound("progress: campaign " + q.campaign + " has no milestone " + q.milestone);
+  }
+  auto name_of = [&](const std::string& code) {
+    const json e = rows.Record("e/" + code);
+    return e.is_object() ? e.value("name", std::string()) : std::string();
+  };
+  Table t;
+  if (!q.entity.empty()) {
+    const std::string name = name_of(q.entity);
+    t.title = "Progress of " + q.entity + (name.empty() ? "" : " " + name);
+    t.columns = kEntityColumns;
+    EntityRows(rows, q.entity, cs, sel, q.bands, &t);
+    if (t.rows.empty()) t.notes.push_back("no plan of " + q.entity + " is known");
+  } else {
+    AreaRows(rows, q, cs, sel, name_of, &t);
+  }
+  t.notes.push_back(
+      sel.latest ? "cut: each goal's latest report"
+                 : "cut: " + q.campaign + "/" + q.milestone + " (vigencia " + std::to_string(sel.year) +
+                       "); goals not reported at it show no values and are left out of averages");
+  t.notes.push_back(
+      "physical_pct = YTD / programmed for the year; financial_pct = obligaciones / resources programmed "
+      "for the year; above 100 kept and flagged over_100; four_year_pct: acumulativo Σ each year's last "
+      "YTD / target, no_acumulativo mean of yearly % (capped at 100) over programmed years, a year not "
+      "reported counting 0; rollups average goals capped at 100 with equal weights");
+  if (view.as_of()) t.notes.push_back("as of " + events::FormatRfc3339(view.now()));
+  return t;
+}
+
+}  // namespace veeduria::projections

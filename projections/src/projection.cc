@@ -1,0 +1,171 @@
+#include "veeduria/projections/projection.h"
+
+#include <cstdio>
+
+#include "projections_internal.h"
+
+namespace veeduria::projections {
+
+namespace s = veeduria::schema;
+
+const std::vector<const Projection*>& AllProjections() {
+  static const std::vector<const Projection*> kAll = {&ProgressProjection(), &AuditProjection(),
+                                                      &ReviewsProjection(),  &ComplianceProjection(),
+                                                      &UsersProjection(),    &MdmProjection()};
+  return kAll;
+}
+
+const Projection* FindProjection(std::string_view name) {
+  for (const Projection* p : AllProjections())
+    if (p->name() == name) return p;
+  return nullptr;
+}
+
+std::string Hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+namespace {
+
+// The entity or scope a refused directory command named, from its canonical JSON.
+std::string RefusedEntity(const s::CommandRejected* r) {
+  auto j = nlohmann::json::parse(Str(r->command_json()), nullptr, false);
+  if (!j.is_object()) return "*";
+  for (const char* f : {"entity", "scope"})
+    if (j.contains(f) && j[f].is_string() && events::IsEntityCode(j[f].get<std::string>()))
+      return j[f].get<std::string>();
+  if (j.contains("user") && j["user"].is_string()) return "@" + j["user"].get<std::string>();
+  return "*";
+}
+
+}  // namespace
+
+std::vector<std::string> IndexKeysOf(const EventRef& e) {
+  const std::string stream = Str(e.env->stream());
+  if (stream != events::kDirectoryStream) return {stream};
+  switch (e.event->payload_type()) {
+    case s::Payload::EntityRegistered:
+      return {Str(e.event->payload_as_EntityRegistered()->entity())};
+    case s::Payload::LeaderRequested: {
+      const auto* p = e.event->payload_as_LeaderRequested();
+      return {Str(p->entity()), "@" + Str(p->email())};
+    }
+    case s::Payload::LeaderActivated: {
+      const auto* p = e.event->payload_as_LeaderActivated();
+      return {Str(p->entity()), "@" + Str(p->email())};
+    }
+    case s::Payload::UserDeactivated: {
+      const auto* p = e.event->payload_as_UserDeactivated();
+      return {Str(p->entity()), "@" + Str(p->user())};
+    }
+    case s::Payload::RoleGranted: {
+      const auto* p = e.event->payload_as_RoleGranted();
+      const std::string scope = Str(p->scope());
+      return {scope == "national" ? "*" : scope, "@" + Str(p->user())};
+    }
+    case s::Payload::RoleRevoked: {
+      const auto* p = e.event->payload_as_RoleRevoked();
+      const std::string scope = Str(p->scope());
+      return {scope == "national" ? "*" : scope, "@" + Str(p->user())};
+    }
+    case s::Payload::PasswordResetRequested:
+      return {"@" + Str(e.event->payload_as_PasswordResetRequested()->user())};
+    case s::Payload::PasswordResetCompleted:
+      return {"@" + Str(e.event->payload_as_PasswordResetCompleted()->user())};
+    case s::Payload::CommandRejected:
+      return {RefusedEntity(e.event->payload_as_CommandRejected())};
+    default:
+      return {"*"};  // ledger initialization, catalogue, campaigns, deadlines, checkpoints
+  }
+}
+
+std::string ObjectOf(const EventRef& e) {
+  const s::Event* ev = e.event;
+  auto report = [](const flatbuffers::String* c, const flatbuffers::String* m) {
+    return "report:" + Str(c) + "/" + Str(m);
+  };
+  switch (ev->payload_type()) {
+    case s::Payload::EntityRegistered:
+      return "entity:" + Str(ev->payload_as_EntityRegistered()->entity());
+    case s::Payload::CampaignOpened:
+      return "campaign:" + Str(ev->payload_as_CampaignOpened()->campaign());
+    case s::Payload::DeadlineExtended: {
+      const auto* p = ev->payload_as_DeadlineExtended();
+      return "campaign:" + Str(p->campaign());
+    }
+    case s::Payload::CatalogLoaded:
+      return "catalog:" + Str(ev->payload_as_CatalogLoaded()->version());
+    case s::Payload::LeaderRequested:
+      return "user:" + Str(ev->payload_as_LeaderRequested()->email());
+    case s::Payload::LeaderActivated:
+      return "user:" + Str(ev->payload_as_LeaderActivated()->email());
+    case s::Payload::UserDeactivated:
+      return "user:" + Str(ev->payload_as_UserDeactivated()->user());
+    case s::Payload::PasswordResetRequested:
+      return "user:" + Str(ev->payload_as_PasswordResetRequested()->user());
+    case s::Payload::PasswordResetCompleted:
+      return "user:" + Str(ev->payload_as_PasswordResetCompleted()->user());
+    case s::Payload::RoleGranted:
+      return "user:" + Str(ev->payload_as_RoleGranted()->user());
+    case s::Payload::RoleRevoked:
+      return "user:" + Str(ev->payload_as_RoleRevoked()->user());
+    case s::Payload::PlanUploaded:
+      return "plan:" + Str(ev->payload_as_PlanUploaded()->plan());
+    case s::Payload::GoalDefined: {
+      const auto* p = ev->payload_as_GoalDefined();
+      return Str(p->plan()) + "/" + Str(p->goal());
+    }
+    case s::Payload::GoalHomologated: {
+      const auto* p = ev->payload_as_GoalHomologated();
+      return Str(p->plan()) + "/" + Str(p->goal());
+    }
+    case s::Payload::GoalProgrammed: {
+      const auto* p = ev->payload_as_GoalProgrammed();
+      return Str(p->plan()) + "/" + Str(p->goal());
+    }
+    case s::Payload::ProgressReported: {
+      const auto* p = ev->payload_as_ProgressReported();
+      return Str(p->plan()) + "/" + Str(p->goal());
+    }
+    case s::Payload::ReportSubmitted: {
+      const auto* p = ev->payload_as_ReportSubmitted();
+      return report(p->campaign(), p->milestone());
+    }
+    case s::Payload::GestionReported: {
+      const auto* p = ev->payload_as_GestionReported();
+      return report(p->campaign(), p->milestone());
+    }
+    case s::Payload::ReportValidated: {
+      const auto* p = ev->payload_as_ReportValidated();
+      return report(p->campaign(), p->milestone());
+    }
+    case s::Payload::AdjustmentRequested: {
+      const auto* p = ev->payload_as_AdjustmentRequested();
+      return report(p->campaign(), p->milestone());
+    }
+    case s::Payload::AdjustmentAnswered: {
+      const auto* p = ev->payload_as_AdjustmentAnswered();
+      return report(p->campaign(), p->milestone());
+    }
+    case s::Payload::NonComplianceNotified: {
+      const auto* p = ev->payload_as_NonComplianceNotified();
+      return report(p->campaign(), p->milestone());
+    }
+    case s::Payload::ReferredToControlBody: {
+      const auto* p = ev->payload_as_ReferredToControlBody();
+      return report(p->campaign(), p->milestone());
+    }
+    case s::Payload::MdmInputsRecorded:
+      return "mdm:" + std::to_string(ev->payload_as_MdmInputsRecorded()->vigencia());
+    case s::Payload::MdmScoreComputed:
+      return "mdm:" + std::to_string(ev->payload_as_MdmScoreComputed()->vigencia());
+    case s::Payload::CommandRejected:
+      return "command:" + Str(ev->payload_as_CommandRejected()->command());
+    default:
+      return "";
+  }
+}
+
+}  // namespace veeduria::projections

@@ -1,0 +1,33 @@
+#pragma once
+// The six projections (one file each) and helpers shared by folds and queries.
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "veeduria/events/decide.h"
+#include "veeduria/projections/projection.h"
+#include "veeduria/projections/rows.h"
+
+namespace veeduria::projections {
+
+const Projection& ProgressProjection();
+const Projection& AuditProjection();
+const Projection& ReviewsProjection();
+const Projection& ComplianceProjection();
+const Projection& UsersProjection();
+const Projection& MdmProjection();
+
+// The key of an event in time order within an index: recorded_at, stream, stream_seq.
+inline std::string TimeKey(const EventRef& e) {
+  return Hex16(static_cast<uint64_t>(e.env->recorded_at())) + "/" + Str(e.env->stream()) + "/" +
+         Hex16(e.env->stream_seq());
+}
+
+// The actor of an event as audit and review rows show it.
+inline nlohmann::json ActorOf(const EventRef& e) {
+  const auto* a = e.env->actor();
+  return nlohmann::json{{"user", a ? Str(a->user()) : ""},
+                        {"role", a ? schema::EnumNameActorRole(a->role()) : "none"}};
+}
+
+}  // namespace veeduria::projections

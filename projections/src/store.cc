@@ -1,0 +1,249 @@
+#include "veeduria/projections/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "veeduria/events/render.h"
+#include "veeduria/projections/projection.h"
+
+namespace veeduria::projections {
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+// One projection's rows in its column family; also the base of the overlay during Apply.
+class DbRows : public Rows, public events::StateStore {
+ public:
+  DbRows(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  std::optional<std::string> Get(std::string_view key) const override {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
+    if (!s.ok()) return std::nullopt;
+    return v;
+  }
+  void Scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
+    for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && it->key().starts_with(prefix);
+         it->Next())
+      if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
+  }
+  void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
+  void Delete(std::string_view) override { std::abort(); }
+  rocksdb::ColumnFamilyHandle* cf() const { return cf_; }
+  void set_cf(rocksdb::ColumnFamilyHandle* cf) { cf_ = cf; }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+};
+
+std::string OffsetKey(std::string_view projection, std::string_view topic, uint32_t partition) {
+  return "off/" + std::string(projection) + "/" + std::string(topic) + "/" + std::to_string(partition);
+}
+std::string HeadKey(std::string_view projection, std::string_view stream) {
+  return "head/" + std::string(projection) + "/" + std::string(stream);
+}
+std::string U64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+uint64_t ReadU64(std::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+}  // namespace
+
+struct ProjectionStore::Impl {
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::map<std::string, std::unique_ptr<DbRows>, std::less<>> rows;  // by projection name
+
+  ~Impl() {
+    rows.clear();
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  }
+  std::optional<std::string> Meta(const std::string& key) const {
+    std::string v;
+    if (!db->Get(rocksdb::ReadOptions(), meta, key, &v).ok()) return std::nullopt;
+    return v;
+  }
+  Status DropRows(const std::string& name) {
+    DbRows& r = *rows.at(name);
+    rocksdb::ColumnFamilyHandle* old = r.cf();
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(old), "dropping " + name));
+    rocksdb::ColumnFamilyHandle* fresh = nullptr;
+    VEEDURIA_RETURN_IF_ERROR(
+        FromRocks(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &fresh), "creating " + name));
+    for (auto& h : handles)
+      if (h == old) h = fresh;
+    db->DestroyColumnFamilyHandle(old);
+    r.set_cf(fresh);
+    // Offsets and heads of the projection, then its version.
+    rocksdb::WriteBatch b;
+    for (const std::string& prefix : {"off/" + name + "/", "head/" + name + "/"}) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), meta));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+        b.Delete(meta, it->key());
+    }
+    const Projection* p = FindProjection(name);
+    b.Put(meta, "version/" + name, std::to_string(p->version()));
+    return FromRocks(db->Write(rocksdb::WriteOptions(), &b), "resetting " + name);
+  }
+};
+
+ProjectionStore::ProjectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ProjectionStore::~ProjectionStore() = default;
+
+Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& data_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  auto impl = std::make_unique<Impl>();
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
+  for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), {}});
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/projections", cfs, &impl->handles, &db);
+  if (!s.ok()) return FromRocks(s, "opening " + data_dir + "/projections");
+  impl->db.reset(db);
+  impl->meta = impl->handles[0];
+  for (size_t i = 0; i < AllProjections().size(); ++i)
+    impl->rows.emplace(std::string(AllProjections()[i]->name()),
+                       std::make_unique<DbRows>(db, impl->handles[i + 1]));
+  auto store = std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
+  for (const Projection* p : AllProjections()) {
+    const std::string name(p->name());
+    auto v = store->impl_->Meta("version/" + name);
+    if (v && *v == std::to_string(p->version())) continue;
+    if (v) store->reset_on_open_.push_back(name);
+    VEEDURIA_RETURN_IF_ERROR(store->impl_->DropRows(name));
+  }
+  return store;
+}
+
+uint64_t ProjectionStore::NextOffset(std::string_view topic, uint32_t partition) const {
+  uint64_t min = UINT64_MAX;
+  for (const Projection* p : AllProjections()) {
+    auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
+    min = std::min<uint64_t>(min, v ? ReadU64(*v) : 0);
+  }
+  return min;
+}
+
+const Rows& ProjectionStore::rows(std::string_view projection) const {
+  return *impl_->rows.find(projection)->second;
+}
+
+Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
+  const std::string topic = entries.front().position.topic;
+  const uint32_t partition = entries.front().position.partition;
+  struct Target {
+    const Projection* projection;
+    uint64_t next;  // offset of the first entry it has not applied
+    events::OverlayState overlay;
+    std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
+    bool touched = false;
+  };
+  std::vector<std::unique_ptr<Target>> targets;
+  for (const Projection* p : AllProjections()) {
+    auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
+    targets.push_back(std::unique_ptr<Target>(new Target{
+        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}}));
+  }
+  for (const events::LogEntry& e : entries) {
+    if (!events::VerifyEventBytes(e.bytes))
+      return Status::Corruption("unreadable event at " + topic + "/" + std::to_string(partition) +
+                                " offset " + std::to_string(e.position.offset));
+    const schema::Event* ev = schema::GetEvent(e.bytes.data());
+    EventRef ref{ev, ev->envelope(), e.bytes, e.hash, e.position};
+    const std::string stream = Str(ref.env->stream());
+    for (auto& t : targets) {
+      if (e.position.offset < t->next) continue;  // applied before
+      // The stream's sequence and hash chain, so that a re-delivered or forked stream (Kafka)
+      // can never corrupt the rows: skip an exact duplicate of the head, stop on anything else.
+      auto it = t->heads.find(stream);
+      if (it == t->heads.end()) {
+        std::pair<uint64_t, events::Hash> h{0, events::GenesisHash(stream)};
+        if (auto v = impl_->Meta(HeadKey(t->projection->name(), stream)); v && v->size() == 40) {
+          h.first = ReadU64(*v);
+          std::memcpy(h.second.data(), v->data() + 8, 32);
+        }
+        it = t->heads.emplace(stream, h).first;
+      }
+      const uint64_t seq = ref.env->stream_seq();
+      if (seq == it->second.first && e.hash == it->second.second) continue;  // exact duplicate
+      if (seq != it->second.first + 1 || !ref.env->prev_hash() ||
+          std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0)
+        return Status::Corruption("stream " + stream + " forks or has a gap at seq " + std::to_string(seq) +
+                                  " (" + topic + "/" + std::to_string(partition) + " offset " +
+                                  std::to_string(e.position.offset) + "); projection " +
+                                  std::string(t->projection->name()) + " stopped");
+      t->projection->Apply(ref, t->overlay);
+      it->second = {seq, e.hash};
+      t->touched = true;
+    }
+  }
+  rocksdb::WriteBatch batch;
+  const uint64_t next = entries.back().position.offset + 1;
+  for (auto& t : targets) {
+    if (next <= t->next) continue;
+    rocksdb::ColumnFamilyHandle* cf = impl_->rows.at(std::string(t->projection->name()))->cf();
+    for (const auto& [key, value] : t->overlay.writes().entries()) {
+      if (value)
+        batch.Put(cf, key, *value);
+      else
+        batch.Delete(cf, key);
+    }
+    for (const auto& [stream, head] : t->heads) {
+      std::string v = U64(head.first);
+      v.append(reinterpret_cast<const char*>(head.second.data()), 32);
+      batch.Put(impl_->meta, HeadKey(t->projection->name(), stream), v);
+    }
+    batch.Put(impl_->meta, OffsetKey(t->projection->name(), topic, partition), U64(next));
+  }
+  VEEDURIA_RETURN_IF_ERROR(
+      FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &batch), "writing projections"));
+  applied_ += entries.size();
+  return Status::Ok();
+}
+
+Status ProjectionStore::Reset(std::string_view projection) {
+  for (const Projection* p : AllProjections())
+    if (projection.empty() || p->name() == projection)
+      VEEDURIA_RETURN_IF_ERROR(impl_->DropRows(std::string(p->name())));
+  return Status::Ok();
+}
+
+std::vector<std::pair<std::string, std::string>> ProjectionStore::Digests() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Projection* p : AllProjections()) {
+    std::string all;
+    rows(p->name()).Scan("", [&](std::string_view k, std::string_view v) {
+      all += U64(k.size());
+      all += k;
+      all += U64(v.size());
+      all += v;
+      if (all.size() > (1 << 20))
+        all = std::string(reinterpret_cast<const char*>(events::Sha256(all).data()), 32);
+      return true;
+    });
+    out.emplace_back(std::string(p->name()), events::ToHex(events::Sha256(all)));
+  }
+  return out;
+}
+
+}  // namespace veeduria::projections

@@ -1,0 +1,145 @@
+#pragma once
+// A ledger and its projections in a temporary directory, fed from command lines or from a
+// scenario file (tests/scenarios/*.scn, expectations ignored), for projection and query tests.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "veeduria/consumers/projector.h"
+#include "veeduria/events/command.h"
+#include "veeduria/producers/embedded_ledger.h"
+#include "veeduria/projections/query.h"
+#include "veeduria/projections/store.h"
+#include "veeduria/projections/view.h"
+
+namespace veeduria::testing {
+
+class LedgerFixture {
+ public:
+  LedgerFixture() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("veeduria-proj-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::remove_all(dir_);
+    auto l = producers::EmbeddedLedger::Open(dir_.string());
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    ledger_ = std::move(*l);
+    auto s = projections::ProjectionStore::Open(dir_.string());
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  ~LedgerFixture() {
+    store_.reset();
+    ledger_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Submits one command line; returns its decision.
+  events::Decision Submit(const std::string& line) {
+    auto p = events::ParseCommand(line, 0);
+    EXPECT_TRUE(p.command) << (p.error ? p.error->message : "") << " in " << line;
+    if (!p.command) return {};
+    auto r = ledger_->Append({*p.command});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->front() : events::Decision{};
+  }
+  events::Decision Submit(const nlohmann::json& command) { return Submit(command.dump()); }
+
+  // Every command of a scenario file (with its `! init` and `! load` directives), in order.
+  void LoadScenario(const std::string& relative_path) {
+    std::ifstream in(std::string(VEEDURIA_SOURCE_DIR) + "/" + relative_path);
+    ASSERT_TRUE(in) << relative_path;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const auto first = line.find_first_not_of(" \t");
+      if (first == std::string::npos || line[first] == '#' || line[first] == '>') continue;
+      if (line[first] == '!') {
+        std::istringstream words(line.substr(first + 1));
+        std::string kind, rest;
+        words >> kind;
+        std::getline(words, rest);
+        if (kind == "init") {
+          nlohmann::json args = nlohmann::json::parse(rest.empty() ? "{}" : rest);
+          nlohmann::json cmd = {{"command", "init"},
+                                {"command_id", "init"},
+                                {"actor", args.value("admin", "admin@dnp.gov.co")},
+                                {"clock", args.value("clock", "simulated")},
+                                {"admin", args.value("admin", "admin@dnp.gov.co")},
+                                {"partitions", args.value("partitions", 4)}};
+          if (cmd["clock"] == "simulated") cmd["at"] = args.value("at", "2023-01-02T08:00:00-05:00");
+          Submit(cmd);
+        } else if (kind == "load") {
+          std::ifstream f(std::string(VEEDURIA_SOURCE_DIR) + "/" + rest.substr(rest.find_first_not_of(' ')));
+          std::string body((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+          for (const auto& l : events::SplitLines(body)) Submit(std::string(l.text));
+        }
+        continue;
+      }
+      auto p = events::ParseCommand(line, 0);
+      if (p.command) {
+        auto r = ledger_->Append({*p.command});
+        EXPECT_TRUE(r.ok());
+      }
+    }
+  }
+
+  // Brings the projections up to the end of the log.
+  void CatchUp(size_t batch = 8192) {
+    auto r = consumers::CatchUp(*ledger_, *store_, batch);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  std::unique_ptr<projections::View> Live(const std::string& now = "2030-01-01T00:00:00Z") {
+    CatchUp();
+    return projections::LiveView(*store_, *events::ParseInstant(now));
+  }
+  std::unique_ptr<projections::View> AsOf(const std::vector<std::string>& keys, const std::string& t) {
+    CatchUp();
+    auto v = projections::AsOfView(*store_, keys, *events::ParseInstant(t));
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return std::move(*v);
+  }
+
+  // Closes the databases (e.g. before a child process opens them) and reopens them.
+  void Close() {
+    store_.reset();
+    ledger_.reset();
+  }
+  void Reopen() {
+    auto l = producers::EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    ledger_ = std::move(*l);
+    auto s = projections::ProjectionStore::Open(dir_.string());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  producers::EmbeddedLedger& ledger() { return *ledger_; }
+  projections::ProjectionStore& store() { return *store_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::unique_ptr<producers::EmbeddedLedger> ledger_;
+  std::unique_ptr<projections::ProjectionStore> store_;
+};
+
+// The rows of a table whose column `column` equals `value`.
+inline std::vector<nlohmann::ordered_json> RowsWhere(const projections::Table& t, const std::string& column,
+                                                     const nlohmann::json& value) {
+  std::vector<nlohmann::ordered_json> out;
+  for (const auto& r : t.rows)
+    if (r.contains(column) && r[column] == value) out.push_back(r);
+  return out;
+}
+
+}  // namespace veeduria::testing
