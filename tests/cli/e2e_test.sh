@@ -44,6 +44,28 @@ check "log --entity" bash -c "test \$('$v' --data '$d' log --entity directory | 
 check "verify passes" bash -c "'$v' --data '$d' verify | grep -q 'verify: OK: 3 events'"
 check "rebuilt decider state is identical" bash -c "'$v' --data '$d' rebuild --projection decider | grep -q identical"
 
+# Queries over the 2023 cycle: table, --json, --csv and --as-of.
+q=$tmp/cycle
+"$v" --data "$q" init --clock simulated --admin admin@dnp.gov.co --at 2023-01-02T08:00:00-05:00 >/dev/null
+src=$(cd "$(dirname "$0")/../.." && pwd)
+while IFS= read -r line; do
+  case $line in
+    '! load '*) cat "$src/${line#! load }" ;;
+    '!'* | '>'* | '#'* | '') ;;
+    *) printf '%s\n' "$line" ;;
+  esac
+done <"$src/tests/scenarios/cycle_2023.scn" >"$tmp/cycle.jsonl"
+"$v" --data "$q" submit "$tmp/cycle.jsonl" >/dev/null 2>&1
+check "audit --json shows the Q2 correction with both values" bash -c \
+  "'$v' --data '$q' audit --entity 25799 --object IP-155 --type ProgressReported --json | jq -e '[.rows[].change] | any(test(\"12.0 → 14.0\"))' >/dev/null"
+check "audit --as-of a day before the correction does not know it" bash -c \
+  "'$v' --data '$q' audit --entity 25799 --object IP-155 --as-of 2023-07-30 --json | jq -e '[.rows[].change] | all(test(\"→ 14.0\") | not)' >/dev/null"
+check "compliance --csv has a header and one row per entity" bash -c \
+  "'$v' --data '$q' compliance --campaign KPT-2023 --milestone Q2 --department 25 --csv | head -1 | grep -q '^entity,'"
+check "progress table" bash -c "'$v' --data '$q' progress --entity 25799 --campaign KPT-2023 --milestone Q2 | grep -q Sobresaliente"
+check "a query without its required option is refused" bash -c "! '$v' --data '$q' compliance --campaign KPT-2023 2>/dev/null"
+check "rebuild gives the incremental projections" bash -c "'$v' --data '$q' rebuild | grep -c 'identical to the incremental' | grep -q '^6$'"
+
 s=$tmp/system
 "$v" --data "$s" init --admin admin@dnp.gov.co >/dev/null
 echo '{"command":"register_entity","command_id":"e25","actor":"admin@dnp.gov.co","at":"2020-01-01T00:00:00-05:00","entity":"25","name":"CUNDINAMARCA","kind":"departamento","department":"25"}' |

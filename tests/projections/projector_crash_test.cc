@@ -7,7 +7,10 @@
 
 #include <random>
 
+#include <rocksdb/db.h>
+
 #include "fixture.h"
+#include "veeduria/projections/projection.h"
 
 namespace veeduria {
 namespace {
@@ -88,6 +91,39 @@ TEST(ProjectorCrashTest, KilledProjectorsEndIdenticalToACleanRebuild) {
   ASSERT_TRUE(f.store().Reset("").ok());
   f.CatchUp();
   EXPECT_EQ(f.store().Digests(), incremental);
+}
+
+}  // namespace
+}  // namespace veeduria
+
+namespace veeduria {
+namespace {
+
+// A projection whose stored version differs from the code's is dropped when the store opens and
+// rebuilt by the next catch-up, to the same rows.
+TEST(ProjectionVersionTest, AChangedVersionForcesARebuild) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  f.Close();
+  {
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
+    for (const auto* p : projections::AllProjections()) cfs.push_back({std::string(p->name()), {}});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), (f.dir() / "projections").string(), cfs, &handles, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], "version/progress", "0").ok());
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  f.Reopen();
+  EXPECT_EQ(f.store().reset_on_open(), std::vector<std::string>{"progress"});
+  bool empty = true;
+  f.store().rows("progress").Scan("", [&](std::string_view, std::string_view) { return empty = false; });
+  EXPECT_TRUE(empty);
+  f.CatchUp();
+  EXPECT_EQ(f.store().Digests(), digests);
 }
 
 }  // namespace
