@@ -57,11 +57,7 @@ class Progress : public Projection {
     const s::Event* ev = e.event;
     switch (ev->payload_type()) {
       case s::Payload::EntityRegistered: {
-        const auto* p = ev->payload_as_EntityRegistered();
-        events::WriteRecord(rows, "e/" + Str(p->entity()),
-                            json{{"name", Str(p->name())},
-                                 {"kind", s::EnumNameEntityKind(p->kind())},
-                                 {"department", Str(p->department())}});
+        WriteEntityRow(ev->payload_as_EntityRegistered(), rows);
         break;
       }
       case s::Payload::CampaignOpened: {

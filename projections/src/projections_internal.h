@@ -23,6 +23,15 @@ inline std::string TimeKey(const EventRef& e) {
          Hex16(e.env->stream_seq());
 }
 
+// The registry row several projections keep for queries that enumerate or name entities:
+// e/<entity> -> {"name", "kind", "department"} (view.cc relies on compliance's).
+inline void WriteEntityRow(const schema::EntityRegistered* p, events::StateStore& rows) {
+  events::WriteRecord(rows, "e/" + Str(p->entity()),
+                      nlohmann::json{{"name", Str(p->name())},
+                                     {"kind", schema::EnumNameEntityKind(p->kind())},
+                                     {"department", Str(p->department())}});
+}
+
 // The actor of an event as audit and review rows show it.
 inline nlohmann::json ActorOf(const EventRef& e) {
   const auto* a = e.env->actor();
