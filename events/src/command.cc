@@ -197,6 +197,17 @@ const std::map<std::string, std::vector<Field>>& Catalogue() {
         {"inputs", Kind::kNumberMap},
         {"group", Kind::kString, false},
         {"source", Kind::kString}}},
+      {"publish_mdm_score",
+       {{"entity", Kind::kEntity},
+        {"vigencia", Kind::kYear},
+        {"methodology", Kind::kString},
+        {"gestion", Kind::kNumber},
+        {"resultados", Kind::kNumber},
+        {"ajuste", Kind::kNumber},
+        {"mdm", Kind::kNumber},
+        {"national_position", Kind::kInt},
+        {"group_position", Kind::kInt, false},
+        {"inputs_digest", Kind::kSha256}}},
   };
   return *m;
 }

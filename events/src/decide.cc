@@ -9,6 +9,7 @@
 
 #include "keys.h"
 #include "payload_codec.h"
+#include "veeduria/events/mdm.h"
 #include "veeduria/schema/veeduria_generated.h"
 
 namespace veeduria::events {
@@ -168,6 +169,7 @@ class Decider {
   Check NotifyNonCompliance();
   Check ReferToControlBody();
   Check RecordMdmInputs();
+  Check PublishMdmScore();
 
   const StateStore& state_;
   const Command& cmd_;
@@ -499,6 +501,7 @@ Check Decider::Dispatch() {
   if (n == "notify_noncompliance") return NotifyNonCompliance();
   if (n == "refer_to_control_body") return ReferToControlBody();
   if (n == "record_mdm_inputs") return RecordMdmInputs();
+  if (n == "publish_mdm_score") return PublishMdmScore();
   return Refuse("unknown_command", "command", "unknown command " + Quote(n));
 }
 
@@ -1335,40 +1338,29 @@ Check Decider::ReferToControlBody() {
   return std::nullopt;
 }
 
-// The methodologies the ledger knows, with the inputs each expects (../shared/MDM.md).
-const std::map<std::string, std::vector<std::string>>& Methodologies() {
-  static const auto* m = new std::map<std::string, std::vector<std::string>>{
-      {"mdm-2020",
-       {"movilizacion_recursos", "ejecucion_recursos", "gobierno_abierto_transparencia",
-        "ordenamiento_territorial", "educacion", "salud", "servicios_publicos", "seguridad_convivencia",
-        "ajuste_por_resultados"}},
-  };
-  return *m;
-}
-
 Check Decider::RecordMdmInputs() {
   json e;
   const std::string entity = cmd_.Str("entity");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireDnp()) return r;
   const std::string methodology = cmd_.Str("methodology");
-  auto m = Methodologies().find(methodology);
-  if (m == Methodologies().end())
+  // The inputs, their ranges and the groups are the methodology module's (one definition).
+  const mdm::Methodology* m = mdm::FindMethodology(methodology);
+  if (!m)
     return Refuse("unknown_methodology", "methodology",
                   "methodology " + Quote(methodology) + " is not known");
   const std::string group = cmd_.Str("group");
-  static const std::set<std::string> kGroups = {"C", "G1", "G2", "G3", "G4", "G5"};
-  if (cmd_.Has("group") && !kGroups.count(group))  // optional: the published tables do not carry it
+  if (cmd_.Has("group") && !mdm::IsGroup(group))  // optional: the published tables do not carry it
     return Refuse("bad_mdm_input", "group", "group " + Quote(group) + " is not one of C, G1…G5");
   const json& inputs = cmd_.body["inputs"];
   s::MdmInputsRecordedT p;
-  for (const auto& name : m->second) {
+  for (const auto& spec : m->inputs) {
+    const std::string& name = spec.name;
     if (!inputs.contains(name))
       return Refuse("bad_mdm_input", "inputs." + name,
                     "input " + Quote(name) + " is required by " + methodology);
     const double v = inputs[name].get<double>();
-    const bool ok = name == "ajuste_por_resultados" ? v > 0 && v < 2 : v >= 0 && v <= 100;
-    if (!ok) {
+    if (!mdm::InRange(spec, v)) {
       json shown;
       shown = v;
       return Refuse("bad_mdm_input", "inputs." + name,
@@ -1380,7 +1372,8 @@ Check Decider::RecordMdmInputs() {
     p.inputs.push_back(std::move(nv));
   }
   for (auto it = inputs.begin(); it != inputs.end(); ++it)
-    if (std::find(m->second.begin(), m->second.end(), it.key()) == m->second.end())
+    if (std::none_of(m->inputs.begin(), m->inputs.end(),
+                     [&](const mdm::InputSpec& spec) { return spec.name == it.key(); }))
       return Refuse("bad_mdm_input", "inputs." + it.key(),
                     "input " + Quote(it.key()) + " is not part of " + methodology);
   p.entity = entity;
@@ -1392,6 +1385,97 @@ Check Decider::RecordMdmInputs() {
   if (!prev.is_null()) p.previous = UnpackPayload<s::MdmInputsRecordedT>(prev["payload"]);
   const int vig = p.vigencia;
   Emit(entity, std::move(p)).vigencia = vig;
+  return std::nullopt;
+}
+
+// The recorded inputs of an entity and vigencia, as the methodology module takes them.
+std::optional<mdm::Inputs> RecordedMdmInputs(const json& rec) {
+  if (rec.is_null()) return std::nullopt;
+  auto p = UnpackPayload<s::MdmInputsRecordedT>(rec["payload"]);
+  mdm::Inputs in{p->entity, p->vigencia, p->methodology, p->group, {}};
+  for (const auto& nv : p->inputs) in.values[nv->name] = nv->value;
+  return in;
+}
+
+// publish_mdm_score: a computed score is recorded only for the inputs the ledger holds — the
+// digest must be that of the recorded inputs and the levels what the methodology computes from
+// them. Positions depend on every other municipality, so they are recorded as computed (the
+// recompute that produced them is `veeduria mdm`, replayable as of the event's time).
+Check Decider::PublishMdmScore() {
+  json e;
+  const std::string entity = cmd_.Str("entity");
+  if (auto r = NeedEntity(entity, &e)) return r;
+  if (auto r = RequireDnp()) return r;
+  const std::string methodology = cmd_.Str("methodology");
+  const mdm::Methodology* m = mdm::FindMethodology(methodology);
+  if (!m)
+    return Refuse("unknown_methodology", "methodology",
+                  "methodology " + Quote(methodology) + " is not known");
+  const int vigencia = cmd_.body["vigencia"].get<int>();
+  auto in = RecordedMdmInputs(Rec(keys::Mdm(entity, vigencia)));
+  if (!in)
+    return Refuse(
+        "no_mdm_inputs", "vigencia",
+        "no MDM inputs are recorded for " + Quote(entity) + " vigencia " + std::to_string(vigencia));
+  std::optional<double> r_prev;
+  if (m->needs_previous_resultados) {
+    auto prev = RecordedMdmInputs(Rec(keys::Mdm(entity, vigencia - 1)));
+    if (!prev)
+      return Refuse("no_mdm_inputs", "vigencia",
+                    methodology + " needs the inputs of " + std::to_string(vigencia - 1) + ", not recorded");
+    const mdm::Methodology* pm = mdm::FindMethodology(prev->methodology);
+    if (pm) {
+      double sum = 0;
+      for (const auto& n : pm->resultados_parts) sum += prev->values[n];
+      r_prev = sum / static_cast<double>(pm->resultados_parts.size());
+    }
+  }
+  std::string digest_hex = cmd_.Str("inputs_digest");
+  std::transform(digest_hex.begin(), digest_hex.end(), digest_hex.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // The digest covers the methodology too: publishing under another version than the recorded
+  // one is a mismatch.
+  mdm::Inputs as_published = *in;
+  as_published.methodology = methodology;
+  const Hash digest = mdm::InputsDigest(*m, as_published, r_prev);
+  if (in->methodology != methodology || ToHex(digest) != digest_hex)
+    return Refuse("digest_mismatch", "inputs_digest",
+                  "inputs_digest " + Quote(digest_hex) + " is not the digest of the inputs recorded for " +
+                      Quote(entity) + " vigencia " + std::to_string(vigencia) + " (" + in->methodology +
+                      ": " + ToHex(mdm::InputsDigest(*m, *in, r_prev)) + ")");
+  auto score = mdm::Compute(*m, *in, r_prev);
+  if (!score.ok()) return Refuse("no_mdm_inputs", "vigencia", score.status().message());
+  for (auto [field, value] :
+       {std::pair{"gestion", score->gestion}, std::pair{"resultados", score->resultados},
+        std::pair{"ajuste", score->ajuste}, std::pair{"mdm", score->mdm}}) {
+    const double given = cmd_.body[field].get<double>();
+    if (std::fabs(given - value) > 1e-9 * std::max(1.0, std::fabs(value))) {
+      json shown = given, expected = value;
+      return Refuse("score_mismatch", field,
+                    std::string(field) + " " + shown.dump() + " is not what " + methodology +
+                        " computes from the recorded inputs (" + expected.dump() + ")");
+    }
+  }
+  const int national = cmd_.body["national_position"].get<int>();
+  const int group_position = cmd_.Has("group_position") ? cmd_.body["group_position"].get<int>() : 0;
+  if (national < 1) return Refuse("score_mismatch", "national_position", "a position is 1 or more");
+  if (group_position < 0 || (group_position > 0) != !in->group.empty())
+    return Refuse("score_mismatch", "group_position",
+                  "a group position is given exactly when the group is recorded (" +
+                      (in->group.empty() ? std::string("none") : in->group) + ")");
+  s::MdmScoreComputedT p;
+  p.entity = entity;
+  p.vigencia = vigencia;
+  p.methodology = methodology;
+  p.group = in->group;
+  p.gestion = score->gestion;
+  p.resultados = score->resultados;
+  p.ajuste = score->ajuste;
+  p.mdm = score->mdm;
+  p.national_position = national;
+  p.group_position = group_position;
+  p.inputs_digest = std::make_unique<s::Sha256>(ToStruct(digest));
+  Emit(entity, std::move(p)).vigencia = vigencia;
   return std::nullopt;
 }
 
@@ -1427,7 +1511,8 @@ const std::vector<std::string>& ReasonCodes() {
       "duplicate_milestone", "duplicate_variable", "missing_supports", "request_closed", "unknown_user",
       "invalid_scope", "period_changed", "year_outside_period", "wrong_system", "unknown_variable",
       "wrong_type", "not_submitted", "open_adjustment", "due_in_past", "no_items", "bad_item", "not_due",
-      "reported", "unknown_methodology", "bad_mdm_input"};
+      "reported", "unknown_methodology", "bad_mdm_input", "no_mdm_inputs", "digest_mismatch",
+      "score_mismatch"};
   return kCodes;
 }
 

@@ -8,6 +8,8 @@
 #include "veeduria/events/status.h"
 #include "veeduria/producers/embedded_ledger.h"
 #include "veeduria/producers/generator.h"
+#include "veeduria/producers/importers.h"
+#include "veeduria/projections/mdm.h"
 #include "veeduria/projections/query.h"
 #include "veeduria/projections/store.h"
 
@@ -32,6 +34,8 @@ int RunVerify(const std::string& data);
 int RunRebuild(const std::string& data, const std::string& projection);
 int RunDigest(const std::string& data);
 int RunGen(const producers::GeneratorOptions& options, const std::string& out);
+int RunImport(const std::string& data, const std::string& kind, const std::string& path,
+              const producers::ImportOptions& options, bool dry_run, bool as_json);
 
 // Queries: every one prints a table, or JSON/CSV, live or --as-of.
 struct QueryOptions {
@@ -47,5 +51,18 @@ int RunReviews(const std::string& data, const projections::ReviewsParams& params
 int RunCompliance(const std::string& data, const projections::ComplianceParams& params,
                   const QueryOptions& options);
 int RunUsers(const std::string& data, const projections::UsersParams& params, const QueryOptions& options);
+
+// MDM (mdm_commands.cc): the recompute, --explain, --compare FILE; publish; import FILE.
+struct MdmOptions {
+  int vigencia = 0;
+  projections::MdmParams params;  // group, department, entity filters
+  bool explain = false;
+  std::string compare;                   // a published results table to compare with
+  std::string methodology = "mdm-2020";  // of an imported table
+  std::string actor, at;                 // publish and import: the DNP user; `at` on simulated ledgers
+};
+int RunMdm(const std::string& data, const MdmOptions& options, const QueryOptions& query);
+int RunMdmPublish(const std::string& data, const MdmOptions& options);
+int RunMdmImport(const std::string& data, const std::string& file, const MdmOptions& options, bool as_json);
 
 }  // namespace veeduria::cli

@@ -83,6 +83,24 @@ int main(int argc, char** argv) {
   gen->add_option("--campaigns", gen_o.campaigns_file, "campaign file (default ops/campaigns/2023.jsonl)");
   gen->add_option("--out", gen_out, "output file (default: standard output)");
 
+  std::string import_kind, import_file;
+  producers::ImportOptions import_o;
+  bool import_dry = false;
+  auto* import_cmd = app.add_subcommand(
+      "import",
+      "turn a DIVIPOLA, CPI catalogue, plan (.xlsx) or progress file into commands; one report per row");
+  import_cmd->add_option("kind", import_kind, "divipola | catalog | plan | progress")
+      ->required()
+      ->check(CLI::IsMember({"divipola", "catalog", "plan", "progress"}));
+  import_cmd->add_option("file", import_file, "the file")->required();
+  import_cmd->add_option("--actor", import_o.actor, "who issues the commands (default admin@dnp.gov.co)");
+  import_cmd->add_option("--entity", import_o.entity, "plan/progress: the entity (checked against the file)");
+  import_cmd->add_option("--version", import_o.version, "catalog: the version (default: the file name)");
+  import_cmd->add_option("--plan", import_o.plan, "plan/progress: the plan id (plan default PDT-2024-2027)");
+  import_cmd->add_option("--at", import_o.at, "simulated ledgers: the time of the commands (RFC 3339)");
+  import_cmd->add_flag("--dry-run", import_dry, "run the rules, write nothing");
+  import_cmd->add_flag("--json", json_out, "one JSON object per row report");
+
   projections::AuditParams audit_p;
   std::string audit_from, audit_to;
   QueryFlags audit_f;
@@ -137,6 +155,31 @@ int main(int argc, char** argv) {
   users->add_option("--entity", users_p.entity, "DANE code")->required();
   users_f.Add(users);
 
+  cli::MdmOptions mdm_o;
+  QueryFlags mdm_f;
+  std::string mdm_file;
+  auto* mdm = app.add_subcommand(
+      "mdm", "MDM recomputed from the recorded inputs (as of a time), explained, compared");
+  mdm->add_option("--vigencia", mdm_o.vigencia, "the vigencia (year)");
+  mdm->add_option("--group", mdm_o.params.group, "only this capacity group (C, G1…G5)");
+  mdm->add_option("--department", mdm_o.params.department, "only this department's municipalities");
+  mdm->add_option("--entity", mdm_o.params.entity, "only this municipality");
+  mdm->add_flag("--explain", mdm_o.explain, "with --entity: the events each number came from");
+  mdm->add_option("--compare", mdm_o.compare, "a published results table: print the differences");
+  mdm_f.Add(mdm);
+  auto* mdm_publish = mdm->add_subcommand("publish", "record an MdmScoreComputed per municipality (DNP)");
+  mdm_publish->add_option("--vigencia", mdm_o.vigencia, "the vigencia (year)")->required();
+  mdm_publish->add_option("--actor", mdm_o.actor, "the DNP user publishing")->required();
+  mdm_publish->add_option("--at", mdm_o.at, "simulated ledgers: the time of the commands (RFC 3339)");
+  auto* mdm_import = mdm->add_subcommand("import", "record the inputs of a published results table (CSV)");
+  mdm_import->add_option("file", mdm_file, "CSV in the layout of ../shared/data/mdm/mdm_2020_antioquia.csv")
+      ->required();
+  mdm_import->add_option("--vigencia", mdm_o.vigencia, "the vigencia (year)")->required();
+  mdm_import->add_option("--actor", mdm_o.actor, "the DNP user recording them")->required();
+  mdm_import->add_option("--at", mdm_o.at, "simulated ledgers: the time of the commands (RFC 3339)");
+  mdm_import->add_option("--methodology", mdm_o.methodology, "methodology of the table (default mdm-2020)");
+  mdm_import->add_flag("--json", json_out, "one JSON object per row");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -149,10 +192,14 @@ int main(int argc, char** argv) {
   if (*rebuild) return cli::RunRebuild(data, projection);
   if (*digest) return cli::RunDigest(data);
   if (*gen) return cli::RunGen(gen_o, gen_out);
+  if (*import_cmd) return cli::RunImport(data, import_kind, import_file, import_o, import_dry, json_out);
   if (*audit) return cli::RunAudit(data, audit_p, audit_from, audit_to, audit_f.Options());
   if (*progress) return cli::RunProgress(data, progress_p, progress_f.Options());
   if (*reviews) return cli::RunReviews(data, reviews_p, reviews_f.Options());
   if (*compliance) return cli::RunCompliance(data, compliance_p, compliance_f.Options());
   if (*users) return cli::RunUsers(data, users_p, users_f.Options());
+  if (*mdm_publish) return cli::RunMdmPublish(data, mdm_o);
+  if (*mdm_import) return cli::RunMdmImport(data, mdm_file, mdm_o, json_out);
+  if (*mdm) return cli::RunMdm(data, mdm_o, mdm_f.Options());
   return 1;
 }

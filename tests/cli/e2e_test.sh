@@ -66,6 +66,25 @@ check "progress table" bash -c "'$v' --data '$q' progress --entity 25799 --campa
 check "a query without its required option is refused" bash -c "! '$v' --data '$q' compliance --campaign KPT-2023 2>/dev/null"
 check "rebuild gives the incremental projections" bash -c "'$v' --data '$q' rebuild | grep -c 'identical to the incremental' | grep -q '^6$'"
 
+# Importers: DIVIPOLA as DANE exports it, twice (the second time every row is a duplicate).
+i=$tmp/import
+"$v" --data "$i" init --admin admin@dnp.gov.co >/dev/null
+dane="$src/../shared/data/divipola/divipola_dane_2025.csv"
+check "import divipola: DANE's export" bash -c \
+  "'$v' --data '$i' import divipola '$dane' --json 2>/dev/null | jq -s -e '(map(select(.status==\"imported\")) | length) > 1100' >/dev/null"
+check "import divipola --dry-run writes nothing new and a re-import is all duplicates" bash -c \
+  "before=\$('$v' --data '$i' log | wc -l); '$v' --data '$i' import divipola '$dane' --dry-run >/dev/null 2>&1; \
+   '$v' --data '$i' import divipola '$dane' >/dev/null 2>&1; test \$('$v' --data '$i' log | wc -l) -eq \$before"
+
+# MDM: the published Antioquia 2020 table imports and recomputes to it.
+mdmcsv="$src/../shared/data/mdm/mdm_2020_antioquia.csv"
+check "mdm import of the published table" bash -c \
+  "'$v' --data '$i' mdm import '$mdmcsv' --vigencia 2020 --actor admin@dnp.gov.co 2>&1 | grep -q '125 rows: 125 imported'"
+check "mdm --compare: the recompute equals DNP's published scores" bash -c \
+  "'$v' --data '$i' mdm --compare '$mdmcsv' --vigencia 2020 | grep -q '125 municipalities compared, 0 difference'"
+check "mdm --json: Medellín" bash -c \
+  "'$v' --data '$i' mdm --vigencia 2020 --entity 05001 --json | jq -e '.rows[0].mdm > 82.3163 and .rows[0].mdm < 82.3164' >/dev/null"
+
 s=$tmp/system
 "$v" --data "$s" init --admin admin@dnp.gov.co >/dev/null
 echo '{"command":"register_entity","command_id":"e25","actor":"admin@dnp.gov.co","at":"2020-01-01T00:00:00-05:00","entity":"25","name":"CUNDINAMARCA","kind":"departamento","department":"25"}' |
