@@ -45,21 +45,6 @@ namespace {
 namespace s = veeduria::schema;
 using nlohmann::json;
 
-bool HasFlag(const s::Envelope* env, s::Flag flag) {
-  if (!env->flags()) return false;
-  for (const auto f : *env->flags())
-    if (f == flag) return true;
-  return false;
-}
-
-// Campaign and milestone ids are free text: '%' and '/' are escaped in keys so that one id never
-// reads as two (a campaign "A/B" is not campaign "A", milestone "B").
-std::string KeyPart(std::string_view id) {
-  std::string out;
-  for (char c : id) out += c == '%' ? "%25" : c == '/' ? "%2F" : std::string(1, c);
-  return out;
-}
-
 std::string CampaignKey(const std::string& campaign) { return "c/" + KeyPart(campaign); }
 
 std::string FactsKey(const std::string& campaign, const std::string& milestone, const std::string& entity) {

@@ -32,6 +32,21 @@ inline void WriteEntityRow(const schema::EntityRegistered* p, events::StateStore
                                      {"department", Str(p->department())}});
 }
 
+inline bool HasFlag(const schema::Envelope* env, schema::Flag flag) {
+  if (!env->flags()) return false;
+  for (const auto f : *env->flags())
+    if (f == flag) return true;
+  return false;
+}
+
+// Campaign and milestone ids are free text: '%' and '/' are escaped in keys so that one id never
+// reads as two (a campaign "A/B" is not campaign "A", milestone "B").
+inline std::string KeyPart(std::string_view id) {
+  std::string out;
+  for (char c : id) out += c == '%' ? "%25" : c == '/' ? "%2F" : std::string(1, c);
+  return out;
+}
+
 // The actor of an event as audit and review rows show it.
 inline nlohmann::json ActorOf(const EventRef& e) {
   const auto* a = e.env->actor();

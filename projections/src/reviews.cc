@@ -51,25 +51,10 @@ namespace {
 namespace s = veeduria::schema;
 using nlohmann::json;
 
-bool HasFlag(const s::Envelope* env, s::Flag flag) {
-  if (!env->flags()) return false;
-  for (const auto f : *env->flags())
-    if (f == flag) return true;
-  return false;
-}
-
 json Documents(const flatbuffers::Vector<flatbuffers::Offset<s::Document>>* docs) {
   json out = json::array();
   if (docs)
     for (const auto* d : *docs) out.push_back({{"name", Str(d->name())}, {"sha256", Str(d->sha256())}});
-  return out;
-}
-
-// Campaign and milestone ids are free text: '%' and '/' are escaped in keys so that one id never
-// reads as two (a campaign "A/B" is not campaign "A", milestone "B").
-std::string KeyPart(std::string_view id) {
-  std::string out;
-  for (char c : id) out += c == '%' ? "%25" : c == '/' ? "%2F" : std::string(1, c);
   return out;
 }
 

@@ -1,13 +1,12 @@
 // kill -9 of a projector at random points, many times: the projections end identical to a
 // clean rebuild (nothing lost, nothing applied twice).
 
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <random>
-
-#include <rocksdb/db.h>
 
 #include "fixture.h"
 #include "veeduria/projections/projection.h"
@@ -112,7 +111,8 @@ TEST(ProjectionVersionTest, AChangedVersionForcesARebuild) {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
     for (const auto* p : projections::AllProjections()) cfs.push_back({std::string(p->name()), {}});
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), (f.dir() / "projections").string(), cfs, &handles, &db).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), (f.dir() / "projections").string(), cfs, &handles, &db).ok());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], "version/progress", "0").ok());
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     delete db;
