@@ -10,31 +10,124 @@
 namespace veeduria::consumers {
 
 namespace s = veeduria::schema;
+namespace merkle = events::merkle;
 
-Result<VerifyReport> VerifyLog(const events::LogReader& log) {
+Result<VerifyReport> VerifyLog(const events::LogReader& log, const VerifyOptions& options) {
   VerifyReport report;
   struct Head {
     uint64_t seq = 0;
     events::Hash hash{};
   };
   std::unordered_map<std::string, Head> heads;
-  auto fail = [&](const events::LogEntry& e, std::string stream, uint64_t seq, std::string problem) {
+  merkle::Frontier tree;  // recomputed from the bytes walked, never read from the ledger's tree
+  const bool from_trusted = options.from_checkpoint.has_value();
+  const uint64_t trusted = options.from_checkpoint.value_or(0);
+  uint64_t expected_lsn = 0;
+  Status error;
+  auto fail = [&](const events::LogEntry& e, std::string stream, uint64_t seq, std::string problem,
+                  bool at_checkpoint = false) {
     report.ok = false;
     report.position = e.position;
     report.stream = std::move(stream);
     report.stream_seq = seq;
+    report.at_checkpoint = at_checkpoint;
     report.problem = std::move(problem);
     return false;
   };
+  auto stream_of = [](const s::Envelope* env) {
+    return env->stream() ? env->stream()->str() : std::string();
+  };
+
+  // A Checkpoint's size, root (against the tree of every event before it) and signature.
+  auto check_checkpoint = [&](const events::LogEntry& e, const s::Event* ev, const std::string& stream,
+                              uint64_t seq) {
+    const auto* cp = ev->payload_as_Checkpoint();
+    if (!cp->root_hash()) return fail(e, stream, seq, "checkpoint without a root_hash", true);
+    if (cp->tree_size() != tree.size())
+      return fail(e, stream, seq,
+                  "checkpoint tree_size " + std::to_string(cp->tree_size()) + " but " +
+                      std::to_string(tree.size()) +
+                      " events precede it (a checkpoint covers every event before it)",
+                  true);
+    events::Hash root;
+    std::memcpy(root.data(), cp->root_hash()->b()->data(), 32);
+    const events::Hash want = tree.Root();
+    if (root != want)
+      return fail(
+          e, stream, seq,
+          "checkpoint root_hash " + events::ToHex(root) + " is not the Merkle root of the " +
+              std::to_string(tree.size()) +
+              " events before it (recomputed from the log: " + events::ToHex(want) +
+              "): an event before it was changed, removed, added or reordered, or the root was edited",
+          true);
+    const std::string key_id = cp->key_id() ? cp->key_id()->str() : "";
+    if (options.verify_signature) {
+      const std::string_view sig =
+          cp->signature() ? std::string_view(reinterpret_cast<const char*>(cp->signature()->data()),
+                                             cp->signature()->size())
+                          : std::string_view();
+      if (!options.verify_signature(merkle::CheckpointSignedBytes(cp->tree_size(), root), sig, key_id))
+        return fail(e, stream, seq,
+                    "checkpoint signature does not verify with key '" + key_id +
+                        "' (the signature, the root, the size or the key is wrong)",
+                    true);
+      ++report.signatures_checked;
+    } else {
+      ++report.signatures_unchecked;
+    }
+    ++report.checkpoints;
+    report.last_checkpoint_lsn = e.position.lsn;
+    return true;
+  };
+
   Status st = log.ScanLog(0, [&](const events::LogEntry& e) {
+    if (from_trusted && e.position.lsn <= trusted) {
+      // The trusted prefix: read, not hashed (except for the leaves when no stored edge is given).
+      if (e.position.lsn != expected_lsn || !events::VerifyEventBytes(e.bytes))
+        return fail(e, "", 0,
+                    "the log before the trusted checkpoint is unreadable or has a gap at lsn " +
+                        std::to_string(expected_lsn));
+      const s::Event* ev = s::GetEvent(e.bytes.data());
+      const std::string stream = stream_of(ev->envelope());
+      if (e.position.lsn == trusted) {
+        if (ev->payload_type() != s::Payload::Checkpoint ||
+            ev->payload_as_Checkpoint()->tree_size() != trusted)
+          return fail(e, stream, ev->envelope()->stream_seq(),
+                      "lsn " + std::to_string(trusted) + " is not a checkpoint covering the events before it",
+                      true);
+        if (options.frontier_at) {
+          auto f = options.frontier_at(trusted);
+          if (!f.ok()) {
+            error = f.status();
+            return false;
+          }
+          tree = std::move(*f);
+        }
+        if (!check_checkpoint(e, ev, stream, ev->envelope()->stream_seq())) {
+          report.problem = "the trusted " + report.problem;
+          return false;
+        }
+        --report.checkpoints;  // trusted, not checked
+      } else if (!options.frontier_at) {
+        tree.Append(merkle::LeafHash(e.bytes));
+      }
+      Head& h = heads[stream];
+      h.seq = ev->envelope()->stream_seq();
+      h.hash = e.hash;
+      if (e.position.lsn == trusted) tree.Append(merkle::LeafHash(e.bytes));
+      ++report.skipped;
+      ++expected_lsn;
+      return true;
+    }
     if (!events::VerifyEventBytes(e.bytes)) return fail(e, "", 0, "bytes are not a valid event");
     if (events::Sha256(e.bytes) != e.hash) {
       const auto* ev = s::GetEvent(e.bytes.data());
       return fail(e, ev->envelope()->stream()->str(), ev->envelope()->stream_seq(),
                   "stored hash is not SHA-256 of the event's bytes (the bytes or the hash were changed)");
     }
-    const auto* env = s::GetEvent(e.bytes.data())->envelope();
-    const std::string stream = env->stream() ? env->stream()->str() : "";
+    const s::Event* ev = s::GetEvent(e.bytes.data());
+    const auto* env = ev->envelope();
+    const std::string stream = stream_of(env);
     auto [it, fresh] = heads.try_emplace(stream);
     if (fresh) it->second.hash = events::GenesisHash(stream);
     Head& h = it->second;
@@ -45,12 +138,27 @@ Result<VerifyReport> VerifyLog(const events::LogReader& log) {
     if (!env->prev_hash() || std::memcmp(env->prev_hash()->b()->data(), h.hash.data(), 32) != 0)
       return fail(e, stream, env->stream_seq(),
                   "prev_hash is not the hash of the stream's previous event (the chain is broken)");
+    if (e.position.lsn != expected_lsn)
+      return fail(e, stream, env->stream_seq(),
+                  "lsn " + std::to_string(e.position.lsn) + " where " + std::to_string(expected_lsn) +
+                      " was expected (an event is missing from the log's order)");
+    if (ev->payload_type() == s::Payload::Checkpoint && !check_checkpoint(e, ev, stream, env->stream_seq()))
+      return false;
     h.seq = env->stream_seq();
     h.hash = e.hash;
+    tree.Append(merkle::LeafHash(e.bytes));
+    ++expected_lsn;
     ++report.events;
     return true;
   });
   VEEDURIA_RETURN_IF_ERROR(st);
+  VEEDURIA_RETURN_IF_ERROR(error);
+  if (report.ok && from_trusted && report.skipped <= trusted) {
+    report.ok = false;
+    report.position.lsn = trusted;
+    report.at_checkpoint = true;
+    report.problem = "the log has no event at lsn " + std::to_string(trusted) + " (the trusted checkpoint)";
+  }
   report.streams = heads.size();
   return report;
 }

@@ -1516,4 +1516,46 @@ const std::vector<std::string>& ReasonCodes() {
   return kCodes;
 }
 
+SealedEvent SealCheckpoint(const StateStore& state, uint64_t tree_size, const Hash& root, std::string key_id,
+                           std::string signature, Micros at) {
+  json head = ReadRecord(state, keys::Stream(kDirectoryStream));
+  uint64_t seq = 0;
+  Hash prev = GenesisHash(kDirectoryStream);
+  if (!head.is_null()) {
+    seq = head["seq"].get<uint64_t>();
+    prev = *HashFromHex(head["hash"].get<std::string>());
+  }
+  const Hash seed = Sha256("veeduria checkpoint " + std::to_string(tree_size) + " " + ToHex(root));
+  s::EventT ev;
+  ev.envelope = std::make_unique<s::EnvelopeT>();
+  s::EnvelopeT& env = *ev.envelope;
+  env.schema_version = kSchemaVersion;
+  env.event_id = EventIdFor(seed, 0);
+  env.command_id = "checkpoint-" + std::to_string(tree_size);
+  env.stream = std::string(kDirectoryStream);
+  env.stream_seq = seq + 1;
+  env.recorded_at = at;
+  env.actor = std::make_unique<s::ActorT>();
+  env.actor->user = "system";
+  env.actor->role = s::ActorRole::platform;
+  env.actor->scope = "national";
+  env.prev_hash = std::make_unique<s::Sha256>(ToStruct(prev));
+  s::CheckpointT cp;
+  cp.tree_size = tree_size;
+  cp.root_hash = std::make_unique<s::Sha256>(ToStruct(root));
+  cp.key_id = std::move(key_id);
+  cp.signature.assign(signature.begin(), signature.end());
+  ev.payload.Set(std::move(cp));
+  flatbuffers::FlatBufferBuilder fbb(256);
+  s::FinishEventBuffer(fbb, s::Event::Pack(fbb, &ev));
+  SealedEvent se;
+  se.stream = env.stream;
+  se.stream_seq = env.stream_seq;
+  se.event_id = env.event_id;
+  se.type = s::EnumNamePayload(ev.payload.type);
+  se.bytes.assign(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+  se.hash = Sha256(se.bytes);
+  return se;
+}
+
 }  // namespace veeduria::events

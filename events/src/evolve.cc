@@ -78,6 +78,14 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     meta["last_at"] = at;
     WriteRecord(st, keys::kMeta, meta);
   }
+  if (ev->payload_type() == s::Payload::Checkpoint) {  // no command: nothing to deduplicate
+    const auto* p = ev->payload_as_Checkpoint();
+    WriteRecord(st, keys::kLastCheckpoint,
+                json{{"tree_size", p->tree_size()},
+                     {"root", p->root_hash() ? ToHex(p->root_hash()->b()->data(), 32) : ""},
+                     {"at", at}});
+    return true;
+  }
   RecordOutcome(st, ev, se);
 
   switch (ev->payload_type()) {
@@ -388,6 +396,17 @@ LedgerMeta ReadLedgerMeta(const StateStore& state) {
   m.last_at = meta["last_at"].get<Micros>();
   m.partitions = meta["partitions"].get<uint32_t>();
   return m;
+}
+
+CheckpointInfo ReadLastCheckpoint(const StateStore& state) {
+  CheckpointInfo c;
+  json rec = ReadRecord(state, keys::kLastCheckpoint);
+  if (rec.is_null()) return c;
+  c.present = true;
+  c.tree_size = rec["tree_size"].get<uint64_t>();
+  if (auto h = HashFromHex(rec["root"].get<std::string>())) c.root = *h;
+  c.at = rec["at"].get<Micros>();
+  return c;
 }
 
 }  // namespace veeduria::events

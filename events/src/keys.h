@@ -16,6 +16,8 @@ inline std::string Join(std::initializer_list<std::string_view> parts) {
 }
 
 inline const std::string kMeta = "meta";
+// The latest Checkpoint event: {"tree_size", "root", "at"}.
+inline const std::string kLastCheckpoint = "checkpoint";
 inline std::string Stream(std::string_view s) { return Join({"s", s}); }
 inline std::string CommandOutcome(std::string_view id) { return Join({"c", id}); }
 inline std::string Entity(std::string_view e) { return Join({"e", e}); }

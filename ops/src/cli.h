@@ -30,7 +30,10 @@ int RunInit(const std::string& data, const std::string& clock, const std::string
             const std::string& at, int partitions);
 int RunSubmit(const std::string& data, const std::string& path, bool as_json);
 int RunLog(const std::string& data, const std::string& entity, uint64_t from, bool as_json);
-int RunVerify(const std::string& data);
+// --from-checkpoint LSN: trust that checkpoint, check what follows; key_file: a public key PEM
+// for the checkpoints' signatures (else the ledger's own key, else unchecked).
+int RunVerify(const std::string& data, std::optional<uint64_t> from_checkpoint = std::nullopt,
+              const std::string& key_file = "");
 int RunRebuild(const std::string& data, const std::string& projection);
 int RunDigest(const std::string& data);
 int RunGen(const producers::GeneratorOptions& options, const std::string& out);
@@ -64,5 +67,19 @@ struct MdmOptions {
 int RunMdm(const std::string& data, const MdmOptions& options, const QueryOptions& query);
 int RunMdmPublish(const std::string& data, const MdmOptions& options);
 int RunMdmImport(const std::string& data, const std::string& file, const MdmOptions& options, bool as_json);
+
+// Keys, checkpoints, evidence bundles (evidence_commands.cc; docs/evidence.md).
+int RunInitKey(const std::string& data,
+               const std::string& signing_key);  // after init: key + DATA/config.json
+int RunKeyShow(const std::string& data);
+int RunCheckpoint(const std::string& data);
+// Sets the ledger's periodic checkpoint policy from DATA/config.json (nothing without a key).
+void ConfigureCheckpointPolicy(const std::string& data, producers::EmbeddedLedger& ledger);
+struct EvidenceOptions {
+  std::string entity, campaign, milestone, from, to, out;
+  bool checkpoint_first = false;  // --checkpoint: sign a new checkpoint first
+};
+int RunEvidence(const std::string& data, const EvidenceOptions& options);
+int RunVerifyBundle(const std::string& dir, const std::string& key_file);
 
 }  // namespace veeduria::cli

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "cli.h"
@@ -16,6 +17,7 @@
 #include "veeduria/events/command.h"
 #include "veeduria/events/decide.h"
 #include "veeduria/events/render.h"
+#include "veeduria/producers/keys.h"
 #include "veeduria/projections/projection.h"
 #include "veeduria/schema/veeduria_generated.h"
 
@@ -36,7 +38,9 @@ std::string DefaultDataDir() {
 Result<std::unique_ptr<producers::EmbeddedLedger>> OpenLedger(const std::string& dir, bool must_exist) {
   if (must_exist && !std::ifstream(dir + "/log/CURRENT"))
     return Status::NotFound("no ledger in " + dir + " (run 'veeduria init' first, or pass --data)");
-  return producers::EmbeddedLedger::Open(dir);
+  auto opened = producers::EmbeddedLedger::Open(dir);
+  if (opened.ok() && must_exist) ConfigureCheckpointPolicy(dir, **opened);  // DATA/config.json, if keyed
+  return opened;
 }
 
 Result<Opened> OpenCaughtUp(const std::string& data_dir) {
@@ -273,16 +277,45 @@ int RunLog(const std::string& data, const std::string& entity, uint64_t from, bo
 // ----------------------------------------------------------------------------------------
 // verify, rebuild
 
-int RunVerify(const std::string& data) {
+int RunVerify(const std::string& data, std::optional<uint64_t> from_checkpoint, const std::string& key_file) {
   auto ledger = OpenLedger(data, true);
   if (!ledger.ok()) return Fail(ledger.status().ToString());
+  consumers::VerifyOptions options;
+  options.from_checkpoint = from_checkpoint;
+  options.frontier_at = [&](uint64_t size) { return (*ledger)->FrontierAt(size); };
+  // Checkpoint signatures: against --key (a published public key), else the ledger's own key
+  // file when there is one; otherwise they are reported unchecked.
+  std::string key_pem, key_id, key_source;
+  if (!key_file.empty()) {
+    std::ifstream in(key_file, std::ios::binary);
+    if (!in) return Fail("cannot read the public key " + key_file);
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto pk = producers::ParsePublicKey(pem);
+    if (!pk.ok()) return Fail(key_file + ": " + pk.status().ToString());
+    key_pem = pk->pem;
+    key_id = pk->key_id;
+    key_source = key_file;
+  } else if (auto config = producers::ReadLedgerConfig(data); config.ok()) {
+    const std::string path = producers::SigningKeyPath(data, *config);
+    if (std::ifstream(path).good())
+      if (auto key = producers::LoadSigningKey(path); key.ok()) {
+        key_pem = key->public_key_pem;
+        key_id = key->key_id;
+        key_source = "the ledger's key " + path;
+      }
+  }
+  if (!key_pem.empty())
+    options.verify_signature = [&](std::string_view msg, std::string_view sig, const std::string& id) {
+      return id == key_id && producers::VerifySignature(key_pem, msg, sig);
+    };
   const auto start = std::chrono::steady_clock::now();
-  auto report = consumers::VerifyLog(**ledger);
+  auto report = consumers::VerifyLog(**ledger, options);
   if (!report.ok()) return Fail(report.status().ToString());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!report->ok) {
     std::cout << "verify: FAILED at lsn " << report->position.lsn << " (" << report->position.topic << "/"
               << report->position.partition << " offset " << report->position.offset << ")";
+    if (report->at_checkpoint) std::cout << ", checkpoint";
     if (!report->stream.empty()) std::cout << ", stream " << report->stream << " seq " << report->stream_seq;
     std::cout << ": " << report->problem << "\n";
     return 2;
@@ -290,6 +323,28 @@ int RunVerify(const std::string& data) {
   std::cout << "verify: OK: " << report->events << " events in " << report->streams
             << " streams; every sequence and hash chain is intact ("
             << static_cast<uint64_t>(secs > 0 ? report->events / secs : 0) << " events/s)\n";
+  if (from_checkpoint)
+    std::cout << "  from the trusted checkpoint at lsn " << *from_checkpoint << ": the " << report->skipped
+              << " events up to it were not checked\n";
+  if (report->checkpoints > 0 || report->last_checkpoint_lsn) {
+    std::cout << "  " << report->checkpoints
+              << " checkpoint(s) checked: every Merkle root recomputed from the log matches";
+    if (from_checkpoint) std::cout << " (and the trusted one's root matches the stored tree)";
+    if (report->signatures_checked)
+      std::cout << "; " << report->signatures_checked << " signature(s) verified with " << key_source
+                << " (key " << key_id << ")";
+    if (report->signatures_unchecked)
+      std::cout << "; " << report->signatures_unchecked
+                << " signature(s) NOT checked (no key: pass --key PUB)";
+    std::cout << "\n";
+    const uint64_t covered = *report->last_checkpoint_lsn + 1;
+    const uint64_t total = report->skipped + report->events;
+    if (total > covered)
+      std::cout << "  the last " << (total - covered) << " event(s), after the checkpoint at lsn "
+                << *report->last_checkpoint_lsn << ", are covered by their hash chains only\n";
+  } else {
+    std::cout << "  no checkpoint in the log: the events are covered by their hash chains only\n";
+  }
   return 0;
 }
 

@@ -63,6 +63,35 @@ int main(int argc, char** argv) {
   log->add_flag("--json", json_out, "one canonical JSON event per line");
 
   auto* verify = app.add_subcommand("verify", "check every stream's sequence and hash chain");
+  std::string bundle_dir, bundle_key;
+  verify->add_option("--bundle", bundle_dir, "check an evidence bundle offline instead (no ledger needed)");
+  verify->add_option(
+      "--key", bundle_key,
+      "the published public key (PEM) the checkpoints (or, with --bundle, the bundle) must be signed with");
+  std::optional<uint64_t> from_checkpoint;
+  verify->add_option("--from-checkpoint", from_checkpoint,
+                     "trust the checkpoint at this lsn; check only what follows");
+  std::string signing_key;
+  init->add_option("--signing-key", signing_key,
+                   "the Ed25519 signing key file (created if missing, mode 0600; default DATA/signing.key)");
+  auto* key = app.add_subcommand("key", "the ledger's signing key");
+  auto* key_show = key->add_subcommand("show", "print the public key (PEM, hex) and its key id, to publish");
+  key->require_subcommand(1);
+  auto* checkpoint =
+      app.add_subcommand("checkpoint", "sign and append a checkpoint (Merkle root of the log) now");
+  cli::EvidenceOptions evidence_o;
+  auto* evidence =
+      app.add_subcommand("evidence", "write a self-contained, verifiable evidence bundle for a case");
+  evidence->add_option("--entity", evidence_o.entity, "DANE code")->required();
+  evidence->add_option("--campaign", evidence_o.campaign, "only this campaign's reports (e.g. KPT-2023)");
+  evidence->add_option("--milestone", evidence_o.milestone, "only this cut (e.g. Q2; needs --campaign)");
+  evidence->add_option("--from", evidence_o.from,
+                       "events recorded from this time (RFC 3339 or a Bogotá date)");
+  evidence->add_option("--to", evidence_o.to, "events recorded up to this time (RFC 3339 or a Bogotá date)");
+  evidence->add_option("--out", evidence_o.out, "the bundle directory (must not exist or be empty)")
+      ->required();
+  evidence->add_flag("--checkpoint", evidence_o.checkpoint_first,
+                     "sign a new checkpoint first, so every event is in");
 
   std::string projection;
   auto* rebuild =
@@ -185,10 +214,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (*init) return cli::RunInit(data, clock, admin, at, partitions);
+  if (*init) {
+    int rc = cli::RunInit(data, clock, admin, at, partitions);
+    return rc ? rc : cli::RunInitKey(data, signing_key);
+  }
+  if (*verify && !bundle_dir.empty()) return cli::RunVerifyBundle(bundle_dir, bundle_key);
+  if (*key_show) return cli::RunKeyShow(data);
+  if (*checkpoint) return cli::RunCheckpoint(data);
+  if (*evidence) return cli::RunEvidence(data, evidence_o);
   if (*submit) return cli::RunSubmit(data, file, json_out);
   if (*log) return cli::RunLog(data, entity, from, json_out);
-  if (*verify) return cli::RunVerify(data);
+  if (*verify) return cli::RunVerify(data, from_checkpoint, bundle_key);
   if (*rebuild) return cli::RunRebuild(data, projection);
   if (*digest) return cli::RunDigest(data);
   if (*gen) return cli::RunGen(gen_o, gen_out);

@@ -53,6 +53,13 @@ std::string LogKey(std::string_view topic, uint32_t partition, uint64_t offset) 
   return k;
 }
 
+// The merkle family: (level u8, index u64 BE).
+std::string NodeKey(uint8_t level, uint64_t index) {
+  std::string k(1, static_cast<char>(level));
+  PutU64(&k, index);
+  return k;
+}
+
 std::string NextKey(std::string_view topic, uint32_t partition) {
   return "next/" + std::string(topic) + "/" + std::to_string(partition);
 }
@@ -104,7 +111,10 @@ class DbState : public events::StateStore {
 };
 
 struct Writer {
-  const std::vector<events::Command>* commands;
+  const std::vector<events::Command>* commands = nullptr;
+  // A checkpoint request instead of commands (AppendCheckpoint).
+  const EmbeddedLedger::Signer* signer = nullptr;
+  const std::string* key_id = nullptr;
   Result<std::vector<events::Decision>> result = Status::Internal("not run");
   bool done = false;
   std::condition_variable cv;
@@ -118,6 +128,7 @@ struct EmbeddedLedger::Impl {
   rocksdb::ColumnFamilyHandle* log_cf = nullptr;
   rocksdb::ColumnFamilyHandle* order_cf = nullptr;
   rocksdb::ColumnFamilyHandle* state_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* merkle_cf = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::unique_ptr<DbState> state;
   std::function<events::Micros()> clock = [] {
@@ -130,6 +141,34 @@ struct EmbeddedLedger::Impl {
   std::deque<Writer*> writers;                  // GUARDED_BY(mu)
   uint64_t next_lsn = 0;                        // GUARDED_BY(mu) for writers; read by end_lsn()
   std::map<std::string, uint64_t> next_offset;  // used only by the committing writer
+  events::merkle::Frontier frontier;            // the tree's right edge; used only by the committing writer
+
+  // Periodic checkpoints (SetCheckpointPolicy); read by the committing writer.
+  std::mutex policy_mu;
+  uint64_t every_events = 0;                                   // GUARDED_BY(policy_mu)
+  double every_seconds = 0;                                    // GUARDED_BY(policy_mu)
+  EmbeddedLedger::Signer policy_signer;                        // GUARDED_BY(policy_mu)
+  std::string policy_key_id;                                   // GUARDED_BY(policy_mu)
+  std::chrono::steady_clock::time_point last_checkpoint_wall;  // GUARDED_BY(policy_mu)
+
+  // A stored node of the Merkle tree; a read failure is remembered in *err (first one wins).
+  events::merkle::NodeFn NodeReader(Status* err) const {
+    return [this, err](uint8_t level, uint64_t index) {
+      Hash h{};
+      std::string v;
+      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), merkle_cf, NodeKey(level, index), &v);
+      if (!s.ok() || v.size() != 32) {
+        if (err->ok())
+          *err = s.ok() || s.IsNotFound()
+                     ? Status::Corruption("merkle node (" + std::to_string(level) + ", " +
+                                          std::to_string(index) + ") is missing or malformed")
+                     : FromRocks(s, "reading a merkle node");
+        return h;
+      }
+      std::memcpy(h.data(), v.data(), 32);
+      return h;
+    };
+  }
 
   ~Impl() {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
@@ -151,35 +190,89 @@ struct EmbeddedLedger::Impl {
     rocksdb::WriteBatch batch;
     std::map<std::string, uint64_t> offsets;
     uint64_t lsn = *lsn_cursor;
+    events::merkle::Frontier tree = frontier;  // committed only with the batch
     uint32_t partitions = std::max<uint32_t>(1, events::ReadLedgerMeta(overlay).partitions);
+
+    // Appends one sealed event: state, log, order index and the Merkle leaf and the nodes it completes.
+    auto write_event = [&](const events::SealedEvent& se) -> Status {
+      if (!events::Evolve(overlay, se)) return Status::Internal("decide produced an unreadable event");
+      if (se.type == "LedgerInitialized") partitions = events::ReadLedgerMeta(overlay).partitions;
+      events::LogPosition pos = events::PartitionOf(se.stream, partitions);
+      const std::string nk = NextKey(pos.topic, pos.partition);
+      auto it = offsets.find(nk);
+      if (it == offsets.end()) it = offsets.emplace(nk, NextOffset(nk)).first;
+      const uint64_t offset = it->second++;
+      std::string value;
+      PutU64(&value, lsn);
+      value.append(reinterpret_cast<const char*>(se.hash.data()), se.hash.size());
+      value += se.bytes;
+      const std::string key = LogKey(pos.topic, pos.partition, offset);
+      batch.Put(log_cf, key, value);
+      std::string lsn_key;
+      PutU64(&lsn_key, lsn);
+      batch.Put(order_cf, lsn_key, key);
+      tree.Append(events::merkle::LeafHash(se.bytes), [&](uint8_t level, uint64_t index, const Hash& h) {
+        batch.Put(merkle_cf, NodeKey(level, index),
+                  rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()));
+      });
+      ++lsn;
+      return Status::Ok();
+    };
+    // Seals, signs and appends a Checkpoint covering every event so far (tree_size = its lsn).
+    auto checkpoint = [&](const EmbeddedLedger::Signer& signer, const std::string& key_id,
+                          events::SealedEvent* out) -> Status {
+      const events::LedgerMeta m = events::ReadLedgerMeta(overlay);
+      if (m.clock.empty()) return Status::FailedPrecondition("a checkpoint needs an initialized ledger");
+      const Hash root = tree.Root();
+      std::string signature = signer(events::merkle::CheckpointSignedBytes(lsn, root));
+      if (signature.size() != 64)
+        return Status::Internal("the checkpoint signer returned " + std::to_string(signature.size()) +
+                                " bytes, not a 64-byte Ed25519 signature");
+      const events::Micros at = m.clock == "simulated" ? m.last_at : std::max(clock(), m.last_at);
+      *out = events::SealCheckpoint(overlay, lsn, root, key_id, std::move(signature), at);
+      return write_event(*out);
+    };
+
     for (Writer* w : group) {
       std::vector<events::Decision> decisions;
+      if (w->signer) {
+        events::Decision d;
+        d.outcome = events::Outcome::kAccepted;
+        d.events.emplace_back();
+        VEEDURIA_RETURN_IF_ERROR(checkpoint(*w->signer, *w->key_id, &d.events.back()));
+        d.event_ids.push_back(d.events.back().event_id);
+        d.message = "checkpoint of " + std::to_string(d.events.back().stream_seq) + " accepted";
+        decisions.push_back(std::move(d));
+        w->result = std::move(decisions);
+        continue;
+      }
       decisions.reserve(w->commands->size());
       for (const events::Command& c : *w->commands) {
         events::Decision d = events::Decide(overlay, c, clock());
-        for (const events::SealedEvent& se : d.events) {
-          if (!events::Evolve(overlay, se)) return Status::Internal("decide produced an unreadable event");
-          if (se.type == "LedgerInitialized") partitions = events::ReadLedgerMeta(overlay).partitions;
-          events::LogPosition pos = events::PartitionOf(se.stream, partitions);
-          const std::string nk = NextKey(pos.topic, pos.partition);
-          auto it = offsets.find(nk);
-          if (it == offsets.end()) it = offsets.emplace(nk, NextOffset(nk)).first;
-          const uint64_t offset = it->second++;
-          std::string value;
-          PutU64(&value, lsn);
-          value.append(reinterpret_cast<const char*>(se.hash.data()), se.hash.size());
-          value += se.bytes;
-          const std::string key = LogKey(pos.topic, pos.partition, offset);
-          batch.Put(log_cf, key, value);
-          std::string lsn_key;
-          PutU64(&lsn_key, lsn);
-          batch.Put(order_cf, lsn_key, key);
-          ++lsn;
-        }
+        for (const events::SealedEvent& se : d.events) VEEDURIA_RETURN_IF_ERROR(write_event(se));
         decisions.push_back(std::move(d));
       }
       w->result = std::move(decisions);
     }
+
+    // A periodic checkpoint closes the group when one is due.
+    bool periodic = false;
+    {
+      std::lock_guard<std::mutex> pl(policy_mu);
+      if (policy_signer && !events::ReadLedgerMeta(overlay).clock.empty()) {
+        const events::CheckpointInfo last = events::ReadLastCheckpoint(overlay);
+        const uint64_t since = last.present ? lsn - (last.tree_size + 1) : lsn;
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_wall).count();
+        if (since > 0 && ((every_events > 0 && since >= every_events) ||
+                          (every_seconds > 0 && elapsed >= every_seconds))) {
+          events::SealedEvent se;
+          VEEDURIA_RETURN_IF_ERROR(checkpoint(policy_signer, policy_key_id, &se));
+          periodic = true;
+        }
+      }
+    }
+
     for (const auto& [key, value] : overlay.writes().entries()) {
       if (value)
         batch.Put(state_cf, key, *value);
@@ -194,13 +287,84 @@ struct EmbeddedLedger::Impl {
     std::string v;
     PutU64(&v, lsn);
     batch.Put(meta_cf, "next_lsn", v);
+    batch.Put(meta_cf, "merkle_size", v);
     rocksdb::WriteOptions wo;
     wo.sync = true;
     VEEDURIA_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch), "append"));
     state->Apply(overlay.writes());
     for (const auto& [key, next] : offsets) next_offset[key] = next;
+    frontier = std::move(tree);
+    if (periodic) {
+      std::lock_guard<std::mutex> pl(policy_mu);
+      last_checkpoint_wall = std::chrono::steady_clock::now();
+    }
     *lsn_cursor = lsn;
     return Status::Ok();
+  }
+
+  // Queues a writer and returns its results (leveldb-style group commit, see the header).
+  Result<std::vector<events::Decision>> Enqueue(Writer& w) {
+    std::unique_lock<std::mutex> l(mu);
+    writers.push_back(&w);
+    w.cv.wait(l, [&] { return w.done || writers.front() == &w; });
+    if (w.done) return std::move(w.result);
+    // This writer leads a group of everything queued so far.
+    std::vector<Writer*> group(writers.begin(), writers.end());
+    uint64_t lsn = next_lsn;
+    Status st;
+    // Only the front writer commits, so the state, offsets and counters need no lock while it
+    // does; later arrivals queue behind it and form the next group.
+    l.unlock();
+    try {
+      st = CommitGroup(group, &lsn);
+    } catch (const std::exception& e) {
+      st = Status::IOError(e.what());
+    }
+    l.lock();
+    if (st.ok()) next_lsn = lsn;
+    for (Writer* member : group) {
+      if (!st.ok()) member->result = st;
+      writers.pop_front();
+      if (member != &w) {
+        member->done = true;
+        member->cv.notify_one();
+      }
+    }
+    if (!writers.empty()) writers.front()->cv.notify_one();
+    return std::move(w.result);
+  }
+
+  // A ledger written before the merkle family existed: hash its log once (O(n), at open).
+  Status CatchUpMerkle(const EmbeddedLedger& ledger, uint64_t merkle_size) {
+    Status err;
+    frontier = events::merkle::Frontier::FromNodes(merkle_size, NodeReader(&err));
+    VEEDURIA_RETURN_IF_ERROR(err);
+    if (merkle_size >= next_lsn) return Status::Ok();
+    rocksdb::WriteBatch batch;
+    auto flush = [&]() -> Status {
+      std::string v;
+      PutU64(&v, frontier.size());
+      batch.Put(meta_cf, "merkle_size", v);
+      Status st = FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the merkle tree");
+      batch.Clear();
+      return st;
+    };
+    Status st;
+    VEEDURIA_RETURN_IF_ERROR(ledger.ScanLog(merkle_size, [&](const LogEntry& e) {
+      if (e.position.lsn != frontier.size()) {
+        st = Status::Corruption("the log skips from lsn " + std::to_string(frontier.size()) + " to " +
+                                std::to_string(e.position.lsn));
+        return false;
+      }
+      frontier.Append(events::merkle::LeafHash(e.bytes), [&](uint8_t level, uint64_t index, const Hash& h) {
+        batch.Put(merkle_cf, NodeKey(level, index),
+                  rocksdb::Slice(reinterpret_cast<const char*>(h.data()), 32));
+      });
+      if (frontier.size() % 65536 == 0) st = flush();
+      return st.ok() && frontier.size() < next_lsn;
+    }));
+    VEEDURIA_RETURN_IF_ERROR(st);
+    return flush();
   }
 };
 
@@ -216,8 +380,11 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   rocksdb::ColumnFamilyOptions cfo;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cfo}, {"log", cfo}, {"order", cfo}, {"state", cfo}};
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, cfo},
+                                                      {"log", cfo},
+                                                      {"order", cfo},
+                                                      {"state", cfo},
+                                                      {"merkle", cfo}};
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/log", cfs, &impl->handles, &db);
   if (!s.ok()) return FromRocks(s, "opening " + data_dir + "/log");
@@ -226,11 +393,19 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   impl->log_cf = impl->handles[1];
   impl->order_cf = impl->handles[2];
   impl->state_cf = impl->handles[3];
+  impl->merkle_cf = impl->handles[4];
   impl->state = std::make_unique<DbState>(db, impl->state_cf);
   std::string v;
   if (db->Get(rocksdb::ReadOptions(), impl->meta_cf, "next_lsn", &v).ok() && v.size() == 8)
     impl->next_lsn = GetU64(v.data());
-  return std::unique_ptr<EmbeddedLedger>(new EmbeddedLedger(std::move(impl)));
+  uint64_t merkle_size = 0;
+  if (db->Get(rocksdb::ReadOptions(), impl->meta_cf, "merkle_size", &v).ok() && v.size() == 8)
+    merkle_size = GetU64(v.data());
+  impl->last_checkpoint_wall = std::chrono::steady_clock::now();
+  Impl* raw = impl.get();
+  std::unique_ptr<EmbeddedLedger> ledger(new EmbeddedLedger(std::move(impl)));
+  VEEDURIA_RETURN_IF_ERROR(raw->CatchUpMerkle(*ledger, merkle_size));
+  return ledger;
 }
 
 void EmbeddedLedger::SetClockForTesting(std::function<events::Micros()> clock) {
@@ -247,34 +422,75 @@ uint64_t EmbeddedLedger::end_lsn() const {
 Result<std::vector<events::Decision>> EmbeddedLedger::Append(const std::vector<events::Command>& commands) {
   Writer w;
   w.commands = &commands;
-  std::unique_lock<std::mutex> l(impl_->mu);
-  impl_->writers.push_back(&w);
-  w.cv.wait(l, [&] { return w.done || impl_->writers.front() == &w; });
-  if (w.done) return std::move(w.result);
-  // This writer leads a group of everything queued so far.
-  std::vector<Writer*> group(impl_->writers.begin(), impl_->writers.end());
-  uint64_t lsn = impl_->next_lsn;
-  Status st;
-  // Only the front writer commits, so the state, offsets and counters need no lock while it
-  // does; later arrivals queue behind it and form the next group.
-  l.unlock();
-  try {
-    st = impl_->CommitGroup(group, &lsn);
-  } catch (const std::exception& e) {
-    st = Status::IOError(e.what());
-  }
-  l.lock();
-  if (st.ok()) impl_->next_lsn = lsn;
-  for (Writer* member : group) {
-    if (!st.ok()) member->result = st;
-    impl_->writers.pop_front();
-    if (member != &w) {
-      member->done = true;
-      member->cv.notify_one();
-    }
-  }
-  if (!impl_->writers.empty()) impl_->writers.front()->cv.notify_one();
-  return std::move(w.result);
+  return impl_->Enqueue(w);
+}
+
+Result<events::SealedEvent> EmbeddedLedger::AppendCheckpoint(const Signer& signer,
+                                                             const std::string& key_id) {
+  if (!signer) return Status::InvalidArgument("a checkpoint needs a signer");
+  Writer w;
+  w.signer = &signer;
+  w.key_id = &key_id;
+  Result<std::vector<events::Decision>> r = impl_->Enqueue(w);
+  VEEDURIA_RETURN_IF_ERROR(r.status());
+  return std::move(r->front().events.front());
+}
+
+void EmbeddedLedger::SetCheckpointPolicy(uint64_t every_events, double every_seconds, Signer signer,
+                                         std::string key_id) {
+  std::lock_guard<std::mutex> l(impl_->policy_mu);
+  impl_->every_events = every_events;
+  impl_->every_seconds = every_seconds;
+  impl_->policy_signer = std::move(signer);
+  impl_->policy_key_id = std::move(key_id);
+  impl_->last_checkpoint_wall = std::chrono::steady_clock::now();
+}
+
+Result<Hash> EmbeddedLedger::RootAt(uint64_t tree_size) const {
+  const uint64_t end = end_lsn();
+  if (tree_size > end)
+    return Status::InvalidArgument("tree size " + std::to_string(tree_size) + " is beyond the log (" +
+                                   std::to_string(end) + " events)");
+  Status err;
+  Hash h = events::merkle::RangeHash(impl_->NodeReader(&err), 0, tree_size);
+  VEEDURIA_RETURN_IF_ERROR(err);
+  return h;
+}
+
+Result<std::vector<Hash>> EmbeddedLedger::InclusionProof(uint64_t lsn, uint64_t tree_size) const {
+  const uint64_t end = end_lsn();
+  if (tree_size > end || lsn >= tree_size)
+    return Status::InvalidArgument("no inclusion proof of lsn " + std::to_string(lsn) +
+                                   " in a tree of size " + std::to_string(tree_size) + " (the log has " +
+                                   std::to_string(end) + " events)");
+  Status err;
+  std::vector<Hash> proof = events::merkle::InclusionProofFromNodes(impl_->NodeReader(&err), lsn, tree_size);
+  VEEDURIA_RETURN_IF_ERROR(err);
+  return proof;
+}
+
+Result<events::merkle::Frontier> EmbeddedLedger::FrontierAt(uint64_t tree_size) const {
+  const uint64_t end = end_lsn();
+  if (tree_size > end)
+    return Status::InvalidArgument("tree size " + std::to_string(tree_size) + " is beyond the log (" +
+                                   std::to_string(end) + " events)");
+  Status err;
+  events::merkle::Frontier f = events::merkle::Frontier::FromNodes(tree_size, impl_->NodeReader(&err));
+  VEEDURIA_RETURN_IF_ERROR(err);
+  return f;
+}
+
+Result<std::vector<Hash>> EmbeddedLedger::ConsistencyProof(uint64_t old_size, uint64_t new_size) const {
+  const uint64_t end = end_lsn();
+  if (new_size > end || old_size > new_size)
+    return Status::InvalidArgument("no consistency proof from size " + std::to_string(old_size) + " to " +
+                                   std::to_string(new_size) + " (the log has " + std::to_string(end) +
+                                   " events)");
+  Status err;
+  std::vector<Hash> proof =
+      events::merkle::ConsistencyProofFromNodes(impl_->NodeReader(&err), old_size, new_size);
+  VEEDURIA_RETURN_IF_ERROR(err);
+  return proof;
 }
 
 uint32_t EmbeddedLedger::partitions(std::string_view topic) const {

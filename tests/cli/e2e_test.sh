@@ -66,6 +66,18 @@ check "progress table" bash -c "'$v' --data '$q' progress --entity 25799 --campa
 check "a query without its required option is refused" bash -c "! '$v' --data '$q' compliance --campaign KPT-2023 2>/dev/null"
 check "rebuild gives the incremental projections" bash -c "'$v' --data '$q' rebuild | grep -c 'identical to the incremental' | grep -q '^6$'"
 
+# Integrity: a signed checkpoint, an evidence bundle checked offline, and a tampered copy.
+check "the signing key is the owner's only" bash -c "test \$(stat -c %a '$q/signing.key') = 600"
+check "key show prints the public key" bash -c "'$v' --data '$q' key show | grep -q 'BEGIN PUBLIC KEY'"
+check "checkpoint" bash -c "'$v' --data '$q' checkpoint | grep -q 'checkpoint: tree_size'"
+check "verify checks the checkpoint's root and signature" bash -c "'$v' --data '$q' verify | grep -q '1 signature(s) verified'"
+check "evidence bundle" bash -c "'$v' --data '$q' evidence --entity 25799 --out '$tmp/bundle' >/dev/null"
+check "verify --bundle offline" bash -c "'$v' verify --bundle '$tmp/bundle' | grep -q '^verify --bundle: OK'"
+cp -r "$tmp/bundle" "$tmp/forged"
+f=$(ls "$tmp/forged/events/"*.vdev | head -1)
+printf '\x01' | dd of="$f" bs=1 seek=40 conv=notrunc status=none
+check "verify --bundle names an edited event" bash -c "! '$v' verify --bundle '$tmp/forged' >'$tmp/forged.out' 2>&1 && grep -q 'FAILED\\|failed\\|mismatch' '$tmp/forged.out'"
+
 # Importers: DIVIPOLA as DANE exports it, twice (the second time every row is a duplicate).
 i=$tmp/import
 "$v" --data "$i" init --admin admin@dnp.gov.co >/dev/null

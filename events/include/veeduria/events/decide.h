@@ -61,6 +61,23 @@ bool Evolve(StateStore& state, const SealedEvent& event);
 // Reads the envelope fields the log needs from stored bytes (REQUIRES: verified bytes).
 SealedEvent DescribeEvent(std::string_view bytes, const Hash& hash);
 
+// A Checkpoint event (DESIGN §2.7) sealed on the directory stream, chained after its head:
+// the Merkle root (events/merkle.h) of the log's first `tree_size` events and the Ed25519
+// signature of merkle::CheckpointSignedBytes(tree_size, root) by `key_id`. Its actor is
+// "system" with role platform, scope "national"; its event id derives from tree_size and root.
+// Apply it with Evolve like any event (it records the latest checkpoint, see LastCheckpoint).
+SealedEvent SealCheckpoint(const StateStore& state, uint64_t tree_size, const Hash& root, std::string key_id,
+                           std::string signature, Micros at);
+
+// The latest checkpoint the state has seen (tree_size 0 and at 0 when none).
+struct CheckpointInfo {
+  uint64_t tree_size = 0;
+  Hash root{};
+  Micros at = 0;
+  bool present = false;
+};
+CheckpointInfo ReadLastCheckpoint(const StateStore& state);
+
 // Every reason code decide() can return, for documentation and tests.
 const std::vector<std::string>& ReasonCodes();
 

@@ -6,7 +6,10 @@
 //   log    (topic byte, partition u32 BE, offset u64 BE) -> lsn u64 BE | sha256 | event bytes
 //   order  lsn u64 BE -> (topic byte, partition, offset): the log-wide append order
 //   state  the decider state (events/state.h), written in the same batch as its events
-//   default  "next/<topic>/<partition>" and "next_lsn" counters
+//   default  "next/<topic>/<partition>", "next_lsn" and "merkle_size" counters
+//   merkle (level u8, index u64 BE) -> 32-byte hash: the Merkle tree over the log (events/merkle.h),
+//            leaf i = the event at lsn i; every leaf hash (level 0) and every completed perfect
+//            subtree node, written once in the same batch as the events that complete them
 //
 // Append() is thread-safe. Concurrent callers are group-committed (leveldb's writer queue):
 // the first waiting caller decides every queued command in order against an overlay of the
@@ -22,6 +25,7 @@
 #include "veeduria/events/command.h"
 #include "veeduria/events/decide.h"
 #include "veeduria/events/log.h"
+#include "veeduria/events/merkle.h"
 #include "veeduria/events/state.h"
 #include "veeduria/events/status.h"
 
@@ -29,6 +33,7 @@ namespace veeduria::producers {
 
 class EmbeddedLedger : public events::LogReader {
  public:
+  using Hash = events::Hash;
   // Opens (creating if missing) the ledger under `data_dir`/log.
   static Result<std::unique_ptr<EmbeddedLedger>> Open(const std::string& data_dir);
   ~EmbeddedLedger() override;
@@ -43,6 +48,27 @@ class EmbeddedLedger : public events::LogReader {
   const events::StateStore& state() const;
   events::LedgerMeta meta() const { return events::ReadLedgerMeta(state()); }
   uint64_t end_lsn() const;
+
+  // The Merkle tree over the log: leaves are the events in lsn order (leaf i = the event at
+  // lsn i). Any tree size up to end_lsn(); O(log² N) node lookups, never a rescan.
+  Result<Hash> RootAt(uint64_t tree_size) const;  // REQUIRES tree_size <= end_lsn()
+  Result<std::vector<Hash>> InclusionProof(uint64_t lsn, uint64_t tree_size) const;
+  Result<std::vector<Hash>> ConsistencyProof(uint64_t old_size, uint64_t new_size) const;
+  // The tree's right edge at `tree_size` from the stored nodes (for `verify --from-checkpoint`,
+  // which accepts it only if it folds to the trusted checkpoint's root).
+  Result<events::merkle::Frontier> FrontierAt(uint64_t tree_size) const;
+
+  // Signs with `signer` (bytes -> 64-byte Ed25519 signature) and appends a Checkpoint event on the
+  // directory stream covering every event before it (tree_size = its own lsn); returns it. The
+  // signed bytes are merkle::CheckpointSignedBytes(tree_size, root). Serialized with Append.
+  using Signer = std::function<std::string(std::string_view)>;
+  Result<events::SealedEvent> AppendCheckpoint(const Signer& signer, const std::string& key_id);
+
+  // Periodic checkpoints: after a committed group, when at least `every_events` events (0: never
+  // by count) were appended since the last checkpoint, or `every_seconds` (0: never by time) of
+  // wall-clock time passed since it (or since this call) and something was appended, a
+  // Checkpoint is added at the end of that group's batch. An empty signer disables the policy.
+  void SetCheckpointPolicy(uint64_t every_events, double every_seconds, Signer signer, std::string key_id);
 
   // Drops the decider state and rebuilds it by evolving the whole log.
   Status RebuildState();
