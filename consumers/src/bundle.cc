@@ -127,7 +127,12 @@ Status WriteBundle(const BundleInput& in, const std::string& dir) {
   VEEDURIA_RETURN_IF_ERROR(WriteFile(root / "schema" / "veeduria.fbs", in.schema_fbs));
   VEEDURIA_RETURN_IF_ERROR(WriteFile(
       root / "timeline.html", RenderTimelineHtml(in.selection, in.created_at, jsons, cp_json, key_id)));
-  return WriteFile(root / "manifest.json", manifest.dump(2) + "\n");
+  const std::string manifest_text = manifest.dump(2) + "\n";
+  if (!in.sign_manifest) return Status::InvalidArgument("a bundle needs a signer for its manifest");
+  const std::string sig = in.sign_manifest(manifest_text);
+  VEEDURIA_RETURN_IF_ERROR(WriteFile(
+      root / "manifest.sig", events::ToHex(reinterpret_cast<const uint8_t*>(sig.data()), sig.size()) + "\n"));
+  return WriteFile(root / "manifest.json", manifest_text);
 }
 
 // ----------------------------------------------------------------------------------------
@@ -196,6 +201,25 @@ Result<BundleReport> VerifyBundle(const std::string& dir, const std::string& tru
     }
   }
   v.report.key_id = key_id;
+
+  // The manifest is signed by the same key: what the bundle claims to hold is the operator's word.
+  {
+    std::string sig_hex;
+    if (!ReadFile(v.root / "manifest.sig", &sig_hex)) {
+      v.Problem("manifest.sig", "", "missing", "the manifest's signature is missing");
+    } else {
+      while (!sig_hex.empty() && (sig_hex.back() == '\n' || sig_hex.back() == '\r')) sig_hex.pop_back();
+      const bool hex =
+          sig_hex.size() == 128 && sig_hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+      std::string sig;
+      for (size_t i = 0; hex && i < sig_hex.size(); i += 2)
+        sig.push_back(static_cast<char>(std::stoi(sig_hex.substr(i, 2), nullptr, 16)));
+      if (!hex || key_pem.empty() || key_id.empty() || !check_signature(text, sig, key_pem))
+        v.Problem("manifest.sig", "", "signature",
+                  "the manifest (the list of what the bundle holds) is not signed by key " + key_id +
+                      ": it was edited, or an event was added or removed");
+    }
+  }
 
   // 2. The checkpoint event and its signature.
   events::Hash root{};

@@ -130,6 +130,7 @@ int RunEvidence(const std::string& data, const EvidenceOptions& o) {
                                             .count());
   in.public_key_pem = key->public_key_pem;
   in.schema_fbs = std::string(consumers::SchemaText());
+  in.sign_manifest = key->signer;
   bool found_cp = false;
   size_t after = 0;
   Status scanned = ledger.ScanLog(0, [&](const events::LogEntry& le) {

@@ -95,6 +95,7 @@ class BundleTest : public ::testing::Test {
     in.created_at = "2024-03-01T00:00:00Z";
     in.public_key_pem = key.public_key_pem;
     in.schema_fbs = std::string(SchemaText());
+    in.sign_manifest = key.signer;
     EXPECT_TRUE(ledger_
                     ->ScanLog(0,
                               [&](const events::LogEntry& e) {
@@ -180,6 +181,7 @@ TEST_F(BundleTest, AnEditedEventAndManifestStillFailsTheProof) {
   auto r = Verify(dir);
   EXPECT_TRUE(Has(r, "proofs/0003.json", "inclusion")) << Dump(r);
   EXPECT_TRUE(Has(r, "events/0003.vdev", "event_id")) << Dump(r);
+  EXPECT_TRUE(Has(r, "manifest.sig", "signature")) << Dump(r);
 }
 
 TEST_F(BundleTest, AnEditedProofIsNamed) {
@@ -260,20 +262,27 @@ TEST_F(BundleTest, AnEditedJsonOrTimelineIsNamed) {
   EXPECT_TRUE(Has(r, "timeline.html", "timeline")) << Dump(r);
 }
 
-TEST_F(BundleTest, AnEventDroppedFromTheManifestShowsAsAGap) {
-  // An event dropped from the manifest too (not just its file): its neighbours are no longer
-  // adjacent, so the verifier reports the gap in the stream's sequences as a note (a selection
-  // may skip events), and the timeline no longer matches what the events render to.
+TEST_F(BundleTest, AnEventDroppedFromTheManifestIsNamed) {
+  // An event dropped from the manifest too (not just its file): the manifest is signed, so the
+  // trimmed selection fails; the gap also shows in the stream's sequences (a note: a selection
+  // may skip events) and the timeline no longer matches what the events render to.
   const std::string dir = MakeBundle("b", "25799", key_);
   json m = json::parse(Read(fs::path(dir) / "manifest.json"));
   m["events"].erase(m["events"].begin() + 10);
-  Write(fs::path(dir) / "manifest.json", m.dump(2));
+  Write(fs::path(dir) / "manifest.json", m.dump(2) + "\n");
   auto r = Verify(dir);
+  EXPECT_TRUE(Has(r, "manifest.sig", "signature")) << Dump(r);
   bool gap = false;
   for (const auto& n : r.notes)
     gap |= n.find("stream 25799: sequences 1–") != std::string::npos && n.find(", ") != std::string::npos;
   EXPECT_TRUE(gap);
-  EXPECT_TRUE(Has(r, "timeline.html", "timeline")) << Dump(r);  // the timeline still shows it
+  EXPECT_TRUE(Has(r, "timeline.html", "timeline")) << Dump(r);
+}
+
+TEST_F(BundleTest, AMissingManifestSignatureIsNamed) {
+  const std::string dir = MakeBundle("b", "25799", key_);
+  fs::remove(fs::path(dir) / "manifest.sig");
+  EXPECT_TRUE(Has(Verify(dir), "manifest.sig", "missing"));
 }
 
 TEST(TimelineTest, EscapesHtml) {

@@ -3,6 +3,8 @@
 // nothing but its own files. Layout (documented in docs/evidence.md):
 //
 //   manifest.json            what the bundle holds and how the files tie together
+//   manifest.sig             Ed25519 signature (hex) of manifest.json's bytes by the ledger's key,
+//                            so the selection itself cannot be trimmed or edited unnoticed
 //   events/NNNN.vdev         each selected event's canonical bytes (a FlatBuffers `Event`)
 //   events/NNNN.json         its canonical JSON (events::RenderEventJson, with its position)
 //   proofs/NNNN.json         its Merkle inclusion proof against the checkpoint
@@ -46,6 +48,8 @@ struct BundleInput {
   events::LogEntry checkpoint;      // the Checkpoint event
   std::string public_key_pem;
   std::string schema_fbs;  // contents of schema/veeduria.fbs
+  // Signs the manifest's bytes with the ledger's key (64-byte Ed25519 signature).
+  std::function<std::string(std::string_view)> sign_manifest;
 };
 
 // schema/veeduria.fbs as this build was compiled with (copied into every bundle).
