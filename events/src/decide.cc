@@ -137,6 +137,7 @@ class Decider {
   Check RequireEntityWriter(const std::string& entity);
   Check RequireReviewer(const std::string& entity, bool dnp_allowed);
   Check NeedEntity(const std::string& entity, json* out);
+  Check NeedMethodology(const std::string& name, const mdm::Methodology** out);
   Check NeedCampaign(const std::string& campaign, json* out);
   Check NeedMilestone(const json& campaign, const std::string& milestone, json* out);
   Check NeedPlan(const std::string& entity, const std::string& plan, json* out);
@@ -396,6 +397,13 @@ Check Decider::RequireReviewer(const std::string& entity, bool dnp_allowed) {
   return Refuse("not_authorized", "actor",
                 Quote(cmd_.actor) + " is not a reviewer of department " + Quote(dept) + " of entity " +
                     Quote(entity) + (dnp_allowed ? " nor DNP" : ""));
+}
+
+Check Decider::NeedMethodology(const std::string& name, const mdm::Methodology** out) {
+  *out = mdm::FindMethodology(name);
+  if (!*out)
+    return Refuse("unknown_methodology", "methodology", "methodology " + Quote(name) + " is not known");
+  return std::nullopt;
 }
 
 Check Decider::NeedCampaign(const std::string& campaign, json* out) {
@@ -1345,10 +1353,8 @@ Check Decider::RecordMdmInputs() {
   if (auto r = RequireDnp()) return r;
   const std::string methodology = cmd_.Str("methodology");
   // The inputs, their ranges and the groups are the methodology module's (one definition).
-  const mdm::Methodology* m = mdm::FindMethodology(methodology);
-  if (!m)
-    return Refuse("unknown_methodology", "methodology",
-                  "methodology " + Quote(methodology) + " is not known");
+  const mdm::Methodology* m = nullptr;
+  if (auto r = NeedMethodology(methodology, &m)) return r;
   const std::string group = cmd_.Str("group");
   if (cmd_.Has("group") && !mdm::IsGroup(group))  // optional: the published tables do not carry it
     return Refuse("bad_mdm_input", "group", "group " + Quote(group) + " is not one of C, G1…G5");
@@ -1407,10 +1413,9 @@ Check Decider::PublishMdmScore() {
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireDnp()) return r;
   const std::string methodology = cmd_.Str("methodology");
-  const mdm::Methodology* m = mdm::FindMethodology(methodology);
-  if (!m)
-    return Refuse("unknown_methodology", "methodology",
-                  "methodology " + Quote(methodology) + " is not known");
+  // The inputs, their ranges and the groups are the methodology module's (one definition).
+  const mdm::Methodology* m = nullptr;
+  if (auto r = NeedMethodology(methodology, &m)) return r;
   const int vigencia = cmd_.body["vigencia"].get<int>();
   auto in = RecordedMdmInputs(Rec(keys::Mdm(entity, vigencia)));
   if (!in)

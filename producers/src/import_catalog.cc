@@ -16,21 +16,11 @@ using nlohmann::json;
 using namespace import_internal;
 
 Result<ImportBatch> ImportCatalog(const std::string& bytes, const std::string& path, const ImportOptions& o) {
-  ImportBatch b;
-  b.kind = "catalog";
-  b.file = BaseName(path);
-  b.sha256 = Sha256Hex(bytes);
-  if (auto bad = CheckUtf8(bytes, b.file); !bad.empty()) return Status::InvalidArgument(bad);
-  const auto records = ParseCsv(bytes);
-  if (records.empty()) return Status::InvalidArgument(b.file + ": empty file");
-  std::vector<std::string> header;
-  for (const auto& h : records[0].fields) header.push_back(NormalizeHeader(h));
-  auto col = [&](std::initializer_list<const char*> names) -> int {
-    for (size_t i = 0; i < header.size(); ++i)
-      for (const char* n : names)
-        if (header[i] == n) return static_cast<int>(i);
-    return -1;
-  };
+  auto csv = OpenCsv(bytes, path, "catalog");
+  if (!csv.ok()) return csv.status();
+  ImportBatch b = std::move(csv->batch);
+  const auto& records = csv->records;
+  auto col = [&](std::initializer_list<const char*> names) { return csv->Column(names); };
   const int c_sector = col({"codigo_sector"}), c_programa = col({"codigo_programa"}),
             c_producto = col({"codigo_producto"}),
             c_ind = col({"codigo_indicador", "codigo_indicador_de_producto", "codigo_del_indicador"}),

@@ -80,6 +80,27 @@ void Stamp(json& cmd, const ImportBatch& b, const ImportOptions& o, int row, con
   if (!o.at.empty()) cmd["at"] = o.at;
 }
 
+int CsvFile::Column(std::initializer_list<const char*> names, bool prefix) const {
+  for (size_t i = 0; i < header.size(); ++i)
+    for (const char* n : names)
+      if (header[i] == n || (prefix && header[i].starts_with(std::string(n) + "_")))
+        return static_cast<int>(i);
+  return -1;
+}
+
+Result<CsvFile> OpenCsv(const std::string& bytes, const std::string& path, const std::string& kind,
+                        char separator) {
+  CsvFile f;
+  f.batch.kind = kind;
+  f.batch.file = BaseName(path);
+  f.batch.sha256 = Sha256Hex(bytes);
+  if (auto bad = CheckUtf8(bytes, f.batch.file); !bad.empty()) return Status::InvalidArgument(bad);
+  f.records = ParseCsv(bytes, separator);
+  if (f.records.empty()) return Status::InvalidArgument(f.batch.file + ": empty file");
+  for (const auto& h : f.records[0].fields) f.header.push_back(NormalizeHeader(h));
+  return f;
+}
+
 }  // namespace import_internal
 
 Result<ImportBatch> ReadImport(const std::string& kind, const std::string& bytes, const std::string& file,

@@ -36,21 +36,11 @@ std::string Code(const std::string& raw, size_t width) {
 
 Result<ImportBatch> ImportDivipola(const std::string& bytes, const std::string& path,
                                    const ImportOptions& o) {
-  ImportBatch b;
-  b.kind = "divipola";
-  b.file = BaseName(path);
-  b.sha256 = Sha256Hex(bytes);
-  if (auto bad = CheckUtf8(bytes, b.file); !bad.empty()) return Status::InvalidArgument(bad);
-  const auto records = ParseCsv(bytes);
-  if (records.empty()) return Status::InvalidArgument(b.file + ": empty file");
-  std::vector<std::string> header;
-  for (const auto& h : records[0].fields) header.push_back(NormalizeHeader(h));
-  auto col = [&](std::initializer_list<const char*> names) -> int {
-    for (size_t i = 0; i < header.size(); ++i)
-      for (const char* n : names)
-        if (header[i] == n || header[i].starts_with(std::string(n) + "_")) return static_cast<int>(i);
-    return -1;
-  };
+  auto csv = OpenCsv(bytes, path, "divipola");
+  if (!csv.ok()) return csv.status();
+  ImportBatch b = std::move(csv->batch);
+  const auto& records = csv->records;
+  auto col = [&](std::initializer_list<const char*> names) { return csv->Column(names, true); };
   const int c_dpto = col({"cod_dpto", "codigo_departamento"}),
             c_ndpto = col({"nom_dpto", "nombre_departamento"});
   const int c_mpio = col({"cod_mpio", "codigo_municipio"}), c_nmpio = col({"nom_mpio", "nombre_municipio"});

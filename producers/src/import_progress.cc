@@ -42,26 +42,16 @@ json Money(const std::string& t) {
 
 Result<ImportBatch> ImportProgress(const std::string& bytes, const std::string& path,
                                    const ImportOptions& o) {
-  ImportBatch b;
-  b.kind = "progress";
-  b.file = BaseName(path);
-  b.sha256 = Sha256Hex(bytes);
-  if (auto bad = CheckUtf8(bytes, b.file); !bad.empty()) return Status::InvalidArgument(bad);
   // Spanish spreadsheets save CSV with ';' when the comma is the decimal mark.
   const size_t eol = bytes.find('\n');
   const std::string first = bytes.substr(0, eol);
   const char sep =
       std::count(first.begin(), first.end(), ';') > std::count(first.begin(), first.end(), ',') ? ';' : ',';
-  const auto records = ParseCsv(bytes, sep);
-  if (records.empty()) return Status::InvalidArgument(b.file + ": empty file");
-  std::vector<std::string> header;
-  for (const auto& h : records[0].fields) header.push_back(NormalizeHeader(h));
-  auto col = [&](std::initializer_list<const char*> names) -> int {
-    for (size_t i = 0; i < header.size(); ++i)
-      for (const char* n : names)
-        if (header[i] == n) return static_cast<int>(i);
-    return -1;
-  };
+  auto csv = OpenCsv(bytes, path, "progress", sep);
+  if (!csv.ok()) return csv.status();
+  ImportBatch b = std::move(csv->batch);
+  const auto& records = csv->records;
+  auto col = [&](std::initializer_list<const char*> names) { return csv->Column(names); };
   const int c_entity = col({"entidad", "entity", "codigo_dane"}), c_plan = col({"plan"}),
             c_goal = col({"meta", "goal", "codigo_meta"}), c_campaign = col({"campana", "campaign"}),
             c_cut = col({"corte", "milestone"}),

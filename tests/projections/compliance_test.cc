@@ -189,52 +189,9 @@ TEST(ComplianceTest, EntityRowsKeepTheirLayout) {
   EXPECT_EQ(keys, (std::vector<std::string>{"*", "25", "25175", "25799"}));
 }
 
-// Submits a scenario one command at a time, catching the projections up after each, so that
-// directory and entity events are applied interleaved as they were written (a full catch-up
-// applies the whole directory first).
-void LoadIncrementally(LedgerFixture& f, const std::string& relative_path) {
-  std::ifstream in(std::string(VEEDURIA_SOURCE_DIR) + "/" + relative_path);
-  ASSERT_TRUE(in) << relative_path;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#' || line[first] == '>') continue;
-    if (line[first] == '!') {
-      std::istringstream words(line.substr(first + 1));
-      std::string kind, rest;
-      words >> kind;
-      std::getline(words, rest);
-      if (kind == "init") {
-        const json args = json::parse(rest.empty() ? "{}" : rest);
-        f.Submit(json{{"command", "init"},
-                      {"command_id", "init"},
-                      {"actor", args.value("admin", "admin@dnp.gov.co")},
-                      {"clock", "simulated"},
-                      {"admin", args.value("admin", "admin@dnp.gov.co")},
-                      {"partitions", args.value("partitions", 4)},
-                      {"at", args.value("at", "2023-01-02T08:00:00-05:00")}});
-      } else if (kind == "load") {
-        std::ifstream file(std::string(VEEDURIA_SOURCE_DIR) + "/" + rest.substr(rest.find_first_not_of(' ')));
-        const std::string body((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-        for (const auto& l : events::SplitLines(body)) {
-          f.Submit(std::string(l.text));
-          f.CatchUp();
-        }
-      }
-      f.CatchUp();
-      continue;
-    }
-    auto p = events::ParseCommand(line, 0);
-    if (!p.command) continue;
-    ASSERT_TRUE(f.ledger().Append({*p.command}).ok());
-    f.CatchUp();
-  }
-}
-
 TEST(ComplianceTest, IncrementalCatchUpEqualsRebuild) {
   LedgerFixture f;
-  LoadIncrementally(f, "tests/scenarios/cycle_2023.scn");
+  f.LoadScenario("tests/scenarios/cycle_2023.scn", /*catch_up_each=*/true);
   std::map<std::string, std::string> incremental, rebuilt, empty;
   for (const auto& [name, digest] : f.store().Digests()) incremental[name] = digest;
   ASSERT_TRUE(f.store().Reset("").ok());

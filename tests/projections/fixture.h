@@ -53,8 +53,9 @@ class LedgerFixture {
   }
   events::Decision Submit(const nlohmann::json& command) { return Submit(command.dump()); }
 
-  // Every command of a scenario file (with its `! init` and `! load` directives), in order.
-  void LoadScenario(const std::string& relative_path) {
+  // Every command of a scenario file (with its `! init` and `! load` directives), in order;
+  // with `catch_up_each`, the projections catch up after every command (incremental application).
+  void LoadScenario(const std::string& relative_path, bool catch_up_each = false) {
     std::ifstream in(std::string(VEEDURIA_SOURCE_DIR) + "/" + relative_path);
     ASSERT_TRUE(in) << relative_path;
     std::string line;
@@ -80,14 +81,19 @@ class LedgerFixture {
         } else if (kind == "load") {
           std::ifstream f(std::string(VEEDURIA_SOURCE_DIR) + "/" + rest.substr(rest.find_first_not_of(' ')));
           std::string body((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-          for (const auto& l : events::SplitLines(body)) Submit(std::string(l.text));
+          for (const auto& l : events::SplitLines(body)) {
+            Submit(std::string(l.text));
+            if (catch_up_each) CatchUp();
+          }
         }
+        if (catch_up_each) CatchUp();
         continue;
       }
       auto p = events::ParseCommand(line, 0);
       if (p.command) {
         auto r = ledger_->Append({*p.command});
         EXPECT_TRUE(r.ok());
+        if (catch_up_each) CatchUp();
       }
     }
   }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "veeduria/events/status.h"
+#include "veeduria/producers/csv.h"
 #include "veeduria/producers/embedded_ledger.h"
 
 namespace veeduria::producers {
@@ -89,6 +90,17 @@ std::string BaseName(const std::string& path);
 std::string CheckUtf8(const std::string& bytes, const std::string& file);
 // Lower case, accents removed, spaces and punctuation as '_': "Avance físico" -> avance_fisico.
 std::string NormalizeHeader(const std::string& header);
+// A CSV file opened for import: the batch it starts (kind, file name, SHA-256), its records and
+// its normalized header. Fails for a file that is not UTF-8 or is empty.
+struct CsvFile {
+  ImportBatch batch;
+  std::vector<CsvRecord> records;
+  std::vector<std::string> header;  // NormalizeHeader of each column
+  // The first column named one of `names` (or, with `prefix`, starting with "<name>_"); -1 if none.
+  int Column(std::initializer_list<const char*> names, bool prefix = false) const;
+};
+Result<CsvFile> OpenCsv(const std::string& bytes, const std::string& path, const std::string& kind,
+                        char separator = ',');
 // Provenance fields of one command.
 void Stamp(nlohmann::json& cmd, const ImportBatch& b, const ImportOptions& o, int row,
            const std::string& what);
