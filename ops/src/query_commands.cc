@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "veeduria/events/time.h"
+#include "veeduria/producers/keys.h"
 #include "veeduria/projections/view.h"
 
 namespace veeduria::cli {
@@ -59,8 +60,13 @@ int RunAudit(const std::string& data, const projections::AuditParams& params, co
       [&](const projections::View& v) { return projections::AuditQuery(v, p); });
 }
 
-int RunProgress(const std::string& data, const projections::ProgressParams& params,
+int RunProgress(const std::string& data, const projections::ProgressParams& given,
                 const QueryOptions& options) {
+  auto config = producers::ReadLedgerConfig(data);  // the semáforo bands are configuration
+  if (!config.ok()) return Fail(config.status().ToString());
+  projections::ProgressParams params = given;
+  params.bands = {config->semaforo_bajo, config->semaforo_medio, config->semaforo_satisfactorio,
+                  config->semaforo_sobresaliente};
   return Answer(
       data, options,
       [&](const projections::ProjectionStore& s) {

@@ -68,6 +68,19 @@ Result<LedgerConfig> ReadLedgerConfig(const std::string& data_dir) {
       c.checkpoint_every_events = j.at("checkpoint_every_events").get<uint64_t>();
     if (j.contains("checkpoint_every_seconds"))
       c.checkpoint_every_seconds = j.at("checkpoint_every_seconds").get<uint64_t>();
+    if (j.contains("semaforo")) {
+      const json& b = j.at("semaforo");
+      c.semaforo_bajo = b.value("bajo", c.semaforo_bajo);
+      c.semaforo_medio = b.value("medio", c.semaforo_medio);
+      c.semaforo_satisfactorio = b.value("satisfactorio", c.semaforo_satisfactorio);
+      c.semaforo_sobresaliente = b.value("sobresaliente", c.semaforo_sobresaliente);
+      if (!(c.semaforo_bajo < c.semaforo_medio && c.semaforo_medio < c.semaforo_satisfactorio &&
+            c.semaforo_satisfactorio < c.semaforo_sobresaliente))
+        return Status::InvalidArgument(path +
+                                       ": field 'semaforo': the band limits must increase (bajo < medio < "
+                                       "satisfactorio < sobresaliente), got " +
+                                       b.dump());
+    }
   } catch (const json::exception& e) {
     return Status::InvalidArgument(path + ": " + e.what());
   }
@@ -80,7 +93,12 @@ Status WriteLedgerConfig(const std::string& data_dir, const LedgerConfig& c) {
   if (!out) return Status::IOError("cannot write " + path);
   nlohmann::ordered_json j = {{"signing_key", c.signing_key},
                               {"checkpoint_every_events", c.checkpoint_every_events},
-                              {"checkpoint_every_seconds", c.checkpoint_every_seconds}};
+                              {"checkpoint_every_seconds", c.checkpoint_every_seconds},
+                              {"semaforo",
+                               {{"bajo", c.semaforo_bajo},
+                                {"medio", c.semaforo_medio},
+                                {"satisfactorio", c.semaforo_satisfactorio},
+                                {"sobresaliente", c.semaforo_sobresaliente}}}};
   out << j.dump(2) << "\n";
   return out ? Status::Ok() : Status::IOError("cannot write " + path);
 }

@@ -63,6 +63,9 @@ check "audit --as-of a day before the correction does not know it" bash -c \
 check "compliance --csv has a header and one row per entity" bash -c \
   "'$v' --data '$q' compliance --campaign KPT-2023 --milestone Q2 --department 25 --csv | head -1 | grep -q '^entity,'"
 check "progress table" bash -c "'$v' --data '$q' progress --entity 25799 --campaign KPT-2023 --milestone Q2 | grep -q Sobresaliente"
+jq '.semaforo = {"sobresaliente": 95}' "$q/config.json" >"$tmp/config.json" && cp "$tmp/config.json" "$q/config.json"
+check "semáforo bands come from the configuration" bash -c \
+  "'$v' --data '$q' progress --entity 25799 --campaign KPT-2023 --milestone Q2 --json | jq -e '[.rows[] | select(.goal==\"IP-155\") | .semaforo] == [\"Satisfactorio\"]' >/dev/null"
 check "a query without its required option is refused" bash -c "! '$v' --data '$q' compliance --campaign KPT-2023 2>/dev/null"
 check "rebuild gives the incremental projections" bash -c "'$v' --data '$q' rebuild | grep -c 'identical to the incremental' | grep -q '^6$'"
 

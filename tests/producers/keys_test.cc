@@ -89,5 +89,23 @@ TEST_F(KeysTest, ConfigDefaultsAndRoundTrip) {
   EXPECT_FALSE(ReadLedgerConfig(dir_.string()).ok());
 }
 
+// The semáforo bands are configuration (DESIGN §2.6): defaults, a change, and limits that do not
+// increase refused with the field named.
+TEST_F(KeysTest, SemaforoBandsAreConfiguration) {
+  auto c = ReadLedgerConfig(dir_.string());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->semaforo_bajo, 40);
+  EXPECT_EQ(c->semaforo_sobresaliente, 80);
+  std::ofstream(dir_ / "config.json") << R"({"semaforo": {"sobresaliente": 95}})";
+  auto d = ReadLedgerConfig(dir_.string());
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->semaforo_sobresaliente, 95);
+  EXPECT_EQ(d->semaforo_satisfactorio, 70);
+  std::ofstream(dir_ / "config.json", std::ios::trunc) << R"({"semaforo": {"medio": 30}})";
+  auto bad = ReadLedgerConfig(dir_.string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'semaforo'"), std::string::npos) << bad.status().message();
+}
+
 }  // namespace
 }  // namespace veeduria::producers

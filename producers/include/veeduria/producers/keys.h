@@ -25,6 +25,9 @@ struct LedgerConfig {
   std::string signing_key = "signing.key";
   uint64_t checkpoint_every_events = 10000;
   uint64_t checkpoint_every_seconds = 3600;
+  // Semáforo band limits in percent (DESIGN §2.6 defaults): below bajo Crítico, then Bajo, Medio,
+  // Satisfactorio, and from sobresaliente on Sobresaliente. Must increase.
+  double semaforo_bajo = 40, semaforo_medio = 60, semaforo_satisfactorio = 70, semaforo_sobresaliente = 80;
 };
 
 // DATA/config.json, or the defaults when the file is missing.
