@@ -1,6 +1,7 @@
 #include "veeduria/producers/embedded_ledger.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include "../crash/ledger_commands.h"
+#include "../crash/spawn.h"
 #include "veeduria/consumers/verify.h"
 #include "veeduria/schema/veeduria_generated.h"
 
@@ -20,6 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::Bootstrap;
+using testing::Cmd;
+using testing::LeaderChange;
 
 class EmbeddedLedgerTest : public ::testing::Test {
  protected:
@@ -31,42 +37,6 @@ class EmbeddedLedgerTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
-
-  static events::Command Cmd(const json& j) {
-    auto p = events::ParseCommand(j.dump(), 0);
-    EXPECT_TRUE(p.command) << (p.error ? p.error->message : "");
-    return *p.command;
-  }
-  static std::vector<events::Command> Bootstrap() {
-    return {Cmd({{"command", "init"},
-                 {"command_id", "init"},
-                 {"actor", "admin@dnp.gov.co"},
-                 {"clock", "system"},
-                 {"admin", "admin@dnp.gov.co"},
-                 {"partitions", 4}}),
-            Cmd({{"command", "register_entity"},
-                 {"command_id", "e25"},
-                 {"actor", "admin@dnp.gov.co"},
-                 {"entity", "25"},
-                 {"name", "CUNDINAMARCA"},
-                 {"kind", "departamento"},
-                 {"department", "25"}})};
-  }
-  // A leader change: two events (LeaderActivated, UserDeactivated) from one command.
-  static std::vector<events::Command> LeaderChange(int i) {
-    const std::string who = "leader" + std::to_string(i) + "@cundinamarca.gov.co";
-    return {Cmd({{"command", "request_leader"},
-                 {"command_id", "req-" + std::to_string(i)},
-                 {"actor", who},
-                 {"entity", "25"},
-                 {"email", who},
-                 {"name", "Líder " + std::to_string(i)},
-                 {"supports", {{{"kind", "acta_posesion"}, {"sha256", std::string(64, 'a')}}}}}),
-            Cmd({{"command", "activate_leader"},
-                 {"command_id", "act-" + std::to_string(i)},
-                 {"actor", "system"},
-                 {"request_id", "req-" + std::to_string(i)}})};
-  }
 
   fs::path dir_;
 };
@@ -132,9 +102,7 @@ TEST_F(EmbeddedLedgerTest, RebuildingALargeStateKeepsItIdentical) {
   EXPECT_EQ((*l)->partitions(events::kEventsTopic), 4u);
 }
 
-// True when `fd` has data (or EOF) within 30 s. A child forked from this multi-threaded process
-// can, rarely, deadlock on a lock another thread held at fork time; the parent then kills it like
-// any other round instead of waiting forever.
+// True when `fd` has data (or EOF) within 30 s (a bound for a broken child, not a timing).
 bool ReadableSoon(int fd) {
   pollfd p{fd, POLLIN, 0};
   return poll(&p, 1, 30'000) > 0;
@@ -153,18 +121,11 @@ TEST_F(EmbeddedLedgerTest, KilledWriterLosesNoAcknowledgedCommandAndLeavesNoHalf
   for (int round = 0; round < 8; ++round) {
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
+    ASSERT_EQ(fcntl(fds[0], F_SETFD, FD_CLOEXEC), 0);
     const int first = next;
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      auto l = EmbeddedLedger::Open(dir_.string());
-      if (!l.ok()) _exit(2);
-      for (int i = first;; ++i) {
-        if (!(*l)->Append(LeaderChange(i)).ok()) _exit(3);
-        if (write(fds[1], &i, sizeof i) != sizeof i) _exit(4);  // acknowledged: durable
-      }
-    }
+    const pid_t pid = testing::SpawnCrashChild(
+        {"append", dir_.string(), std::to_string(first), std::to_string(fds[1])});
+    ASSERT_GT(pid, 0);
     close(fds[1]);
     const int want = 1 + static_cast<int>(rng() % 20);
     int acked = -1, got = 0, v;

@@ -1,6 +1,7 @@
 // kill -9 of a projector at random points, many times: the projections end identical to a
 // clean rebuild (nothing lost, nothing applied twice).
 
+#include <fcntl.h>
 #include <poll.h>
 #include <rocksdb/db.h>
 #include <signal.h>
@@ -9,34 +10,14 @@
 
 #include <random>
 
+#include "../crash/spawn.h"
 #include "fixture.h"
 #include "veeduria/projections/projection.h"
 
 namespace veeduria {
 namespace {
 
-// Forwards to the store and tells the parent, through a pipe, after each committed batch.
-class Ticking : public events::ProjectionTarget {
- public:
-  Ticking(events::ProjectionTarget& inner, int fd) : inner_(inner), fd_(fd) {}
-  uint64_t NextOffset(std::string_view topic, uint32_t partition) const override {
-    return inner_.NextOffset(topic, partition);
-  }
-  Status Apply(const std::vector<events::LogEntry>& entries) override {
-    Status st = inner_.Apply(entries);
-    const char tick = 't';
-    if (st.ok() && write(fd_, &tick, 1) != 1) _exit(5);
-    return st;
-  }
-
- private:
-  events::ProjectionTarget& inner_;
-  int fd_;
-};
-
-// True when `fd` has data (or EOF) within 30 s. A child forked from this multi-threaded process
-// can, rarely, deadlock on a lock another thread held at fork time; the parent then kills it like
-// any other round instead of waiting forever.
+// True when `fd` has data (or EOF) within 30 s (a bound for a broken child, not a timing).
 bool ReadableSoon(int fd) {
   pollfd p{fd, POLLIN, 0};
   return poll(&p, 1, 30'000) > 0;
@@ -58,24 +39,22 @@ TEST(ProjectorCrashTest, KilledProjectorsEndIdenticalToACleanRebuild) {
               {"department", "25"}});
   }
   f.Close();
+  signal(SIGPIPE, SIG_IGN);  // a go-ahead to a child that died is an error return, not a signal
   std::mt19937 rng(20230630);
   int rounds = 0, kills = 0;
   for (bool done = false; !done; ++rounds) {
     ASSERT_LT(rounds, 500) << "the projector never finished";
-    int fds[2];
+    int fds[2], go[2];
     ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      auto ledger = producers::EmbeddedLedger::Open(f.dir().string());
-      auto store = projections::ProjectionStore::Open(f.dir().string());
-      if (!ledger.ok() || !store.ok()) _exit(2);
-      Ticking target(**store, fds[1]);
-      // Batches of 1–3 events: many commit points to die between.
-      _exit(consumers::CatchUp(**ledger, target, 1 + getpid() % 3).ok() ? 0 : 3);
-    }
+    ASSERT_EQ(pipe(go), 0);
+    ASSERT_EQ(fcntl(fds[0], F_SETFD, FD_CLOEXEC), 0);
+    ASSERT_EQ(fcntl(go[1], F_SETFD, FD_CLOEXEC), 0);
+    // Batches of 1–3 events: many commit points to die between.
+    const pid_t pid = testing::SpawnCrashChild({"project", f.dir().string(), std::to_string(1 + rounds % 3),
+                                                std::to_string(fds[1]), std::to_string(go[0])});
+    ASSERT_GT(pid, 0);
     close(fds[1]);
+    close(go[0]);
     const int want = static_cast<int>(rng() % 12);
     int ticks = 0;
     char c;
@@ -86,12 +65,14 @@ TEST(ProjectorCrashTest, KilledProjectorsEndIdenticalToACleanRebuild) {
         break;
       }
       if (read(fds[0], &c, 1) != 1) break;
-      ++ticks;
+      if (++ticks < want && write(go[1], "g", 1) != 1) break;
     }
+    EXPECT_FALSE(stalled) << "round " << rounds << ": the projector went silent for 30 s";
     if (ticks == want || stalled) {
       kill(pid, SIGKILL);
       ++kills;
     }
+    close(go[1]);  // a child that finished its last batch is not left waiting
     int status = 0;
     waitpid(pid, &status, 0);
     close(fds[0]);

@@ -1,0 +1,68 @@
+// The process the crash tests kill -9. It is exec'd fresh (never a fork of the test process, whose
+// RocksDB background threads a forked child would lack: its flushes and compactions would never
+// run and its writes would stall forever).
+//
+//   crash_child append DIR FIRST ACK_FD       appends leader changes FIRST, FIRST+1, … and writes
+//                                             each index to ACK_FD once it is durable
+//   crash_child project DIR BATCH TICK_FD GO_FD  catches the projections up in batches of BATCH,
+//                                             writing a byte to TICK_FD after each committed batch
+//                                             and waiting for one on GO_FD before going on
+// Exit codes: 0 done (project only), 2 open failed, 3 append/apply failed, 4 pipe closed.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "ledger_commands.h"
+#include "veeduria/consumers/projector.h"
+#include "veeduria/producers/embedded_ledger.h"
+#include "veeduria/projections/store.h"
+
+namespace veeduria {
+namespace {
+
+class Ticking : public events::ProjectionTarget {
+ public:
+  Ticking(events::ProjectionTarget& inner, int tick, int go) : inner_(inner), tick_(tick), go_(go) {}
+  uint64_t NextOffset(std::string_view topic, uint32_t partition) const override {
+    return inner_.NextOffset(topic, partition);
+  }
+  Status Apply(const std::vector<events::LogEntry>& entries) override {
+    Status st = inner_.Apply(entries);
+    char c = 't';
+    if (st.ok() && (write(tick_, &c, 1) != 1 || read(go_, &c, 1) != 1)) _exit(4);
+    return st;
+  }
+
+ private:
+  events::ProjectionTarget& inner_;
+  int tick_, go_;
+};
+
+int Append(const std::string& dir, int first, int ack) {
+  auto l = producers::EmbeddedLedger::Open(dir);
+  if (!l.ok()) return 2;
+  for (int i = first;; ++i) {
+    if (!(*l)->Append(testing::LeaderChange(i)).ok()) return 3;
+    if (write(ack, &i, sizeof i) != sizeof i) return 4;  // acknowledged: durable
+  }
+}
+
+int Project(const std::string& dir, int batch, int tick, int go) {
+  auto ledger = producers::EmbeddedLedger::Open(dir);
+  auto store = projections::ProjectionStore::Open(dir);
+  if (!ledger.ok() || !store.ok()) return 2;
+  Ticking target(**store, tick, go);
+  return consumers::CatchUp(**ledger, target, batch).ok() ? 0 : 3;
+}
+
+}  // namespace
+}  // namespace veeduria
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "append" && argc == 5) return veeduria::Append(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+  if (mode == "project" && argc == 6)
+    return veeduria::Project(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  return 64;
+}
