@@ -2,7 +2,7 @@
 // lines are rendered from), an index by object and one by actor.
 //
 // Rows (for each index key k of an event; see IndexKeysOf):
-//   i/<k>/<time key>            {lsn, topic, partition, offset, hash, bytes}: the event itself
+//   i/<k>/<time key>            the event itself and its log position (IndexEntry, binary)
 //   o/<k>/<object>/<time key>   null: the object index
 //   x/<actor>/<time key>        <k>: the actor index
 // where <time key> = recorded_at (hex) / stream / stream_seq (hex), so a prefix scan runs in
@@ -24,19 +24,14 @@ using nlohmann::json;
 class Audit : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
-  int version() const override { return 1; }
+  int version() const override { return 2; }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     const std::string tk = TimeKey(e);
     const std::string object = ObjectOf(e);
     const std::string actor = e.env->actor() ? Str(e.env->actor()->user()) : "";
-    json entry = {{"lsn", e.position.lsn},
-                  {"topic", e.position.topic},
-                  {"partition", e.position.partition},
-                  {"offset", e.position.offset},
-                  {"hash", json::binary(std::vector<uint8_t>(e.hash.begin(), e.hash.end()))},
-                  {"bytes", json::binary(std::vector<uint8_t>(e.bytes.begin(), e.bytes.end()))}};
+    const std::string entry = EncodeIndexEntry(e);
     for (const std::string& k : IndexKeysOf(e)) {
-      events::WriteRecord(rows, "i/" + k + "/" + tk, entry);
+      rows.Put("i/" + k + "/" + tk, entry);
       if (!object.empty()) events::WriteRecord(rows, "o/" + k + "/" + object + "/" + tk, nullptr);
       events::WriteRecord(rows, "x/" + actor + "/" + tk, k);
     }
@@ -165,19 +160,18 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
     const events::Micros at = static_cast<events::Micros>(std::stoull(tk.substr(0, 16), nullptr, 16));
     if (q.from && at < *q.from) continue;
     if (q.to && at > *q.to) continue;
-    json entry = rows.Record("i/" + q.entity + "/" + tk);
-    if (entry.is_null()) continue;
-    const auto& bytes = entry["bytes"].get_binary();
-    const auto& hash = entry["hash"].get_binary();
-    events::Hash h;
-    std::copy(hash.begin(), hash.end(), h.begin());
-    const std::string_view view_bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const auto row = rows.Get("i/" + q.entity + "/" + tk);
+    IndexEntry entry;
+    if (!row || !DecodeIndexEntry(*row, &entry) || !events::VerifyEventBytes(entry.bytes))
+      return Status::Corruption("unreadable event in the audit index at " + q.entity + "/" + tk);
+    const std::string_view view_bytes = entry.bytes;
+    const events::Hash& h = entry.hash;
     json ev = json::parse(events::RenderEventJson(view_bytes, h));
     const json& env = ev["envelope"];
     const std::string actor = env["actor"].value("user", "");
     if (!q.actor.empty() && actor != q.actor) continue;
     if (!q.type.empty() && ev["type"] != q.type) continue;
-    const schema::Event* fb = schema::GetEvent(bytes.data());
+    const schema::Event* fb = schema::GetEvent(view_bytes.data());
     events::LogPosition pos;
     EventRef ref{fb, fb->envelope(), view_bytes, h, pos};
     nlohmann::ordered_json line;
@@ -197,10 +191,9 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
     }
     line["change"] = change;
     line["event_id"] = env["event_id"];
-    line["position"] = entry["topic"].get<std::string>() + "/" +
-                       std::to_string(entry["partition"].get<uint32_t>()) + "@" +
-                       std::to_string(entry["offset"].get<uint64_t>()) + " (lsn " +
-                       std::to_string(entry["lsn"].get<uint64_t>()) + ")";
+    line["position"] = entry.position.topic + "/" + std::to_string(entry.position.partition) + "@" +
+                       std::to_string(entry.position.offset) + " (lsn " + std::to_string(entry.position.lsn) +
+                       ")";
     t.rows.push_back(std::move(line));
   }
   if (view.as_of()) t.notes.push_back("as of " + events::FormatRfc3339(view.now()));

@@ -1,6 +1,7 @@
 #include "veeduria/projections/projection.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "projections_internal.h"
 
@@ -25,6 +26,47 @@ std::string Hex16(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
+}
+
+namespace {
+
+template <typename T>
+void PutLe(std::string& out, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i, v >>= 8) out += static_cast<char>(v & 0xff);
+}
+template <typename T>
+T GetLe(std::string_view in) {
+  T v = 0;
+  for (size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | static_cast<uint8_t>(in[i]));
+  return v;
+}
+
+}  // namespace
+
+std::string EncodeIndexEntry(const EventRef& e) {
+  std::string out;
+  out.reserve(8 + 4 + 8 + 1 + e.position.topic.size() + 32 + e.bytes.size());
+  PutLe<uint64_t>(out, e.position.lsn);
+  PutLe<uint32_t>(out, e.position.partition);
+  PutLe<uint64_t>(out, e.position.offset);
+  out += static_cast<char>(e.position.topic.size());
+  out += e.position.topic;
+  out.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
+  out += e.bytes;
+  return out;
+}
+
+bool DecodeIndexEntry(std::string_view row, IndexEntry* out) {
+  if (row.size() < 21) return false;
+  out->position.lsn = GetLe<uint64_t>(row);
+  out->position.partition = GetLe<uint32_t>(row.substr(8));
+  out->position.offset = GetLe<uint64_t>(row.substr(12));
+  const size_t topic = static_cast<uint8_t>(row[20]);
+  if (row.size() < 21 + topic + 32) return false;
+  out->position.topic.assign(row.substr(21, topic));
+  std::memcpy(out->hash.data(), row.data() + 21 + topic, 32);
+  out->bytes = row.substr(21 + topic + 32);
+  return true;
 }
 
 namespace {

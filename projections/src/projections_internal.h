@@ -23,6 +23,19 @@ inline std::string TimeKey(const EventRef& e) {
          Hex16(e.env->stream_seq());
 }
 
+// The value of an audit index row i/<key>/<time key>: the event itself and where it sits in the
+// log, in a fixed binary layout (as-of views read thousands of them per query; no JSON):
+//   lsn u64 | partition u32 | offset u64 | topic length u8 | topic | sha256 (32) | event bytes
+// (integers little-endian). Views into the row; valid while it is.
+struct IndexEntry {
+  events::LogPosition position;
+  events::Hash hash{};
+  std::string_view bytes;
+};
+std::string EncodeIndexEntry(const EventRef& e);
+// False when the row is too short for its layout.
+bool DecodeIndexEntry(std::string_view row, IndexEntry* out);
+
 // The registry row several projections keep for queries that enumerate or name entities:
 // e/<entity> -> {"name", "kind", "department"} (view.cc relies on compliance's).
 inline void WriteEntityRow(const schema::EntityRegistered* p, events::StateStore& rows) {

@@ -1,6 +1,7 @@
 #include "veeduria/projections/view.h"
 
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "projections_internal.h"
@@ -25,19 +26,41 @@ class Live : public View {
   events::Micros now_;
 };
 
+// The events of the index keys up to t, folded through a projection the first time a query
+// reads it (a query reads one or two of the six).
 class AsOf : public View {
  public:
-  explicit AsOf(events::Micros t) : t_(t) {
-    for (const Projection* p : AllProjections()) rows_[std::string(p->name())];
+  AsOf(events::Micros t, std::map<std::string, std::string> rows) : t_(t), index_rows_(std::move(rows)) {}
+  Status Decode() {
+    for (const auto& [tk, row] : index_rows_) {
+      IndexEntry entry;
+      if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes))
+        return Status::Corruption("unreadable event in the audit index at " + tk);
+      entries_.push_back(std::move(entry));
+    }
+    return Status::Ok();
   }
-  const Rows& rows(std::string_view projection) const override { return rows_.find(projection)->second; }
+  const Rows& rows(std::string_view projection) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = folded_.find(projection);
+    if (it != folded_.end()) return it->second;
+    const Projection* p = FindProjection(projection);
+    MemoryRows& rows = folded_[std::string(projection)];
+    for (const IndexEntry& entry : entries_) {
+      const s::Event* ev = s::GetEvent(entry.bytes.data());
+      p->Apply(EventRef{ev, ev->envelope(), entry.bytes, entry.hash, entry.position}, rows.state());
+    }
+    return rows;
+  }
   events::Micros now() const override { return t_; }
   bool as_of() const override { return true; }
-  MemoryRows& mutable_rows(const std::string& projection) { return rows_[projection]; }
 
  private:
   events::Micros t_;
-  std::map<std::string, MemoryRows, std::less<>> rows_;
+  std::map<std::string, std::string> index_rows_;  // time key → index row, in time order
+  std::vector<IndexEntry> entries_;                // views into index_rows_
+  mutable std::mutex mu_;
+  mutable std::map<std::string, MemoryRows, std::less<>> folded_;  // guarded by mu_
 };
 
 }  // namespace
@@ -49,36 +72,19 @@ std::unique_ptr<View> LiveView(const ProjectionStore& store, events::Micros now)
 Result<std::unique_ptr<View>> AsOfView(const ProjectionStore& store,
                                        const std::vector<std::string>& index_keys, events::Micros t) {
   const std::string limit = Hex16(static_cast<uint64_t>(t));
-  // time key → entry; the same event may be indexed under several keys.
-  std::map<std::string, json> events_in_order;
+  // The same event may be indexed under several keys: one entry per time key.
+  std::map<std::string, std::string> rows;
   for (const std::string& key : index_keys) {
     const std::string prefix = "i/" + key + "/";
-    store.rows("audit").ScanRecords(prefix, [&](std::string_view k, const json& entry) {
+    store.rows("audit").Scan(prefix, [&](std::string_view k, std::string_view row) {
       const std::string_view tk = k.substr(prefix.size());
       if (tk.substr(0, 16) > limit) return false;  // recorded after t
-      events_in_order.emplace(std::string(tk), entry);
+      rows.emplace(std::string(tk), std::string(row));
       return true;
     });
   }
-  auto view = std::make_unique<AsOf>(t);
-  for (const auto& [tk, entry] : events_in_order) {
-    const auto& bytes = entry["bytes"].get_binary();
-    const auto& hash = entry["hash"].get_binary();
-    events::Hash h;
-    std::copy(hash.begin(), hash.end(), h.begin());
-    const std::string_view b(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (!events::VerifyEventBytes(b))
-      return Status::Corruption("unreadable event in the audit index at " + tk);
-    events::LogPosition pos;
-    pos.topic = entry["topic"].get<std::string>();
-    pos.partition = entry["partition"].get<uint32_t>();
-    pos.offset = entry["offset"].get<uint64_t>();
-    pos.lsn = entry["lsn"].get<uint64_t>();
-    const s::Event* ev = s::GetEvent(bytes.data());
-    EventRef ref{ev, ev->envelope(), b, h, pos};
-    for (const Projection* p : AllProjections())
-      p->Apply(ref, view->mutable_rows(std::string(p->name())).state());
-  }
+  auto view = std::make_unique<AsOf>(t, std::move(rows));
+  VEEDURIA_RETURN_IF_ERROR(view->Decode());
   return std::unique_ptr<View>(std::move(view));
 }
 
@@ -87,9 +93,10 @@ std::vector<std::string> AsOfKeysForEntity(const ProjectionStore& store, const s
   std::vector<std::string> keys = {entity, "*"};
   if (!with_users) return keys;
   std::set<std::string> users;
-  store.rows("audit").ScanRecords("i/" + entity + "/", [&](std::string_view, const json& entry) {
-    const auto& bytes = entry["bytes"].get_binary();
-    const s::Event* ev = s::GetEvent(bytes.data());
+  store.rows("audit").Scan("i/" + entity + "/", [&](std::string_view, std::string_view row) {
+    IndexEntry entry;
+    if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes)) return true;
+    const s::Event* ev = s::GetEvent(entry.bytes.data());
     if (const auto* p = ev->payload_as_LeaderActivated()) users.insert(Str(p->email()));
     if (const auto* p = ev->payload_as_LeaderRequested()) users.insert(Str(p->email()));
     if (const auto* p = ev->payload_as_RoleGranted()) users.insert(Str(p->user()));

@@ -26,8 +26,8 @@ std::unique_ptr<View> LiveView(const ProjectionStore& store, events::Micros now)
 
 // What the ledger knew at `t` (by recorded_at) about the given index keys (entity codes,
 // "*", "@<email>"; see IndexKeysOf): the events indexed under them up to `t`, folded in memory
-// through every projection. It reads the per-entity index of the audit projection, never the
-// whole log.
+// through a projection the first time rows() asks for it (thread-safe). It reads the per-entity
+// index of the audit projection, never the whole log.
 Result<std::unique_ptr<View>> AsOfView(const ProjectionStore& store,
                                        const std::vector<std::string>& index_keys, events::Micros t);
 
