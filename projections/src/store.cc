@@ -3,7 +3,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <filesystem>
 #include <map>
 
@@ -151,52 +153,70 @@ const Rows& ProjectionStore::rows(std::string_view projection) const {
 Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   const std::string topic = entries.front().position.topic;
   const uint32_t partition = entries.front().position.partition;
-  struct Target {
-    const Projection* projection;
-    uint64_t next;  // offset of the first entry it has not applied
-    events::OverlayState overlay;
-    std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
-    bool touched = false;
-  };
-  std::vector<std::unique_ptr<Target>> targets;
-  for (const Projection* p : AllProjections()) {
-    auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
-    targets.push_back(std::unique_ptr<Target>(new Target{
-        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}}));
-  }
+  std::vector<EventRef> refs;
+  refs.reserve(entries.size());
   for (const events::LogEntry& e : entries) {
     if (!events::VerifyEventBytes(e.bytes))
       return Status::Corruption("unreadable event at " + topic + "/" + std::to_string(partition) +
                                 " offset " + std::to_string(e.position.offset));
     const schema::Event* ev = schema::GetEvent(e.bytes.data());
-    EventRef ref{ev, ev->envelope(), e.bytes, e.hash, e.position};
-    const std::string stream = Str(ref.env->stream());
-    for (auto& t : targets) {
-      if (e.position.offset < t->next) continue;  // applied before
+    refs.push_back(EventRef{ev, ev->envelope(), e.bytes, e.hash, e.position});
+  }
+  struct Target {
+    const Projection* projection;
+    uint64_t next;  // offset of the first entry it has not applied
+    events::OverlayState overlay;
+    std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
+    Status status;
+  };
+  std::vector<std::unique_ptr<Target>> targets;
+  for (const Projection* p : AllProjections()) {
+    auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
+    targets.push_back(std::unique_ptr<Target>(new Target{
+        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}, {}}));
+  }
+  // Each projection folds the batch on its own (they share nothing but the read-only events), so
+  // they run on up to one thread per core.
+  auto fold = [&](Target& t) {
+    for (const EventRef& ref : refs) {
+      if (ref.position.offset < t.next) continue;  // applied before
       // The stream's sequence and hash chain, so that a re-delivered or forked stream (Kafka)
       // can never corrupt the rows: skip an exact duplicate of the head, stop on anything else.
-      auto it = t->heads.find(stream);
-      if (it == t->heads.end()) {
+      const std::string stream = Str(ref.env->stream());
+      auto it = t.heads.find(stream);
+      if (it == t.heads.end()) {
         std::pair<uint64_t, events::Hash> h{0, events::GenesisHash(stream)};
-        if (auto v = impl_->Meta(HeadKey(t->projection->name(), stream)); v && v->size() == 40) {
+        if (auto v = impl_->Meta(HeadKey(t.projection->name(), stream)); v && v->size() == 40) {
           h.first = ReadU64(*v);
           std::memcpy(h.second.data(), v->data() + 8, 32);
         }
-        it = t->heads.emplace(stream, h).first;
+        it = t.heads.emplace(stream, h).first;
       }
       const uint64_t seq = ref.env->stream_seq();
-      if (seq == it->second.first && e.hash == it->second.second) continue;  // exact duplicate
+      if (seq == it->second.first && ref.hash == it->second.second) continue;  // exact duplicate
       if (seq != it->second.first + 1 || !ref.env->prev_hash() ||
-          std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0)
-        return Status::Corruption("stream " + stream + " forks or has a gap at seq " + std::to_string(seq) +
-                                  " (" + topic + "/" + std::to_string(partition) + " offset " +
-                                  std::to_string(e.position.offset) + "); projection " +
-                                  std::string(t->projection->name()) + " stopped");
-      t->projection->Apply(ref, t->overlay);
-      it->second = {seq, e.hash};
-      t->touched = true;
+          std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0) {
+        t.status = Status::Corruption("stream " + stream + " forks or has a gap at seq " + std::to_string(seq) +
+                                      " (" + topic + "/" + std::to_string(partition) + " offset " +
+                                      std::to_string(ref.position.offset) + "); projection " +
+                                      std::string(t.projection->name()) + " stopped");
+        return;
+      }
+      t.projection->Apply(ref, t.overlay);
+      it->second = {seq, ref.hash};
     }
-  }
+  };
+  std::atomic<size_t> next_target{0};
+  auto worker = [&] {
+    for (size_t i; (i = next_target++) < targets.size();) fold(*targets[i]);
+  };
+  const size_t threads = std::min<size_t>(targets.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  for (auto& t : targets) VEEDURIA_RETURN_IF_ERROR(t->status);
+
   rocksdb::WriteBatch batch;
   const uint64_t next = entries.back().position.offset + 1;
   for (auto& t : targets) {
@@ -215,6 +235,8 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     }
     batch.Put(impl_->meta, OffsetKey(t->projection->name(), topic, partition), U64(next));
   }
+  // With the WAL (not synced): a killed projector keeps every batch it committed, so one that is
+  // killed over and over still progresses (without it, each restart began at the last flush).
   VEEDURIA_RETURN_IF_ERROR(
       FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &batch), "writing projections"));
   applied_ += entries.size();
