@@ -13,11 +13,13 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "harness.h"
+#include "service/http_service.h"
 
 namespace {
 
@@ -324,6 +326,36 @@ TEST_F(ServeTest, BodyAndLineLimitsAre413AndTheServiceKeepsServing) {
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("veeduria_http_requests_total{route=\"/v1/commands\",status=\"413\"} 2"), std::string::npos)
       << m->body;
+}
+
+// ops/openapi.yaml describes every route the service installs, and nothing else; each answers.
+TEST_F(ServeTest, TheOpenApiDescriptionMatchesTheServedRoutes) {
+  std::ifstream in(std::string(VEEDURIA_SOURCE_DIR) + "/ops/openapi.yaml");
+  ASSERT_TRUE(in);
+  std::set<std::pair<std::string, std::string>> described, served;
+  std::string line, path;
+  bool in_paths = false;
+  while (std::getline(in, line)) {
+    if (line == "paths:") in_paths = true;
+    else if (in_paths && !line.empty() && line[0] != ' ') in_paths = false;
+    if (!in_paths) continue;
+    if (line.size() > 3 && line.rfind("  /", 0) == 0 && line.back() == ':') path = line.substr(2, line.size() - 3);
+    for (const char* m : {"get", "post", "put", "delete", "patch"})
+      if (line == std::string("    ") + m + ":") {
+        std::string upper = m;
+        for (auto& c : upper) c = static_cast<char>(std::toupper(c));
+        described.insert({upper, path});
+      }
+  }
+  for (const auto& r : veeduria::service::ServedRoutes()) served.insert({r.method, r.path});
+  EXPECT_EQ(described, served);
+  EXPECT_EQ(served.size(), 11u);
+  for (const auto& [method, p] : served) {
+    auto r = method == "GET" ? Get(p, kAdmin) : Post("", kAdmin);
+    ASSERT_TRUE(r) << p;
+    EXPECT_NE(r->status, 404) << method << " " << p;
+    EXPECT_NE(r->status, 405) << method << " " << p;
+  }
 }
 
 }  // namespace

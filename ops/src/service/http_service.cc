@@ -66,17 +66,10 @@ std::string Base64(const std::string& bytes) {
   return out;
 }
 
-// The routes, for the metrics' `route` label (bounded: anything else is "other").
-const std::vector<std::string>& Routes() {
-  static const std::vector<std::string> r = {"/healthz",       "/readyz",       "/metrics",     "/v1/audit",
-                                             "/v1/progress",   "/v1/reviews",   "/v1/compliance", "/v1/users",
-                                             "/v1/mdm",        "/v1/evidence",  "/v1/commands"};
-  return r;
-}
 std::string RouteLabel(const std::string& path) {
-  for (const auto& r : Routes())
-    if (path == r) return r;
-  return "other";
+  for (const auto& r : ServedRoutes())
+    if (path == r.path) return r.path;
+  return "other";  // a bounded label set
 }
 
 // Forwards to the projection store, timing each batch (the projector's probe).
@@ -564,10 +557,11 @@ struct HttpService::Impl {
     s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       Error(res, 500, "internal", "internal error");
     });
-    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    std::map<std::string, httplib::Server::Handler> handlers;
+    handlers["/healthz"] = [](const httplib::Request&, httplib::Response& res) {
       res.set_content("{\"status\":\"ok\"}\n", "application/json");
-    });
-    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    };
+    handlers["/readyz"] = [this](const httplib::Request&, httplib::Response& res) {
       const uint64_t end = ledger->end_lsn(), done = applied.load();
       const bool ready = Ready();
       res.status = ready ? 200 : 503;
@@ -576,25 +570,29 @@ struct HttpService::Impl {
                            {"applied", done}}
                               .dump() + "\n",
                       "application/json");
-    });
-    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    };
+    handlers["/metrics"] = [this](const httplib::Request&, httplib::Response& res) {
       SampleStorage();
       res.set_content(prometheus::TextSerializer().Serialize(registry->Collect()),
                       "text/plain; version=0.0.4; charset=utf-8");
-    });
+    };
     auto bind = [this](auto member) {
       return V1([this, member](const httplib::Request& q, httplib::Response& r, const std::string& u) {
         (this->*member)(q, r, u);
       });
     };
-    s.Get("/v1/audit", bind(&Impl::Audit));
-    s.Get("/v1/progress", bind(&Impl::Progress));
-    s.Get("/v1/reviews", bind(&Impl::Reviews));
-    s.Get("/v1/compliance", bind(&Impl::Compliance));
-    s.Get("/v1/users", bind(&Impl::Users));
-    s.Get("/v1/mdm", bind(&Impl::Mdm));
-    s.Get("/v1/evidence", bind(&Impl::Evidence));
-    s.Post("/v1/commands", bind(&Impl::Commands));
+    handlers["/v1/audit"] = bind(&Impl::Audit);
+    handlers["/v1/progress"] = bind(&Impl::Progress);
+    handlers["/v1/reviews"] = bind(&Impl::Reviews);
+    handlers["/v1/compliance"] = bind(&Impl::Compliance);
+    handlers["/v1/users"] = bind(&Impl::Users);
+    handlers["/v1/mdm"] = bind(&Impl::Mdm);
+    handlers["/v1/evidence"] = bind(&Impl::Evidence);
+    handlers["/v1/commands"] = bind(&Impl::Commands);
+    for (const Route& r : ServedRoutes()) {
+      if (r.method == "GET") s.Get(r.path, handlers.at(r.path));
+      if (r.method == "POST") s.Post(r.path, handlers.at(r.path));
+    }
   }
 
   static Clock::time_point& RequestStart() {
@@ -602,6 +600,14 @@ struct HttpService::Impl {
     return t;
   }
 };
+
+const std::vector<Route>& ServedRoutes() {
+  static const std::vector<Route> routes = {
+      {"GET", "/healthz"},     {"GET", "/readyz"},         {"GET", "/metrics"},   {"GET", "/v1/audit"},
+      {"GET", "/v1/progress"}, {"GET", "/v1/reviews"},     {"GET", "/v1/compliance"}, {"GET", "/v1/users"},
+      {"GET", "/v1/mdm"},      {"GET", "/v1/evidence"},    {"POST", "/v1/commands"}};
+  return routes;
+}
 
 HttpService::HttpService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 

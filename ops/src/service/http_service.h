@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "veeduria/events/status.h"
 
@@ -36,6 +37,13 @@ struct ServiceOptions {
   // Tests only: runs inside every /v1 query (on its worker) before it reads, e.g. a latch.
   std::function<void()> before_query;
 };
+
+// Every route the service installs (method, path): ops/openapi.yaml describes exactly these
+// (tests/ops/serve_test.cc checks both ways).
+struct Route {
+  std::string method, path;
+};
+const std::vector<Route>& ServedRoutes();
 
 class HttpService {
  public:
