@@ -88,15 +88,23 @@ int ServeCli::Run(const std::string& data) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   auto service = service::HttpService::Open(options_);
   if (!service.ok()) return Fail(service.status().ToString());
-  std::cout << "serving " << ((*service)->tls() ? "https" : "http") << "://" << options_.host << ":"
-            << (*service)->port() << " (data " << data << ")" << std::endl;
   service::HttpService* raw = service->get();
   std::thread([set, raw] {
     int sig = 0;
     sigwait(&set, &sig);
     raw->Stop();
   }).detach();
-  Status served = raw->Serve();
+  Status served;
+  std::thread server([&] { served = raw->Serve(); });
+  // Listening already (/metrics shows a rebuild's progress); announced once the projections
+  // have caught up, so that whoever waits for this line can query at once.
+  Status caught = raw->WaitCaughtUp();
+  if (!caught.ok())
+    std::cerr << "serve: the projections could not catch up (" << caught.ToString()
+              << "); /readyz answers 503 and /v1 routes 503 until fixed\n";
+  std::cout << "serving " << (raw->tls() ? "https" : "http") << "://" << options_.host << ":" << raw->port()
+            << " (data " << data << ")" << std::endl;
+  server.join();
   if (!served.ok()) return Fail(served.ToString());
   std::cerr << "serve: stopped\n";
   return 0;

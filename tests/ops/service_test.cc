@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
@@ -63,6 +64,7 @@ class ServiceTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     service_ = std::move(*s);
     server_ = std::thread([this] { (void)service_->Serve(); });
+    ASSERT_TRUE(service_->WaitCaughtUp().ok());
   }
   void TearDown() override {
     if (service_) service_->Stop();
@@ -151,6 +153,32 @@ TEST_F(ServiceTest, ServesHttpsWhenACertificateIsConfigured) {
   EXPECT_EQ(unauth->status, 401);
   httplib::Client plain("127.0.0.1", service_->port());
   EXPECT_FALSE(plain.Get("/healthz")) << "no plain HTTP on a TLS port";
+}
+
+// With its projections gone, the service rebuilds them from the log before it answers /v1, and
+// the rebuild shows on /metrics (records done, rate, none remaining) and /readyz.
+TEST_F(ServiceTest, RebuildsMissingProjectionsAndReportsTheProgress) {
+  std::filesystem::remove_all(data_ + "/projections");
+  Start(ServiceOptions{});
+  httplib::Client c("127.0.0.1", service_->port());
+  auto ready = c.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  const auto r = nlohmann::json::parse(ready->body);
+  const uint64_t events = r["log_events"].get<uint64_t>();
+  ASSERT_GE(events, 2u);
+  EXPECT_EQ(r["applied"].get<uint64_t>(), events);
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("veeduria_rebuild_records_done " + std::to_string(events) + "\n"), std::string::npos)
+      << m->body;
+  EXPECT_NE(m->body.find("veeduria_rebuild_records_remaining 0\n"), std::string::npos);
+  EXPECT_NE(m->body.find("veeduria_projector_events_applied_total " + std::to_string(events) + "\n"),
+            std::string::npos);
+  EXPECT_NE(m->body.find("veeduria_projector_lag_events 0\n"), std::string::npos);
+  auto users = Users(c);
+  ASSERT_TRUE(users);
+  EXPECT_EQ(users->status, 200) << users->body;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -123,6 +124,7 @@ struct HttpService::Impl {
   std::atomic<int> in_flight{0};
   std::atomic<bool> chain_broken{false};
   std::atomic<uint64_t> applied{0};
+  std::atomic<bool> caught_up_once{false};  // the first catch-up (a rebuild, maybe) is done
 
   // Background maintenance and detached query workers.
   std::mutex bg_mu;
@@ -131,6 +133,8 @@ struct HttpService::Impl {
   int workers = 0;        // GUARDED_BY(bg_mu): query workers still running
   std::thread maintainer;
   Clock::time_point next_verify = Clock::now();
+  bool first_done = false;  // GUARDED_BY(bg_mu): the first catch-up ended (well or not)
+  Status first_catch_up;    // GUARDED_BY(bg_mu): how
 
   uint64_t AppliedCount() const {
     uint64_t n = 0;
@@ -160,7 +164,7 @@ struct HttpService::Impl {
     return Status::Ok();
   }
 
-  bool Ready() const { return !chain_broken && applied.load() >= ledger->end_lsn(); }
+  bool Ready() const { return caught_up_once && !chain_broken && applied.load() >= ledger->end_lsn(); }
 
   void SampleStorage() {
     for (auto [name, get] : {std::pair<std::string, std::function<uint64_t(const std::string&)>>{
@@ -204,7 +208,14 @@ struct HttpService::Impl {
     std::unique_lock<std::mutex> lock(bg_mu);
     while (!stopping) {
       lock.unlock();
-      (void)CatchUpNow();  // a broken chain is reported by the probe and /readyz
+      Status caught = CatchUpNow();  // a broken chain is reported by the probe and /readyz
+      if (!caught_up_once) {
+        std::lock_guard<std::mutex> l(bg_mu);
+        first_catch_up = caught;
+        caught_up_once = caught.ok();
+        first_done = true;
+        bg_cv.notify_all();
+      }
       SampleStorage();
       SampleCompliance();
       if (options.verify_every_seconds > 0 && Clock::now() >= next_verify) {
@@ -254,6 +265,10 @@ struct HttpService::Impl {
         HttpProbe& probe;
         ~Slot() { probe.SetInFlight(--n); }
       } slot{in_flight, http_probe};
+      if (!caught_up_once) {  // the projections are being built: no stale answers
+        res.set_header("Retry-After", "1");
+        return Error(res, 503, "catching_up", "the projections are catching up with the log; see /readyz");
+      }
       const int now = ++in_flight;
       http_probe.SetInFlight(now);
       if (now > options.max_concurrent)
@@ -629,15 +644,18 @@ Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options) {
   auto impl = std::make_unique<Impl>();
   if (options.tokens_file.empty()) options.tokens_file = options.data + "/tokens";
   impl->options = options;
-  auto opened = cli::OpenCaughtUp(options.data);
-  if (!opened.ok()) return opened.status();
-  impl->ledger = std::move(opened->ledger);
-  impl->store = std::move(opened->store);
+  auto ledger = cli::OpenLedger(options.data, true);
+  if (!ledger.ok()) return ledger.status();
+  impl->ledger = std::move(*ledger);
+  auto store = projections::ProjectionStore::Open(options.data);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(*store);
+  for (const auto& name : impl->store->reset_on_open())
+    std::cerr << "projection " << name << " changed version: rebuilding it from the log\n";
   auto config = producers::ReadLedgerConfig(options.data);
   if (!config.ok()) return config.status();
   impl->bands = cli::BandsOf(*config);
   impl->tokens = std::make_unique<TokenStore>(options.tokens_file);
-  VEEDURIA_RETURN_IF_ERROR(impl->CatchUpNow());
   if (options.tls_cert.empty() != options.tls_key.empty())
     return Status::InvalidArgument("TLS needs both --tls-cert and --tls-key");
   if (!options.tls_cert.empty()) {
@@ -661,6 +679,12 @@ Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options) {
   raw->SampleStorage();
   raw->maintainer = std::thread([raw] { raw->Maintain(); });
   return std::unique_ptr<HttpService>(new HttpService(std::move(impl)));
+}
+
+Status HttpService::WaitCaughtUp() {
+  std::unique_lock<std::mutex> lock(impl_->bg_mu);
+  impl_->bg_cv.wait(lock, [&] { return impl_->first_done || impl_->stopping; });
+  return impl_->first_done ? impl_->first_catch_up : Status::Unavailable("stopped");
 }
 
 int HttpService::port() const { return impl_->port; }

@@ -47,10 +47,14 @@ const std::vector<Route>& ServedRoutes();
 
 class HttpService {
  public:
-  // Opens the ledger and projections in options.data, catches the projections up and binds.
+  // Opens the ledger and projections in options.data and binds; a background thread starts
+  // catching the projections up (a rebuild when a projection changed version), observable on
+  // /metrics and /readyz meanwhile, while /v1 answers 503 catching_up.
   static Result<std::unique_ptr<HttpService>> Open(ServiceOptions options);
   ~HttpService();
 
+  // Blocks until the first catch-up ended; its status (a broken chain: kCorruption).
+  Status WaitCaughtUp();
   int port() const;
   bool tls() const;
   // Serves until Stop() (from any thread). Blocks.
