@@ -132,6 +132,28 @@ TEST_F(ServiceTest, AQueryPastItsTimeoutIs504AndTheServiceKeepsServing) {
   EXPECT_EQ(next->status, 200);
 }
 
+// A query abandoned by its 504 still occupies its slot until it finishes: timeouts cannot pile up
+// more work than --max-concurrent.
+TEST_F(ServiceTest, AnAbandonedQueryStillCountsAgainstTheConcurrencyLimit) {
+  Gate release;
+  std::atomic<int> calls{0};
+  ServiceOptions o;
+  o.max_concurrent = 1;
+  o.query_timeout_ms = 50;
+  o.before_query = [&] {
+    if (calls++ == 0) release.Wait();
+  };
+  Start(o);
+  httplib::Client c("127.0.0.1", service_->port());
+  auto late = Users(c);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 504);
+  auto refused = Users(c);  // the abandoned query is still running
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+  release.Open();
+}
+
 TEST_F(ServiceTest, ServesHttpsWhenACertificateIsConfigured) {
   const std::string cert = dir_.path + "/cert.pem", key = dir_.path + "/key.pem";
   const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +

@@ -271,7 +271,12 @@ struct HttpService::Impl {
       }
       const int now = ++in_flight;
       http_probe.SetInFlight(now);
-      if (now > options.max_concurrent)
+      int running = 0;  // query workers, including those still finishing after a 504
+      {
+        std::lock_guard<std::mutex> l(bg_mu);
+        running = workers;
+      }
+      if (now > options.max_concurrent || running >= options.max_concurrent)
         return Error(res, 429, "too_many_requests",
                      "more than " + std::to_string(options.max_concurrent) + " requests in flight; retry later");
       auto user = Authenticate(req);
