@@ -240,7 +240,12 @@ Decision Decider::Run() {
                              cmd_.body["at"].get<std::string>() + ") is refused, not backdated");
     }
   }
-  // 3. The command's authorization and rules.
+  // 3. The command's authorization and rules; first, that its actor is who sent it.
+  if (!rejection && !cmd_.authenticated_actor.empty() && cmd_.authenticated_actor != cmd_.actor) {
+    rejection = Refuse("not_authorized", "actor",
+                       "field 'actor': " + Quote(cmd_.actor) + " is not the authenticated sender " +
+                           Quote(cmd_.authenticated_actor) + "; a command's actor is the token's user");
+  }
   if (!rejection) rejection = Dispatch();
   if (rejection) {
     drafts_.clear();

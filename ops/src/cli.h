@@ -4,11 +4,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "veeduria/events/status.h"
 #include "veeduria/producers/embedded_ledger.h"
 #include "veeduria/producers/generator.h"
 #include "veeduria/producers/importers.h"
+#include "veeduria/producers/keys.h"
 #include "veeduria/projections/mdm.h"
 #include "veeduria/projections/query.h"
 #include "veeduria/projections/store.h"
@@ -29,6 +31,13 @@ Result<Opened> OpenCaughtUp(const std::string& data_dir);
 int RunInit(const std::string& data, const std::string& clock, const std::string& admin,
             const std::string& at, int partitions);
 int RunSubmit(const std::string& data, const std::string& path, bool as_json);
+// One line of `submit --json` (DESIGN §2.4): {"line", "command_id", "status", "reason", "message",
+// "events", "flags"}. Shared with POST /v1/commands.
+std::string SubmitResultJson(int line, const std::string& command_id, const events::Decision& d);
+// The `invalid` decision of a line ParseCommand refused; `source` prefixes the message, and
+// `command_id` receives the id the line names, if any.
+events::Decision InvalidLine(const events::CommandError& error, const std::string& source,
+                             std::string_view text, std::string* command_id);
 int RunLog(const std::string& data, const std::string& entity, uint64_t from, bool as_json);
 // --from-checkpoint LSN: trust that checkpoint, check what follows; key_file: a public key PEM
 // for the checkpoints' signatures (else the ledger's own key, else unchecked).
@@ -55,6 +64,22 @@ int RunCompliance(const std::string& data, const projections::ComplianceParams& 
                   const QueryOptions& options);
 int RunUsers(const std::string& data, const projections::UsersParams& params, const QueryOptions& options);
 
+// The tables behind the queries, shared by the CLI and the HTTP API (serve) so that both answer
+// with the same bytes. `as_of` as in QueryOptions. REQUIRES: no concurrent writer of `store`.
+Result<projections::Table> AuditTable(const projections::ProjectionStore& store,
+                                      const projections::AuditParams& params, const std::string& from,
+                                      const std::string& to, const std::string& as_of);
+// REQUIRES: params.bands set from the ledger's configuration (BandsOf).
+Result<projections::Table> ProgressTable(const projections::ProjectionStore& store,
+                                         const projections::ProgressParams& params, const std::string& as_of);
+Result<projections::Table> ReviewsTable(const projections::ProjectionStore& store,
+                                        const projections::ReviewsParams& params, const std::string& as_of);
+Result<projections::Table> ComplianceTable(const projections::ProjectionStore& store,
+                                           const projections::ComplianceParams& params, const std::string& as_of);
+Result<projections::Table> UsersTable(const projections::ProjectionStore& store,
+                                      const projections::UsersParams& params, const std::string& as_of);
+projections::SemaforoBands BandsOf(const producers::LedgerConfig& config);
+
 // MDM (mdm_commands.cc): the recompute, --explain, --compare FILE; publish; import FILE.
 struct MdmOptions {
   int vigencia = 0;
@@ -64,6 +89,8 @@ struct MdmOptions {
   std::string methodology = "mdm-2020";  // of an imported table
   std::string actor, at;                 // publish and import: the DNP user; `at` on simulated ledgers
 };
+Result<projections::Table> MdmTable(const projections::ProjectionStore& store, const MdmOptions& options,
+                                    const std::string& as_of);
 int RunMdm(const std::string& data, const MdmOptions& options, const QueryOptions& query);
 int RunMdmPublish(const std::string& data, const MdmOptions& options);
 int RunMdmImport(const std::string& data, const std::string& file, const MdmOptions& options, bool as_json);
@@ -79,6 +106,16 @@ struct EvidenceOptions {
   std::string entity, campaign, milestone, from, to, out;
   bool checkpoint_first = false;  // --checkpoint: sign a new checkpoint first
 };
+// Writes the bundle `options` asks for into options.out (the CLI's `evidence` and GET /v1/evidence).
+struct EvidenceSummary {
+  size_t events = 0;
+  uint64_t tree_size = 0;
+  std::string root_hex, key_id;
+  double proof_seconds = 0;
+  size_t after = 0;  // matching events recorded after the checkpoint (not in the bundle)
+};
+Result<EvidenceSummary> WriteEvidence(producers::EmbeddedLedger& ledger, const std::string& data,
+                                      const EvidenceOptions& options);
 int RunEvidence(const std::string& data, const EvidenceOptions& options);
 int RunVerifyBundle(const std::string& dir, const std::string& key_file);
 

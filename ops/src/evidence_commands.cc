@@ -105,24 +105,21 @@ int RunCheckpoint(const std::string& data) {
   return 0;
 }
 
-int RunEvidence(const std::string& data, const EvidenceOptions& o) {
-  auto ledger_r = OpenLedger(data, true);
-  if (!ledger_r.ok()) return Fail(ledger_r.status().ToString());
-  auto& ledger = **ledger_r;
+Result<EvidenceSummary> WriteEvidence(producers::EmbeddedLedger& ledger, const std::string& data,
+                                      const EvidenceOptions& o) {
   auto key = LoadKey(data);
-  if (!key.ok()) return Fail(key.status().ToString());
-  if (o.milestone.size() && o.campaign.empty()) return Fail("--milestone needs --campaign");
+  if (!key.ok()) return Status(key.status().code(), key.status().ToString());
+  if (o.milestone.size() && o.campaign.empty()) return Status::InvalidArgument("--milestone needs --campaign");
   const auto from = Bound(o.from, false), to = Bound(o.to, true);
-  if (!from || !to) return Fail("--from/--to: not an RFC 3339 time or a date");
-  const auto start = std::chrono::steady_clock::now();
+  if (!from || !to) return Status::InvalidArgument("--from/--to: not an RFC 3339 time or a date");
   if (o.checkpoint_first) {
     auto cp = ledger.AppendCheckpoint(key->signer, key->key_id);
-    if (!cp.ok()) return Fail(cp.status().ToString());
+    if (!cp.ok()) return Status(cp.status().code(), cp.status().ToString());
   }
   const events::CheckpointInfo last = events::ReadLastCheckpoint(ledger.state());
   if (!last.present)
-    return Fail("the ledger has no checkpoint yet: run 'veeduria checkpoint' (or pass --checkpoint)");
-
+    return Status::FailedPrecondition(
+        "the ledger has no checkpoint yet: run 'veeduria checkpoint' (or pass --checkpoint)");
   consumers::BundleInput in;
   in.selection = {o.entity, o.campaign, o.milestone, o.from, o.to};
   in.created_at = events::FormatRfc3339(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -178,32 +175,41 @@ int RunEvidence(const std::string& data, const EvidenceOptions& o) {
     in.events.push_back({le, {}});
     return true;
   });
-  if (!scanned.ok()) return Fail(scanned.ToString());
+  if (!scanned.ok()) return Status(scanned.code(), scanned.ToString());
   if (!found_cp)
-    return Fail("the latest checkpoint (lsn " + std::to_string(last.tree_size) + ") is not in the log");
+    return Status::Corruption("the latest checkpoint (lsn " + std::to_string(last.tree_size) +
+                              ") is not in the log");
   {
     json cp = json::parse(events::RenderEventJson(in.checkpoint.bytes, in.checkpoint.hash));
     if (cp["payload"].value("key_id", "") != key->key_id)
-      return Fail("the latest checkpoint is signed by key " + cp["payload"].value("key_id", "") +
-                  ", the configured key is " + key->key_id);
+      return Status::FailedPrecondition("the latest checkpoint is signed by key " +
+                                        cp["payload"].value("key_id", "") + ", the configured key is " +
+                                        key->key_id);
   }
   const auto proved = std::chrono::steady_clock::now();
   for (auto& e : in.events) {
     auto proof = ledger.InclusionProof(e.entry.position.lsn, last.tree_size);
-    if (!proof.ok()) return Fail(proof.status().ToString());
+    if (!proof.ok()) return Status(proof.status().code(), proof.status().ToString());
     e.proof = std::move(*proof);
   }
   const double proof_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - proved).count();
   Status w = consumers::WriteBundle(in, o.out);
-  if (!w.ok()) return Fail(w.ToString());
+  if (!w.ok()) return Status(w.code(), w.ToString());
+  return EvidenceSummary{in.events.size(), last.tree_size, events::ToHex(last.root), key->key_id, proof_s, after};
+}
+
+int RunEvidence(const std::string& data, const EvidenceOptions& o) {
+  auto ledger_r = OpenLedger(data, true);
+  if (!ledger_r.ok()) return Fail(ledger_r.status().ToString());
+  const auto start = std::chrono::steady_clock::now();
+  auto r = WriteEvidence(**ledger_r, data, o);
+  if (!r.ok()) return Fail(r.status().message());
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "evidence: " << in.events.size() << " events of " << o.entity
-            << " with inclusion proofs against "
-            << "the checkpoint of " << last.tree_size << " events (root " << events::ToHex(last.root)
-            << ", key " << key->key_id << ") in " << o.out << " (" << s << " s, proofs " << proof_s
-            << " s)\n";
-  if (after)
-    std::cerr << "note: " << after
+  std::cout << "evidence: " << r->events << " events of " << o.entity << " with inclusion proofs against "
+            << "the checkpoint of " << r->tree_size << " events (root " << r->root_hex << ", key " << r->key_id
+            << ") in " << o.out << " (" << s << " s, proofs " << r->proof_seconds << " s)\n";
+  if (r->after)
+    std::cerr << "note: " << r->after
               << " matching event(s) recorded after that checkpoint are not in the bundle; "
               << "run 'veeduria checkpoint' (or pass --checkpoint) to include them\n";
   std::cout << "  open " << o.out << "/timeline.html; check with: veeduria verify --bundle " << o.out << "\n";

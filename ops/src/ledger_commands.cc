@@ -104,6 +104,31 @@ int RunInit(const std::string& data, const std::string& clock, const std::string
 // ----------------------------------------------------------------------------------------
 // submit
 
+std::string SubmitResultJson(int line, const std::string& command_id, const events::Decision& d) {
+  nlohmann::ordered_json j = {{"line", line},
+                              {"command_id", command_id.empty() ? json(nullptr) : json(command_id)},
+                              {"status", events::OutcomeName(d.outcome)}};
+  if (!d.reason.empty()) j["reason"] = d.reason;  // none for accepted (or a retry of one)
+  j["message"] = d.message;
+  j["events"] = d.event_ids;
+  j["flags"] = d.flags;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+events::Decision InvalidLine(const events::CommandError& error, const std::string& source,
+                             std::string_view text, std::string* command_id) {
+  events::Decision d;
+  d.outcome = events::Outcome::kInvalid;
+  d.reason = error.reason;
+  d.field = error.field;
+  d.message = source + ": " + error.message;
+  // The command_id of a line that names one, for the client's bookkeeping.
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_object() && j.contains("command_id") && j["command_id"].is_string())
+    *command_id = j["command_id"].get<std::string>();
+  return d;
+}
+
 namespace {
 
 struct LineOutput {
@@ -115,14 +140,7 @@ struct LineOutput {
 void PrintResult(const LineOutput& r, bool as_json) {
   const events::Decision& d = r.decision;
   if (as_json) {
-    nlohmann::ordered_json j = {{"line", r.line},
-                                {"command_id", r.command_id.empty() ? json(nullptr) : json(r.command_id)},
-                                {"status", events::OutcomeName(d.outcome)}};
-    if (!d.reason.empty()) j["reason"] = d.reason;  // none for accepted (or a retry of one)
-    j["message"] = d.message;
-    j["events"] = d.event_ids;
-    j["flags"] = d.flags;
-    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << SubmitResultJson(r.line, r.command_id, d) << "\n";
     return;
   }
   std::cout << "line " << r.line << ": " << events::OutcomeName(d.outcome);
@@ -176,14 +194,7 @@ int RunSubmit(const std::string& data, const std::string& path, bool as_json) {
     LineOutput out;
     out.line = line.line_no;
     if (parsed.error) {
-      out.decision.outcome = events::Outcome::kInvalid;
-      out.decision.reason = parsed.error->reason;
-      out.decision.field = parsed.error->field;
-      out.decision.message = (path == "-" ? "<stdin>" : path) + ": " + parsed.error->message;
-      // The command_id of a line that names one, for the client's bookkeeping.
-      json j = json::parse(line.text.begin(), line.text.end(), nullptr, false);
-      if (j.is_object() && j.contains("command_id") && j["command_id"].is_string())
-        out.command_id = j["command_id"].get<std::string>();
+      out.decision = InvalidLine(*parsed.error, path == "-" ? "<stdin>" : path, line.text, &out.command_id);
       outputs.push_back(std::move(out));
       continue;
     }

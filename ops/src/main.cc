@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.h"
+#include "serve_cli.h"
 
 using namespace veeduria;
 
@@ -209,6 +210,8 @@ int main(int argc, char** argv) {
   mdm_import->add_option("--methodology", mdm_o.methodology, "methodology of the table (default mdm-2020)");
   mdm_import->add_flag("--json", json_out, "one JSON object per row");
 
+  cli::ServeCli serve_cli(app);  // serve --http, token add|revoke|list (serve_commands.cc)
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -218,6 +221,7 @@ int main(int argc, char** argv) {
     int rc = cli::RunInit(data, clock, admin, at, partitions);
     return rc ? rc : cli::RunInitKey(data, signing_key);
   }
+  if (serve_cli.Selected()) return serve_cli.Run(data);
   if (*verify && !bundle_dir.empty()) return cli::RunVerifyBundle(bundle_dir, bundle_key);
   if (*key_show) return cli::RunKeyShow(data);
   if (*checkpoint) return cli::RunCheckpoint(data);

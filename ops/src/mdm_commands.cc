@@ -27,13 +27,14 @@ events::Micros Now() {
       .count();
 }
 
-Result<std::unique_ptr<projections::View>> ViewFor(const Opened& o, const std::string& as_of, int vigencia) {
-  if (as_of.empty()) return projections::LiveView(*o.store, Now());
+Result<std::unique_ptr<projections::View>> ViewFor(const projections::ProjectionStore& store,
+                                                   const std::string& as_of, int vigencia) {
+  if (as_of.empty()) return projections::LiveView(store, Now());
   auto t = events::ParseInstant(as_of);
   if (!t)
     return Status::InvalidArgument("--as-of: expected an RFC 3339 time or a date YYYY-MM-DD, got '" + as_of +
                                    "'");
-  return projections::AsOfView(*o.store, projections::AsOfKeysForMdm(*o.store, vigencia), *t);
+  return projections::AsOfView(store, projections::AsOfKeysForMdm(store, vigencia), *t);
 }
 
 Result<std::string> ReadFile(const std::string& path) {
@@ -67,31 +68,35 @@ Result<std::vector<events::Decision>> Apply(const std::string& data, const std::
 
 }  // namespace
 
+Result<projections::Table> MdmTable(const projections::ProjectionStore& store, const MdmOptions& o,
+                                    const std::string& as_of) {
+  if (o.vigencia == 0) return Status::InvalidArgument("mdm: --vigencia is required");
+  if (o.explain && o.params.entity.empty()) return Status::InvalidArgument("mdm --explain needs --entity");
+  auto view = ViewFor(store, as_of, o.vigencia);
+  if (!view.ok()) return Status(view.status().code(), view.status().ToString());
+  projections::MdmParams p = o.params;
+  p.vigencia = o.vigencia;
+  if (!o.compare.empty()) {
+    auto text = ReadFile(o.compare);
+    if (!text.ok()) return Status(text.status().code(), text.status().ToString());
+    auto parsed = producers::ParseMdmTable(*text, o.compare, o.vigencia, o.methodology, "", "");
+    if (!parsed.ok()) return parsed.status();
+    for (const auto& r : parsed->rows)
+      if (r.status == "rejected") std::cerr << r.message << "\n";
+    auto scores = projections::MdmRecompute(**view, o.vigencia);
+    if (!scores.ok()) return scores.status();
+    return projections::MdmCompare(*scores, parsed->published);
+  }
+  if (o.explain) return projections::MdmExplain(**view, o.vigencia, p.entity);
+  return projections::MdmQuery(**view, p);
+}
+
 int RunMdm(const std::string& data, const MdmOptions& o, const QueryOptions& q) {
   if (o.vigencia == 0) return Fail("mdm: --vigencia is required");
   if (o.explain && o.params.entity.empty()) return Fail("mdm --explain needs --entity");
   auto opened = OpenCaughtUp(data);
   if (!opened.ok()) return Fail(opened.status().ToString());
-  auto view = ViewFor(*opened, q.as_of, o.vigencia);
-  if (!view.ok()) return Fail(view.status().ToString());
-  projections::MdmParams p = o.params;
-  p.vigencia = o.vigencia;
-  Result<projections::Table> table = projections::Table{};
-  if (!o.compare.empty()) {
-    auto text = ReadFile(o.compare);
-    if (!text.ok()) return Fail(text.status().ToString());
-    auto parsed = producers::ParseMdmTable(*text, o.compare, o.vigencia, o.methodology, "", "");
-    if (!parsed.ok()) return Fail(parsed.status().message());
-    for (const auto& r : parsed->rows)
-      if (r.status == "rejected") std::cerr << r.message << "\n";
-    auto scores = projections::MdmRecompute(**view, o.vigencia);
-    if (!scores.ok()) return Fail(scores.status().message());
-    table = projections::MdmCompare(*scores, parsed->published);
-  } else if (o.explain) {
-    table = projections::MdmExplain(**view, o.vigencia, p.entity);
-  } else {
-    table = projections::MdmQuery(**view, p);
-  }
+  auto table = MdmTable(*opened->store, o, q.as_of);
   if (!table.ok()) return Fail(table.status().message());
   std::cout << projections::Render(*table, q.format);
   return 0;

@@ -1,6 +1,7 @@
 // The query subcommands: audit, progress, reviews, compliance, users. Each catches the
 // projections up, answers from the live view or, with --as-of, from a view folded from the
-// per-entity index, and prints a table, JSON or CSV.
+// per-entity index, and prints a table, JSON or CSV. The *Table functions are shared with the
+// HTTP API (serve), so both answer with the same bytes.
 
 #include <chrono>
 #include <iostream>
@@ -19,23 +20,30 @@ events::Micros Now() {
       .count();
 }
 
-// Runs `query` on the view the options ask for; `keys` gives the index keys of an as-of view.
+// Runs `query` on the view `as_of` asks for; `keys` gives the index keys of an as-of view.
 template <typename Query, typename Keys>
-int Answer(const std::string& data, const QueryOptions& options, Keys keys, Query query) {
-  auto opened = OpenCaughtUp(data);
-  if (!opened.ok()) return Fail(opened.status().ToString());
+Result<projections::Table> Answer(const projections::ProjectionStore& store, const std::string& as_of, Keys keys,
+                                  Query query) {
   std::unique_ptr<projections::View> view;
-  if (options.as_of.empty()) {
-    view = projections::LiveView(*opened->store, Now());
+  if (as_of.empty()) {
+    view = projections::LiveView(store, Now());
   } else {
-    auto t = events::ParseInstant(options.as_of);
+    auto t = events::ParseInstant(as_of);
     if (!t)
-      return Fail("--as-of: expected an RFC 3339 time or a date YYYY-MM-DD, got '" + options.as_of + "'");
-    auto v = projections::AsOfView(*opened->store, keys(*opened->store), *t);
-    if (!v.ok()) return Fail(v.status().ToString());
+      return Status::InvalidArgument("--as-of: expected an RFC 3339 time or a date YYYY-MM-DD, got '" + as_of +
+                                     "'");
+    auto v = projections::AsOfView(store, keys(store), *t);
+    if (!v.ok()) return Status(v.status().code(), v.status().ToString());
     view = std::move(*v);
   }
-  Result<projections::Table> table = query(*view);
+  return query(*view);
+}
+
+int Print(const std::string& data, const QueryOptions& options,
+          const std::function<Result<projections::Table>(const projections::ProjectionStore&)>& table_of) {
+  auto opened = OpenCaughtUp(data);
+  if (!opened.ok()) return Fail(opened.status().ToString());
+  Result<projections::Table> table = table_of(*opened->store);
   if (!table.ok()) return Fail(table.status().message());
   std::cout << projections::Render(*table, options.format);
   return 0;
@@ -43,32 +51,26 @@ int Answer(const std::string& data, const QueryOptions& options, Keys keys, Quer
 
 }  // namespace
 
-int RunAudit(const std::string& data, const projections::AuditParams& params, const std::string& from,
-             const std::string& to, const QueryOptions& options) {
+Result<projections::Table> AuditTable(const projections::ProjectionStore& store,
+                                      const projections::AuditParams& params, const std::string& from,
+                                      const std::string& to, const std::string& as_of) {
   projections::AuditParams p = params;
   for (auto [text, slot] : {std::pair{&from, &p.from}, std::pair{&to, &p.to}}) {
     if (text->empty()) continue;
     auto t = events::ParseInstant(*text);
-    if (!t) return Fail("expected an RFC 3339 time or a date YYYY-MM-DD, got '" + *text + "'");
+    if (!t) return Status::InvalidArgument("expected an RFC 3339 time or a date YYYY-MM-DD, got '" + *text + "'");
     *slot = *t;
   }
   return Answer(
-      data, options,
-      [&](const projections::ProjectionStore& s) {
-        return projections::AsOfKeysForEntity(s, p.entity, false);
-      },
+      store, as_of,
+      [&](const projections::ProjectionStore& s) { return projections::AsOfKeysForEntity(s, p.entity, false); },
       [&](const projections::View& v) { return projections::AuditQuery(v, p); });
 }
 
-int RunProgress(const std::string& data, const projections::ProgressParams& given,
-                const QueryOptions& options) {
-  auto config = producers::ReadLedgerConfig(data);  // the semáforo bands are configuration
-  if (!config.ok()) return Fail(config.status().ToString());
-  projections::ProgressParams params = given;
-  params.bands = {config->semaforo_bajo, config->semaforo_medio, config->semaforo_satisfactorio,
-                  config->semaforo_sobresaliente};
+Result<projections::Table> ProgressTable(const projections::ProjectionStore& store,
+                                         const projections::ProgressParams& params, const std::string& as_of) {
   return Answer(
-      data, options,
+      store, as_of,
       [&](const projections::ProjectionStore& s) {
         if (!params.entity.empty()) return projections::AsOfKeysForEntity(s, params.entity, false);
         if (!params.department.empty()) return projections::AsOfKeysForDepartment(s, params.department);
@@ -77,10 +79,10 @@ int RunProgress(const std::string& data, const projections::ProgressParams& give
       [&](const projections::View& v) { return projections::ProgressQuery(v, params); });
 }
 
-int RunReviews(const std::string& data, const projections::ReviewsParams& params,
-               const QueryOptions& options) {
+Result<projections::Table> ReviewsTable(const projections::ProjectionStore& store,
+                                        const projections::ReviewsParams& params, const std::string& as_of) {
   return Answer(
-      data, options,
+      store, as_of,
       [&](const projections::ProjectionStore& s) {
         return params.entity.empty() ? projections::AsOfKeysForDepartment(s, params.department)
                                      : projections::AsOfKeysForEntity(s, params.entity, false);
@@ -88,10 +90,10 @@ int RunReviews(const std::string& data, const projections::ReviewsParams& params
       [&](const projections::View& v) { return projections::ReviewsQuery(v, params); });
 }
 
-int RunCompliance(const std::string& data, const projections::ComplianceParams& params,
-                  const QueryOptions& options) {
+Result<projections::Table> ComplianceTable(const projections::ProjectionStore& store,
+                                           const projections::ComplianceParams& params, const std::string& as_of) {
   return Answer(
-      data, options,
+      store, as_of,
       [&](const projections::ProjectionStore& s) {
         return params.department.empty() ? projections::AsOfKeysNational(s)
                                          : projections::AsOfKeysForDepartment(s, params.department);
@@ -99,13 +101,51 @@ int RunCompliance(const std::string& data, const projections::ComplianceParams& 
       [&](const projections::View& v) { return projections::ComplianceQuery(v, params); });
 }
 
-int RunUsers(const std::string& data, const projections::UsersParams& params, const QueryOptions& options) {
+Result<projections::Table> UsersTable(const projections::ProjectionStore& store,
+                                      const projections::UsersParams& params, const std::string& as_of) {
   return Answer(
-      data, options,
-      [&](const projections::ProjectionStore& s) {
-        return projections::AsOfKeysForEntity(s, params.entity, true);
-      },
+      store, as_of,
+      [&](const projections::ProjectionStore& s) { return projections::AsOfKeysForEntity(s, params.entity, true); },
       [&](const projections::View& v) { return projections::UsersQuery(v, params); });
+}
+
+projections::SemaforoBands BandsOf(const producers::LedgerConfig& config) {
+  return {config.semaforo_bajo, config.semaforo_medio, config.semaforo_satisfactorio,
+          config.semaforo_sobresaliente};
+}
+
+int RunAudit(const std::string& data, const projections::AuditParams& params, const std::string& from,
+             const std::string& to, const QueryOptions& options) {
+  return Print(data, options, [&](const projections::ProjectionStore& s) {
+    return AuditTable(s, params, from, to, options.as_of);
+  });
+}
+
+int RunProgress(const std::string& data, const projections::ProgressParams& given,
+                const QueryOptions& options) {
+  auto config = producers::ReadLedgerConfig(data);  // the semáforo bands are configuration
+  if (!config.ok()) return Fail(config.status().ToString());
+  projections::ProgressParams params = given;
+  params.bands = BandsOf(*config);
+  return Print(data, options,
+               [&](const projections::ProjectionStore& s) { return ProgressTable(s, params, options.as_of); });
+}
+
+int RunReviews(const std::string& data, const projections::ReviewsParams& params,
+               const QueryOptions& options) {
+  return Print(data, options,
+               [&](const projections::ProjectionStore& s) { return ReviewsTable(s, params, options.as_of); });
+}
+
+int RunCompliance(const std::string& data, const projections::ComplianceParams& params,
+                  const QueryOptions& options) {
+  return Print(data, options,
+               [&](const projections::ProjectionStore& s) { return ComplianceTable(s, params, options.as_of); });
+}
+
+int RunUsers(const std::string& data, const projections::UsersParams& params, const QueryOptions& options) {
+  return Print(data, options,
+               [&](const projections::ProjectionStore& s) { return UsersTable(s, params, options.as_of); });
 }
 
 }  // namespace veeduria::cli

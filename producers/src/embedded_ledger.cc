@@ -438,6 +438,11 @@ void EmbeddedLedger::SetClockForTesting(std::function<events::Micros()> clock) {
 
 const events::StateStore& EmbeddedLedger::state() const { return *impl_->state; }
 
+uint64_t EmbeddedLedger::DbIntProperty(const std::string& name) const {
+  uint64_t v = 0;
+  return impl_->db->GetAggregatedIntProperty(name, &v) ? v : 0;
+}
+
 uint64_t EmbeddedLedger::end_lsn() const {
   std::lock_guard<std::mutex> l(impl_->mu);
   return impl_->next_lsn;

@@ -137,6 +137,11 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
   return store;
 }
 
+uint64_t ProjectionStore::DbIntProperty(const std::string& name) const {
+  uint64_t v = 0;
+  return impl_->db->GetAggregatedIntProperty(name, &v) ? v : 0;
+}
+
 uint64_t ProjectionStore::NextOffset(std::string_view topic, uint32_t partition) const {
   uint64_t min = UINT64_MAX;
   for (const Projection* p : AllProjections()) {

@@ -117,3 +117,28 @@ TEST(DecideTest, NothingIsDecidedBeforeInit) {
 
 }  // namespace
 }  // namespace veeduria::events
+
+namespace veeduria::events {
+namespace {
+
+// The HTTP API sets authenticated_actor to the token's user: a command naming anyone else as
+// its actor is refused (not_authorized) and recorded, even when that actor could issue it.
+TEST(DecideTest, ACommandWhoseActorIsNotTheAuthenticatedSenderIsRefusedAndRecorded) {
+  MemoryState st;
+  Apply(st, Init());
+  Command c = Parse(Register("r1", "2023-01-03T08:00:00-05:00"));
+  c.authenticated_actor = "someone@tenjo.gov.co";
+  Decision d = Decide(st, c, 0);
+  EXPECT_EQ(d.outcome, Outcome::kRejected);
+  EXPECT_EQ(d.reason, "not_authorized");
+  EXPECT_EQ(d.field, "actor");
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].type, "CommandRejected");
+  EXPECT_NE(d.message.find("someone@tenjo.gov.co"), std::string::npos) << "the sender is on record";
+  // The same command sent by its actor is decided on its own merits.
+  c.authenticated_actor = "admin@dnp.gov.co";
+  EXPECT_EQ(Decide(st, c, 0).outcome, Outcome::kAccepted);
+}
+
+}  // namespace
+}  // namespace veeduria::events

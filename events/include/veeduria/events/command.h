@@ -28,6 +28,11 @@ struct Command {
   nlohmann::json body;         // the whole object, shape-checked
   std::string canonical;       // canonical JSON: sorted keys, no white space
   Hash fingerprint{};          // SHA-256(canonical): tells a retry from a reused command_id
+  // Set by a front end that authenticated the sender (the HTTP API's bearer token): Decide
+  // refuses the command (`not_authorized`, recorded) when `actor` names anyone else. Empty:
+  // the command comes from a trusted local source (a file given to the CLI). Not part of
+  // `canonical`: the sender is who asked, the command is what was asked.
+  std::string authenticated_actor;
 
   // Typed access to shape-checked fields. REQUIRES: the field was declared for the command.
   std::string Str(const char* field) const;

@@ -48,6 +48,10 @@ class EmbeddedLedger : public events::LogReader {
   const events::StateStore& state() const;
   events::LedgerMeta meta() const { return events::ReadLedgerMeta(state()); }
   uint64_t end_lsn() const;
+  // A RocksDB integer property summed over the column families (e.g.
+  // "rocksdb.total-sst-files-size", "rocksdb.estimate-pending-compaction-bytes"); 0 if unknown.
+  // For metrics (ops/src/service); thread-safe.
+  uint64_t DbIntProperty(const std::string& name) const;
 
   // The Merkle tree over the log: leaves are the events in lsn order (leaf i = the event at
   // lsn i). Any tree size up to end_lsn(); O(log² N) node lookups, never a rescan.

@@ -37,6 +37,9 @@ class ProjectionStore : public events::ProjectionTarget {
   std::vector<std::pair<std::string, std::string>> Digests() const;
   // Projections dropped on Open because their stored version differed from the code's.
   const std::vector<std::string>& reset_on_open() const { return reset_on_open_; }
+  // A RocksDB integer property summed over the column families (see EmbeddedLedger); 0 if
+  // unknown. For metrics; thread-safe.
+  uint64_t DbIntProperty(const std::string& name) const;
   // Events applied in this process (for progress reports).
   uint64_t applied() const { return applied_; }
 
