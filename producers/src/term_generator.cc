@@ -44,6 +44,12 @@ Micros Day(int y, int m, int d) {
 
 void AppendEscaped(std::string& b, std::string_view v) {
   b += '"';
+  // Almost every value needs no escaping: append it whole.
+  if (std::none_of(v.begin(), v.end(), [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; })) {
+    b += v;
+    b += '"';
+    return;
+  }
   for (char c : v) {
     if (c == '"' || c == '\\') {
       b += '\\';
@@ -143,10 +149,16 @@ class Script {
     std::sort(recs_.begin(), recs_.end(),
               [](const Rec& a, const Rec& b) { return a.at != b.at ? a.at < b.at : a.seq < b.seq; });
     size_t n = 0;
+    std::string chunk;
     for (; n < recs_.size() && recs_[n].at < upto; ++n) {
-      out.write(arena_.data() + recs_[n].off, recs_[n].len);
-      out.put('\n');
+      chunk.append(arena_, recs_[n].off, recs_[n].len);
+      chunk += '\n';
+      if (chunk.size() >= (1 << 20)) {
+        out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        chunk.clear();
+      }
     }
+    out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     written_ += n;
     std::string rest;
     std::vector<Rec> keep;
@@ -171,20 +183,34 @@ class Script {
     size_t off;
     uint32_t len;
   };
-  // Commands share few distinct minutes: cache the last formatted one.
+  // events::FormatRfc3339 (snprintf) was a tenth of the generator's time: format the UTC date
+  // once per day and the whole-second time of day by hand; same text ("…T14:02:00Z").
   const std::string& At(Micros at) {
-    if (at != last_at_) {
-      last_at_ = at;
-      last_at_text_ = events::FormatRfc3339(at);
+    if (at == last_at_) return last_at_text_;
+    last_at_ = at;
+    constexpr Micros kSecond = 1'000'000, kDay = 86'400 * kSecond;
+    if (at % kSecond != 0 || at < 0) return last_at_text_ = events::FormatRfc3339(at);
+    const Micros day = at / kDay;
+    if (day != date_day_) {
+      date_day_ = day;
+      const std::string full = events::FormatRfc3339(day * kDay);  // "YYYY-MM-DDT00:00:00Z"
+      date_prefix_ = full.substr(0, full.find('T') + 1);
     }
+    const int64_t secs = (at % kDay) / kSecond;
+    const int hh = static_cast<int>(secs / 3600), mm = static_cast<int>(secs / 60 % 60), ss = static_cast<int>(secs % 60);
+    last_at_text_ = date_prefix_;
+    const char t[] = {static_cast<char>('0' + hh / 10), static_cast<char>('0' + hh % 10), ':',
+                      static_cast<char>('0' + mm / 10), static_cast<char>('0' + mm % 10), ':',
+                      static_cast<char>('0' + ss / 10), static_cast<char>('0' + ss % 10), 'Z'};
+    last_at_text_.append(t, sizeof t);
     return last_at_text_;
   }
   std::string arena_;
   std::vector<Rec> recs_;
   Rec open_{};
   uint64_t seq_ = 0, written_ = 0;
-  Micros watermark_ = INT64_MIN, last_at_ = INT64_MIN;
-  std::string last_at_text_, early_;
+  Micros watermark_ = INT64_MIN, last_at_ = INT64_MIN, date_day_ = INT64_MIN;
+  std::string last_at_text_, date_prefix_, early_;
 };
 
 struct Indicator {
