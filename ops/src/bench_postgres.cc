@@ -52,11 +52,15 @@ class Server {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (geteuid() == 0) {
-      // The postgres user must reach the directory: open the path to it, own the server's part.
-      for (fs::path p = dir_.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
-        struct stat st{};
-        if (stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) chmod(p.c_str(), st.st_mode | S_IXOTH);
-      }
+      // The postgres user must reach the directory: open the bench's own directory (mkdtemp
+      // makes it 0700), never anything above it, and own the server's part.
+      const fs::path bench_dir = dir_.parent_path();
+      struct stat st{};
+      if (stat(bench_dir.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
+        chmod(bench_dir.c_str(), st.st_mode | S_IXOTH);
+      if (std::system(("runuser -u postgres -- test -x " + bench_dir.string()).c_str()) != 0)
+        return Status::FailedPrecondition("the postgres user cannot reach " + bench_dir.string() +
+                                          ": give --dir a directory under one it can traverse (e.g. /tmp)");
       const std::string chown = "chown -R postgres:postgres " + dir_.string();
       if (std::system(chown.c_str()) != 0) return Status::Unavailable("cannot chown " + dir_.string() + " to postgres");
     }
