@@ -11,6 +11,7 @@
 #include "veeduria/events/command.h"
 #include "veeduria/events/time.h"
 #include "veeduria/producers/csv.h"
+#include "term_generator.h"
 
 namespace veeduria::producers {
 namespace {
@@ -80,7 +81,12 @@ struct Cut {
 
 }  // namespace
 
+std::string GeneratorInitAt(const std::string& scale) {
+  return scale == "department" || scale == "national" ? "2020-01-02T08:00:00-05:00" : "2023-01-02T08:00:00-05:00";
+}
+
 Result<GeneratorStats> Generate(const GeneratorOptions& o, std::ostream& out) {
+  if (o.scale == "department" || o.scale == "national") return internal::GenerateTerm(o, out);
   GeneratorStats stats;
   Script script;
   std::mt19937_64 rng(o.seed);
@@ -159,7 +165,7 @@ Result<GeneratorStats> Generate(const GeneratorOptions& o, std::ostream& out) {
   if (o.scale == "tiny")
     active.resize(6);  // the gobernación and five municipalities
   else if (o.scale != "demo")
-    return Status::InvalidArgument("unknown scale '" + o.scale + "' (tiny, demo)");
+    return Status::InvalidArgument("unknown scale '" + o.scale + "' (tiny, demo, department, national)");
   stats.entities_active = active.size();
 
   const std::string reviewer = "revisor.planeacion@cundinamarca.gov.co";

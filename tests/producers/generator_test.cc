@@ -105,6 +105,127 @@ TEST(GeneratorTest, DemoScaleHasTheShapeOfTheRealData) {
   EXPECT_EQ(by_command["refer_to_control_body"], 2);
 }
 
+std::string GeneratedTerm(const std::string& scale, uint64_t seed, size_t max_entities) {
+  GeneratorOptions o = Options(scale, seed);
+  o.max_entities = max_entities;
+  std::ostringstream out;
+  auto stats = Generate(o, out);
+  EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+  return out.str();
+}
+
+TEST(GeneratorTest, TermSameSeedSameBytesOtherSeedOtherBytes) {
+  const std::string a = GeneratedTerm("department", 7, 3), b = GeneratedTerm("department", 7, 3),
+                    c = GeneratedTerm("department", 8, 3);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(GeneratorInitAt("national"), "2020-01-02T08:00:00-05:00");
+  EXPECT_EQ(GeneratorInitAt("demo"), "2023-01-02T08:00:00-05:00");
+}
+
+// The four-year term through the rules: the gobernación and three municipalities, in time order
+// (a simulated clock refuses any line earlier than the last), everything accepted except the
+// refusals written on purpose.
+TEST(GeneratorTest, TheRulesAcceptTheFourYearTerm) {
+  const std::string text = GeneratedTerm("department", 2023, 4);
+  const auto dir = std::filesystem::temp_directory_path() / ("veeduria-genterm-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  auto ledger = EmbeddedLedger::Open(dir.string());
+  ASSERT_TRUE(ledger.ok());
+  std::vector<events::Command> commands;
+  commands.push_back(*events::ParseCommand(
+                          R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":")" +
+                              GeneratorInitAt("department") + "\"}",
+                          0)
+                          .command);
+  std::map<std::string, int> refused, flags;
+  std::string refusals;  // for the failure message
+  auto append = [&] {
+    auto decided = (*ledger)->Append(commands);
+    ASSERT_TRUE(decided.ok());
+    for (size_t i = 0; i < decided->size(); ++i) {
+      const auto& d = (*decided)[i];
+      if (d.outcome != events::Outcome::kAccepted) {
+        ++refused[d.reason];
+        refusals += commands[i].command_id + ": " + d.message + "\n";
+      }
+      for (const auto& f : d.flags) ++flags[f];
+    }
+    commands.clear();
+  };
+  for (const auto& line : events::SplitLines(text)) {
+    auto p = events::ParseCommand(line.text, line.line_no);
+    ASSERT_TRUE(p.command) << p.error->message;
+    commands.push_back(std::move(*p.command));
+    if (commands.size() == 4096) append();
+  }
+  append();
+  EXPECT_EQ(refused, (std::map<std::string, int>{{"not_pesos", 3}, {"manual_activation_forbidden", 3}}))
+      << refusals;
+  EXPECT_GT(flags["late"], 0);
+  (*ledger).reset();
+  std::filesystem::remove_all(dir);
+}
+
+std::string_view CommandOf(std::string_view line) {
+  const std::string_view key = "{\"command\":\"";
+  if (line.substr(0, key.size()) != key) return {};
+  line.remove_prefix(key.size());
+  return line.substr(0, line.find('"'));
+}
+
+// The department scale against the real exports: every plan within DESIGN §1's 90–420 goals and
+// their mean within 200–320 (the twelve real SisPT 2024–2027 plans of ../shared/data/cpi average
+// 288 goals); the sample's accumulation mix; sixteen cuts of progress with a few percent missing;
+// about 25 commands per goal over the term (national: ~280k goals, ~7M commands).
+TEST(GeneratorTest, DepartmentScaleHasTheShapeOfTheRealData) {
+  const std::string text = GeneratedTerm("department", 2023, 0);
+  std::map<std::string, int> goals_per_entity, by_command;
+  int acumulativo = 0, goals = 0, lines = 0;
+  for (const auto& line : events::SplitLines(text)) {
+    ++lines;
+    std::string_view command = CommandOf(line.text);
+    std::string parsed;  // the campaign lines come from the 2023 file, re-dumped with sorted keys
+    if (command.empty()) command = parsed = json::parse(line.text).value("command", "");
+    ASSERT_FALSE(command.empty()) << line.text;
+    ++by_command[std::string(command)];
+    if (command == "define_goal") {
+      json j = json::parse(line.text);
+      ++goals_per_entity[j["entity"].get<std::string>()];
+      ++goals;
+      acumulativo += j["accumulation"] == "acumulativo";
+    }
+  }
+  EXPECT_EQ(by_command["register_entity"], 33 + 1102);
+  EXPECT_EQ(goals_per_entity.size(), 117u);
+  for (const auto& [entity, n] : goals_per_entity) {
+    EXPECT_GE(n, 90) << entity;
+    EXPECT_LE(n, 420) << entity;
+  }
+  const double mean = static_cast<double>(goals) / goals_per_entity.size();
+  EXPECT_GT(mean, 200);
+  EXPECT_LT(mean, 320);
+  const double share = static_cast<double>(acumulativo) / goals;
+  EXPECT_GT(share, 0.55);
+  EXPECT_LT(share, 0.85);
+  EXPECT_EQ(by_command["open_campaign"], 8);  // KPT and GESTIONWEB, four years each
+  // Progress: 16 cuts per goal, ~3% of entity-cuts and ~2% of goal reports missing, ~10% corrected.
+  const double reports_per_goal_cut = static_cast<double>(by_command["report_progress"]) / (goals * 16.0);
+  EXPECT_GT(reports_per_goal_cut, 0.95);
+  EXPECT_LT(reports_per_goal_cut, 1.15);
+  EXPECT_EQ(by_command["program_goal"], goals * 7 + 3);  // four years, three budget updates, 3 refused
+  const double per_goal = static_cast<double>(lines) / goals;
+  EXPECT_GT(per_goal, 22);
+  EXPECT_LT(per_goal, 32);
+  EXPECT_GT(by_command["homologate_goal"], 0);
+  EXPECT_GT(by_command["request_adjustment"], 20);
+  EXPECT_GT(by_command["answer_adjustment"], 10);
+  EXPECT_GT(by_command["notify_noncompliance"], 10);
+  EXPECT_GT(by_command["refer_to_control_body"], 0);
+  EXPECT_GT(by_command["request_leader"], 117);  // leader changes
+  EXPECT_GT(by_command["grant_role"], 118);
+}
+
 TEST(CsvTest, QuotesCommasBomCrlfAndLineBreaks) {
   auto rows = ParseCsv(
       "\xEF\xBB\xBF"
