@@ -144,15 +144,42 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
   } else {
     const std::string prefix = "o/" + q.entity + "/";
     std::vector<std::pair<std::string, std::string>> found;  // time key, object
-    rows.Scan(prefix, [&](std::string_view k, std::string_view) {
-      std::string_view rest = k.substr(prefix.size());
-      // rest = <object>/<time key>; the time key has three '/'-separated parts.
+    // rest = <object>/<time key>; the time key has three '/'-separated parts.
+    auto object_of = [](std::string_view rest) {
       size_t cut = rest.size();
       for (int parts = 0; parts < 3; ++parts) cut = rest.rfind('/', cut - 1);
+      return cut;
+    };
+    auto collect = [&](std::string_view k, std::string_view) {
+      const std::string_view rest = k.substr(prefix.size());
+      const size_t cut = object_of(rest);
       const std::string object(rest.substr(0, cut));
       if (ObjectMatches(object, q.object)) found.emplace_back(std::string(rest.substr(cut + 1)), object);
       return true;
-    });
+    };
+    if (q.object.find('/') != std::string::npos || q.object.find(':') != std::string::npos) {
+      rows.Scan(prefix + q.object + "/", collect);  // one object: its own range
+    } else {
+      // A bare goal id: that goal in every plan. Skip from plan to plan (and past other kinds
+      // of object) instead of reading every object row of the entity.
+      std::string cursor = prefix;
+      for (bool more = true; more;) {
+        more = false;
+        std::string object;
+        rows.ScanFrom(cursor, prefix, [&](std::string_view k, std::string_view) {
+          const std::string_view rest = k.substr(prefix.size());
+          object = std::string(rest.substr(0, object_of(rest)));
+          more = true;
+          return false;
+        });
+        if (!more) break;
+        const size_t slash = object.find('/');
+        const std::string head = slash == std::string::npos ? object : object.substr(0, slash);
+        if (slash != std::string::npos && head.find(':') == std::string::npos)
+          rows.Scan(prefix + head + "/" + q.object + "/", collect);  // <plan>/<goal>
+        cursor = prefix + head + "0";  // '0' follows '/': past every object of this head
+      }
+    }
     std::sort(found.begin(), found.end());
     for (auto& f : found) keys.push_back(f.first);
   }

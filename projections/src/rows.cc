@@ -17,8 +17,13 @@ void Rows::ScanRecords(std::string_view prefix,
 
 void MemoryRows::Scan(std::string_view prefix,
                       const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  ScanFrom(prefix, prefix, fn);
+}
+
+void MemoryRows::ScanFrom(std::string_view start, std::string_view prefix,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) const {
   const auto& m = state_.entries();
-  for (auto it = m.lower_bound(prefix); it != m.end() && it->first.starts_with(prefix); ++it) {
+  for (auto it = m.lower_bound(start); it != m.end() && it->first.starts_with(prefix); ++it) {
     if (!it->second) continue;
     if (!fn(it->first, *it->second)) break;
   }

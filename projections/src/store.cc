@@ -33,8 +33,12 @@ class DbRows : public Rows, public events::StateStore {
   }
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    ScanFrom(prefix, prefix, fn);
+  }
+  void ScanFrom(std::string_view start, std::string_view prefix,
+                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
-    for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && it->key().starts_with(prefix);
+    for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid() && it->key().starts_with(prefix);
          it->Next())
       if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
   }

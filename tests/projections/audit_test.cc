@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "fixture.h"
 
 namespace veeduria {
@@ -39,6 +41,31 @@ TEST(AuditTest, AsOfADayBeforeTheCorrectionShowsTheOldValueOnly) {
   for (const auto& r : t->rows)
     EXPECT_EQ(r["change"].get<std::string>().find("→ 14.0"), std::string::npos) << r.dump();
   EXPECT_FALSE(t->rows.empty());
+}
+
+// A bare goal id finds that goal in every plan (the query skips from plan to plan); a full
+// <plan>/<goal> finds only that plan's; other objects never match a goal id.
+TEST(AuditTest, ABareGoalIdIsThatGoalInEveryPlan) {
+  LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  auto view = f.Live();
+  auto bare = projections::AuditQuery(*view, {.entity = "25799", .object = "IP-155"});
+  ASSERT_TRUE(bare.ok());
+  ASSERT_FALSE(bare->rows.empty());
+  std::map<std::string, size_t> per_plan;
+  for (const auto& r : bare->rows) {
+    const std::string object = r["object"].get<std::string>();
+    ASSERT_TRUE(object.ends_with("/IP-155")) << object;
+    ++per_plan[object];
+  }
+  for (const auto& [object, n] : per_plan) {
+    auto full = projections::AuditQuery(*view, {.entity = "25799", .object = object});
+    ASSERT_TRUE(full.ok());
+    EXPECT_EQ(full->rows.size(), n) << object;
+  }
+  auto none = projections::AuditQuery(*view, {.entity = "25799", .object = "NO-SUCH-PLAN/IP-155"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->rows.empty());
 }
 
 TEST(AuditTest, RefusalsAreOnTheEntitysTrail) {

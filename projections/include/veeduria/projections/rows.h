@@ -18,6 +18,9 @@ class Rows {
   // Rows whose key starts with `prefix`, in key order; `fn` returns false to stop.
   virtual void Scan(std::string_view prefix,
                     const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
+  // Rows from the first key >= `start` on, while their key starts with `prefix`.
+  virtual void ScanFrom(std::string_view start, std::string_view prefix,
+                        const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
 
   nlohmann::json Record(std::string_view key) const;  // null when absent
   void ScanRecords(std::string_view prefix,
@@ -31,6 +34,8 @@ class MemoryRows : public Rows {
   std::optional<std::string> Get(std::string_view key) const override { return state_.Get(key); }
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+  void ScanFrom(std::string_view start, std::string_view prefix,
+                const std::function<bool(std::string_view, std::string_view)>& fn) const override;
 
  private:
   events::MemoryState state_;
