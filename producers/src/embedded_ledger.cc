@@ -72,40 +72,6 @@ class DbState : public events::StateStore {
   DbState(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
   std::optional<std::string> Get(std::string_view key) const override {
     std::lock_guard<std::mutex> l(mu_);
-    return GetLocked(key);
-  }
-  void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
-  void Delete(std::string_view) override { std::abort(); }
-
-  // Decoded records, cached beside the encoded values (decide and evolve read the same few
-  // records — stream heads, the entity, the campaign — for every command).
-  nlohmann::json GetRecord(std::string_view key) const override {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = records_.find(key);
-    if (it != records_.end()) return it->second;
-    const std::optional<std::string> v = GetLocked(key);
-    nlohmann::json record = v ? nlohmann::json::from_msgpack(*v) : nlohmann::json(nullptr);
-    if (records_.size() >= kMaxEntries) records_.clear();
-    records_.insert_or_assign(std::string(key), record);
-    return record;
-  }
-
-  // REQUIRES: the overlay's writes were committed to the database.
-  void Apply(const events::OverlayState& overlay) {
-    std::lock_guard<std::mutex> l(mu_);
-    for (const auto& [key, value] : overlay.writes().entries()) {
-      Remember(key, value);
-      auto decoded = overlay.records().find(key);
-      if (decoded != overlay.records().end())
-        records_.insert_or_assign(key, decoded->second);
-      else if (auto it = records_.find(key); it != records_.end())
-        records_.erase(it);
-    }
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 1 << 20;
-  std::optional<std::string> GetLocked(std::string_view key) const {  // REQUIRES: mu_ held
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     std::string v;
@@ -118,6 +84,17 @@ class DbState : public events::StateStore {
     Remember(std::string(key), value);
     return value;
   }
+  void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
+  void Delete(std::string_view) override { std::abort(); }
+
+  // REQUIRES: `writes` were committed to the database.
+  void Apply(const events::MemoryState& writes) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [key, value] : writes.entries()) Remember(key, value);
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 1 << 20;
   void Remember(std::string key, std::optional<std::string> value) const {
     if (cache_.size() >= kMaxEntries) cache_.clear();  // crude, but bounded and always correct
     cache_.insert_or_assign(std::move(key), std::move(value));
@@ -131,7 +108,6 @@ class DbState : public events::StateStore {
   mutable std::mutex mu_;
   mutable std::unordered_map<std::string, std::optional<std::string>, Hash, std::equal_to<>>
       cache_;  // GUARDED_BY(mu_)
-  mutable std::unordered_map<std::string, nlohmann::json, Hash, std::equal_to<>> records_;  // GUARDED_BY(mu_)
 };
 
 struct Writer {
@@ -315,7 +291,7 @@ struct EmbeddedLedger::Impl {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     VEEDURIA_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch), "append"));
-    state->Apply(overlay);
+    state->Apply(overlay.writes());
     for (const auto& [key, next] : offsets) next_offset[key] = next;
     frontier = std::move(tree);
     if (periodic) {
@@ -593,7 +569,7 @@ Status EmbeddedLedger::RebuildState() {
         batch.Delete(cf, key);
     }
     // The cache remembered misses of keys this batch now writes: keep it coherent.
-    impl_->state->Apply(overlay);
+    impl_->state->Apply(overlay.writes());
     overlay.Clear();
     pending = 0;
     return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the decider state");
