@@ -1,0 +1,43 @@
+#pragma once
+// Submits commands through <prefix>commands and learns each outcome by its command_id from
+// <prefix>outcomes (written by the decider in the same transaction as the events).
+//
+// Commands are keyed by their stream (config.h CommandKey) and produced by an idempotent
+// producer (acks=all, murmur2_random). Commands of entity streams are pipelined (each partition
+// keeps their order); a command of the directory stream is a barrier: it is sent once every
+// earlier outcome is known, and later commands are sent once its outcome is known, carrying
+// the directory sequence the submitter has seen (header vd-dir) so that the decider reads the
+// directory at least that far before deciding. The order of outcomes therefore matches what the
+// embedded ledger decides for the same file.
+//
+// Thread-safety: one Submit at a time.
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "veeduria/events/command.h"
+#include "veeduria/kafka/config.h"
+
+namespace veeduria::kafka {
+
+class KafkaSubmitter {
+ public:
+  static Result<std::unique_ptr<KafkaSubmitter>> Open(const KafkaConfig& config);
+  ~KafkaSubmitter();
+
+  // Sends `commands` and returns one outcome per command, in order: the JSON the decider wrote
+  // (command_id, status, reason, field, message, events, flags, days_late, stream, partition), or
+  // {"status":"timeout"} when none arrived within `timeout` of its sending (resubmitting the
+  // same command is safe: a retry is a duplicate). An error only if producing failed.
+  Result<std::vector<nlohmann::json>> Submit(const std::vector<events::Command>& commands,
+                                             std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  explicit KafkaSubmitter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace veeduria::kafka
