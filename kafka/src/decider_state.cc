@@ -140,6 +140,7 @@ Status CatchUpTopic(rd_kafka_t* reader, const std::string& topic, int32_t kafka_
   } pending;
   const uint64_t from = state.offset(which);
   uint64_t next = from;  // after the last complete decision
+  uint64_t decided = state.offset('c');
   Status st;
   Status read = ReadToEnd(reader, topic, kafka_partition, static_cast<int64_t>(from), timeout_ms,
                           [&](const rd_kafka_message_t* m) {
@@ -178,11 +179,15 @@ Status CatchUpTopic(rd_kafka_t* reader, const std::string& topic, int32_t kafka_
     }
     pending = Pending{};
     next = static_cast<uint64_t>(m->offset) + 1;
+    const std::string cpart = Header(m, "vd-cpart");
+    if (!cpart.empty() && std::strtoul(cpart.c_str(), nullptr, 10) == state.partition())
+      decided = std::max<uint64_t>(decided, std::strtoull(Header(m, "vd-coff").c_str(), nullptr, 10) + 1);
     return true;
   });
   VEEDURIA_RETURN_IF_ERROR(read);
   VEEDURIA_RETURN_IF_ERROR(st);
   if (next != from) state.set_offset(which, next);
+  if (decided != state.offset('c')) state.set_offset('c', decided);
   return Status::Ok();
 }
 

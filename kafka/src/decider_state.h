@@ -35,6 +35,7 @@ class DeciderDb {
 class PartitionState {
  public:
   PartitionState(DeciderDb* db, uint32_t partition);
+  uint32_t partition() const { return partition_; }
 
   // The state to decide against: the stored one plus pending writes.
   events::OverlayState& overlay() { return overlay_; }
@@ -76,6 +77,9 @@ class PartitionState {
 
 // Reads topic/kafka_partition from the state's offset `which` to its end and evolves every
 // complete decision (headers vd-cmd, vd-i, vd-n) into `state`; see node.h. Counts evolved events.
+// A decision of this partition's commands (headers vd-cpart, vd-coff) also moves the commands
+// offset 'c' past its command: a re-delivered command message is then known as decided, even
+// one whose outcome the state does not keep (a rejection for a reused command_id).
 Status CatchUpTopic(rd_kafka_t* reader, const std::string& topic, int32_t kafka_partition, char which,
                     PartitionState& state, int timeout_ms, uint64_t* evolved);
 

@@ -64,6 +64,9 @@ struct PartitionCtx {
   std::unique_ptr<Deliveries> deliveries = std::make_unique<Deliveries>();
   std::unique_ptr<internal::PartitionState> state;
   bool paused = false;  // stopped on a fork or corruption until an operator acts
+  // End offsets of what aborted transactions of this partition wrote (events, directory): a
+  // later catch-up past them read aborted messages (the mock's missing read_committed).
+  std::map<std::string, int64_t> aborted_upto;
 };
 
 struct KilledError {};
@@ -176,8 +179,21 @@ struct KafkaNode::Impl {
       // offset moves after the commit markers): wait for it.
       rd_kafka_poll(reader.get(), 10);
     }
+    uint64_t seen = 0;
+    for (auto it = ctx.aborted_upto.begin(); it != ctx.aborted_upto.end();) {
+      const char which = it->first == config.Topic(kDirectory) ? 'd' : 'e';
+      if (static_cast<int64_t>(ctx.state->offset(which)) >= it->second) {
+        ++seen;
+        it = ctx.aborted_upto.erase(it);
+      } else {
+        ++it;
+      }
+    }
     Status c = ctx.state->Commit();
-    Stat([&](NodeStats& s) { s.caught_up_events += evolved; });
+    Stat([&](NodeStats& s) {
+      s.caught_up_events += evolved;
+      s.aborted_seen += seen;
+    });
     return c;
   }
 
@@ -188,7 +204,18 @@ struct KafkaNode::Impl {
     for (const CommandMsg& c : batch) {
       nlohmann::json o;
       events::ParsedLine parsed = events::ParseCommand(c.value, 0);
-      if (!parsed.command) {
+      if (c.offset < static_cast<int64_t>(ctx.state->offset('c'))) {
+        // A re-delivered message (the mock stores no transactional offsets; a transaction whose
+        // messages were read though it aborted): decided before, its first outcome stands.
+        o = {{"command_id", parsed.command ? parsed.command->command_id : ""},
+             {"status", "duplicate"},
+             {"reason", ""},
+             {"field", ""},
+             {"message", "commands offset " + std::to_string(c.offset) + " of partition " +
+                             std::to_string(ctx.partition) + " was decided before (a re-delivery)"},
+             {"events", nlohmann::json::array()},
+             {"flags", nlohmann::json::array()}};
+      } else if (!parsed.command) {
         auto j = nlohmann::json::parse(c.value, nullptr, false);
         o = {{"command_id", j.is_object() && j.contains("command_id") && j["command_id"].is_string()
                                 ? j["command_id"].get<std::string>()
@@ -229,7 +256,9 @@ struct KafkaNode::Impl {
                            se.bytes,
                            {{"vd-cmd", cmd.command_id},
                             {"vd-i", std::to_string(i)},
-                            {"vd-n", std::to_string(d.events.size())}}});
+                            {"vd-n", std::to_string(d.events.size())},
+                            {"vd-cpart", std::to_string(ctx.partition)},
+                            {"vd-coff", std::to_string(c.offset)}}});
           }
           o = {{"command_id", cmd.command_id},
                {"status", events::OutcomeName(d.outcome)},
@@ -247,6 +276,7 @@ struct KafkaNode::Impl {
       o["partition"] = ctx.partition;
       o["request"] = c.request;
       out.push_back({config.Topic(kOutcomes), static_cast<int32_t>(ctx.partition), c.key, o.dump(), {}});
+      ctx.state->set_offset('c', std::max(ctx.state->offset('c'), static_cast<uint64_t>(c.offset) + 1));
     }
     return out;
   }
@@ -323,6 +353,8 @@ struct KafkaNode::Impl {
         ctx.producer.reset();
         Stat([](NodeStats& s) { ++s.fenced; });
       } else {
+        for (const auto& [tp, off] : ctx.deliveries->last)
+          if (tp.first != config.Topic(kOutcomes)) ctx.aborted_upto[tp.first] = std::max(ctx.aborted_upto[tp.first], off + 1);
         Status abort = FromKafkaError(rd_kafka_abort_transaction(rk, config.Ms(30000)), "abort_transaction");
         if (!abort.ok()) ctx.producer.reset();
         Stat([](NodeStats& s) { ++s.aborted; });
@@ -335,7 +367,7 @@ struct KafkaNode::Impl {
         ctx.state->set_offset('e', static_cast<uint64_t>(off) + 1);
       if (tp.first == config.Topic(kDirectory)) ctx.state->set_offset('d', static_cast<uint64_t>(off) + 1);
     }
-    ctx.state->set_offset('c', static_cast<uint64_t>(batch.back().offset) + 1);
+    ctx.state->set_offset('c', std::max(ctx.state->offset('c'), static_cast<uint64_t>(batch.back().offset) + 1));
     VEEDURIA_RETURN_IF_ERROR(ctx.state->Commit());
     Stat([&](NodeStats& s) {
       s.commands += batch.size();

@@ -167,7 +167,11 @@ inline TopicAudit AuditTopics(const kafka::KafkaConfig& config) {
         if (std::memcmp(ev->envelope()->prev_hash()->b()->data(), prev.data(), 32) != 0)
           a.problems.push_back("broken chain in " + stream + " at seq " + std::to_string(seq));
         chain[seq] = e.hash;
-        a.event_ids.insert(ev->envelope()->event_id()->str());
+        if (!a.event_ids.insert(ev->envelope()->event_id()->str()).second)
+          a.problems.push_back("event " + ev->envelope()->event_id()->str() + " of command " +
+                               ev->envelope()->command_id()->str() + " applied twice: again at " + stream +
+                               " seq " + std::to_string(seq) + " (" + std::string(topic) + "/" +
+                               std::to_string(p) + " offset " + std::to_string(e.position.offset) + ")");
         a.heads[stream] = std::max(a.heads[stream], seq);
         return true;
       });

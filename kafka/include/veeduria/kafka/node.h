@@ -54,6 +54,9 @@ struct NodeStats {
   uint64_t commands = 0;            // commands decided (duplicates included)
   uint64_t transactions = 0;        // committed
   uint64_t aborted = 0;             // transactions aborted and retried
+  // Catch-ups that read past messages of this node's own aborted transactions: 0 on a real
+  // cluster (read_committed hides them); the mock shows them (PLATFORM.md).
+  uint64_t aborted_seen = 0;
   uint64_t fenced = 0;              // producers re-initialized after a fatal error (fenced)
   uint64_t caught_up_events = 0;    // events evolved from the log by catch-up
   uint64_t projected = 0;           // events applied to the projections
