@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.h"
+#include "serve_commands.h"
 
 using namespace veeduria;
 
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("submit", "apply a JSON Lines command file (or - for stdin); one result per line");
   submit->add_option("file", file, "command file, or -")->required();
   submit->add_flag("--json", json_out, "one JSON object per result line");
+  cli::SubmitKafka submit_kafka(submit, data, file, json_out);  // submit --kafka (serve_commands.cc)
+  cli::ServeCommand serve(app, data);                           // serve --kafka (serve_commands.cc)
 
   std::string entity;
   uint64_t from = 0;
@@ -222,6 +225,8 @@ int main(int argc, char** argv) {
   if (*key_show) return cli::RunKeyShow(data);
   if (*checkpoint) return cli::RunCheckpoint(data);
   if (*evidence) return cli::RunEvidence(data, evidence_o);
+  if (*submit && submit_kafka.requested()) return submit_kafka.Run();
+  if (serve.parsed()) return serve.Run();
   if (*submit) return cli::RunSubmit(data, file, json_out);
   if (*log) return cli::RunLog(data, entity, from, json_out);
   if (*verify) return cli::RunVerify(data, from_checkpoint, bundle_key);

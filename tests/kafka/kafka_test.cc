@@ -253,16 +253,24 @@ TEST(KafkaRebalanceTest, TwoDecidersShareThenHandOverWithoutLossOrDuplicate) {
   o.max_batch = 8;
   auto a = StartNode(*c, dir_a, o);
   ASSERT_TRUE(a);
-  const size_t third = commands.size() / 3;
-  auto outcomes = std::async(std::launch::async, [&] { return SubmitAll(*c, commands); });
-  ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return a->stats().commands >= third; }));
+  const size_t half = commands.size() / 2;
+  std::vector<events::Command> first(commands.begin(), commands.begin() + half);
+  std::vector<events::Command> second(commands.begin() + half, commands.end());
+  // b joins while the first half flows.
+  auto part1 = std::async(std::launch::async, [&] { return SubmitAll(*c, first); });
+  ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return a->stats().commands >= half / 3; }));
   auto b = StartNode(*c, dir_b, o);
   ASSERT_TRUE(b);
   ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return !b->stats().assigned.empty(); })) << "b never got a partition";
-  ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return b->stats().transactions > 0 || a->stats().commands >= 2 * third; }));
-  a.reset();  // leaves the group mid-stream: b takes every partition
-  auto got = outcomes.get();
-  EXPECT_EQ(b->stats().assigned.size(), 4u);
+  auto got = part1.get();
+  // a leaves while the second half flows.
+  const uint64_t decided = a->stats().commands + b->stats().commands;
+  auto part2 = std::async(std::launch::async, [&] { return SubmitAll(*c, second); });
+  ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return a->stats().commands + b->stats().commands > decided + 4; }));
+  a.reset();
+  auto more = part2.get();
+  got.insert(got.end(), more.begin(), more.end());
+  EXPECT_TRUE(WaitFor(c->config, 30000, [&] { return b->stats().assigned.size() == 4; })) << "b did not take a's partitions";
   ExpectSameAsEmbedded(*c, *b, commands, got);
   b.reset();
   std::filesystem::remove_all(dir_a);
