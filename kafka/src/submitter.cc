@@ -106,6 +106,7 @@ Result<std::vector<nlohmann::json>> KafkaSubmitter::Submit(const std::vector<eve
   std::vector<std::string> requests(commands.size());
   size_t answered = 0;  // outcomes [0, answered) are known
   const std::string topic = im.config.Topic(kCommands);
+  bool previous_directory = false;
 
   // Waits for the outcomes of commands [answered, upto).
   auto wait_until = [&](size_t upto) {
@@ -128,8 +129,14 @@ Result<std::vector<nlohmann::json>> KafkaSubmitter::Submit(const std::vector<eve
       if (auto it = im.streams.find(c.Str("request_id")); it != im.streams.end()) request_stream = it->second;
     }
     const std::string key = CommandKey(c.name, c.Has("entity") ? c.Str("entity") : "", request_stream);
-    const bool barrier = key == events::kDirectoryStream;
-    if (barrier) wait_until(i);
+    // A barrier where the stream kind changes: the directory's commands see every earlier
+    // entity outcome, and entity commands every earlier directory outcome (its sequence).
+    const bool directory = key == events::kDirectoryStream;
+    if (i > 0 && directory != previous_directory) {
+      rd_kafka_flush(im.producer.get(), im.config.Ms(30000));
+      wait_until(i);
+    }
+    previous_directory = directory;
     uint64_t token;
     {
       std::lock_guard<std::mutex> l(im.mu);
@@ -153,10 +160,6 @@ Result<std::vector<nlohmann::json>> KafkaSubmitter::Submit(const std::vector<eve
     }
     sent[i] = std::chrono::steady_clock::now();
     rd_kafka_poll(im.producer.get(), 0);
-    if (barrier) {
-      rd_kafka_flush(im.producer.get(), im.config.Ms(30000));
-      wait_until(i + 1);
-    }
   }
   rd_kafka_flush(im.producer.get(), im.config.Ms(30000));
   wait_until(commands.size());

@@ -3,12 +3,11 @@
 // <prefix>outcomes (written by the decider in the same transaction as the events).
 //
 // Commands are keyed by their stream (config.h CommandKey) and produced by an idempotent
-// producer (acks=all, murmur2_random). Commands of entity streams are pipelined (each partition
-// keeps their order); a command of the directory stream is a barrier: it is sent once every
-// earlier outcome is known, and later commands are sent once its outcome is known, carrying
-// the directory sequence the submitter has seen (header vd-dir) so that the decider reads the
-// directory at least that far before deciding. The order of outcomes therefore matches what the
-// embedded ledger decides for the same file.
+// producer (acks=all, murmur2_random), pipelined: each partition keeps their order. Where the
+// file switches between directory commands and entity commands the submitter waits for every
+// earlier outcome (a barrier), and entity commands carry the directory sequence it has seen
+// (header vd-dir) so that their decider reads the directory at least that far before deciding.
+// The outcomes therefore match what the embedded ledger decides for the same file.
 //
 // Thread-safety: one Submit at a time.
 
