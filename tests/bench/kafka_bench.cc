@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   for (const auto& c : commands) directory += kafka::CommandKey(c.name, c.Has("entity") ? c.Str("entity") : "", "x") == "directory";
   const kafka::NodeStats ns = (*node)->stats();
   std::cout << "end to end (" << scale << "): " << commands.size() << " commands (" << directory
-            << " directory barriers) in " << e2e << " s: " << static_cast<long>(commands.size() / e2e)
+            << " directory commands) in " << e2e << " s: " << static_cast<long>(commands.size() / e2e)
             << " commands/s; " << ns.transactions << " transactions; outcomes:";
   for (const auto& [k, v] : statuses) std::cout << " " << k << " " << v;
   std::cout << "\n";
