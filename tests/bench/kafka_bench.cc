@@ -7,7 +7,7 @@
 //   projected     events/s of a fresh projector-only node reading the whole log into its
 //                 ProjectionStore (offsets and rows in one RocksDB batch per partition batch)
 //
-//   build/tests/kafka_bench [--scale tiny|demo] [--raw N] [--partitions P]
+//   build/tests/kafka_bench [--scale tiny|demo] [--raw N (default 100000)] [--partitions P (default 6)]
 //
 // A program rather than a Google Benchmark: each figure is one long end-to-end run.
 
@@ -53,7 +53,7 @@ rd_kafka_t* Client(rd_kafka_type_t type, const std::string& brokers, std::vector
 
 int main(int argc, char** argv) {
   std::string scale = "demo";
-  long raw = 500000;
+  long raw = 100000;  // the mock keeps ~5 MiB per partition: 100k x 200 B over 6 fits
   uint32_t partitions = 6;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--scale")) scale = argv[i + 1];
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     rd_kafka_flush(p, 60000);
     const double s = Since(t0);
     std::cout << "raw produce: " << raw << " messages of 200 B, idempotent acks=all, " << partitions
-              << " partitions: " << static_cast<long>(raw / s) << " msg/s\n";
+              << " partitions: " << static_cast<long>(raw / s) << " msg/s" << std::endl;
     rd_kafka_destroy(p);
   }
   {
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
       rd_kafka_message_destroy(m);
     }
     const double s = Since(t0);
-    std::cout << "raw consume: " << n << " messages, read_committed: " << static_cast<long>(n / s) << " msg/s\n";
+    std::cout << "raw consume: " << n << " messages, read_committed: " << static_cast<long>(n / s) << " msg/s" << std::endl;
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
   }
