@@ -1491,6 +1491,10 @@ Check Decider::PublishMdmScore() {
 
 }  // namespace
 
+bool WritesDirectoryStream(std::string_view command_name) {
+  return IsDirectoryCommand(std::string(command_name));
+}
+
 const char* OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kAccepted:

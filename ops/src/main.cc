@@ -4,6 +4,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "kafka_commands.h"
 #include "serve_cli.h"
 
 using namespace veeduria;
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("submit", "apply a JSON Lines command file (or - for stdin); one result per line");
   submit->add_option("file", file, "command file, or -")->required();
   submit->add_flag("--json", json_out, "one JSON object per result line");
+  cli::SubmitKafka submit_kafka(submit, data, file, json_out);  // submit --kafka (kafka_commands.cc)
 
   std::string entity;
   uint64_t from = 0;
@@ -229,6 +231,7 @@ int main(int argc, char** argv) {
   mdm_import->add_flag("--json", json_out, "one JSON object per row");
 
   cli::ServeCli serve_cli(app);  // serve --http, token add|revoke|list (serve_commands.cc)
+  cli::KafkaServe kafka_serve(serve_cli.serve(), data);  // serve --kafka (kafka_commands.cc)
 
   try {
     app.parse(argc, argv);
@@ -239,11 +242,17 @@ int main(int argc, char** argv) {
     int rc = cli::RunInit(data, clock, admin, at, partitions);
     return rc ? rc : cli::RunInitKey(data, signing_key);
   }
+  if (kafka_serve.requested()) {
+    // One process is an HTTP service over the embedded ledger or a Kafka node, not both yet.
+    if (serve_cli.http_requested()) return cli::Fail("serve: --http and --kafka cannot be combined yet");
+    return kafka_serve.Run();
+  }
   if (serve_cli.Selected()) return serve_cli.Run(data);
   if (*verify && !bundle_dir.empty()) return cli::RunVerifyBundle(bundle_dir, bundle_key);
   if (*key_show) return cli::RunKeyShow(data);
   if (*checkpoint) return cli::RunCheckpoint(data);
   if (*evidence) return cli::RunEvidence(data, evidence_o);
+  if (*submit && submit_kafka.requested()) return submit_kafka.Run();
   if (*submit) return cli::RunSubmit(data, file, json_out);
   if (*log) return cli::RunLog(data, entity, from, json_out);
   if (*verify) return cli::RunVerify(data, from_checkpoint, bundle_key);

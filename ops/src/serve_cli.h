@@ -15,6 +15,8 @@ class ServeCli {
   // True when `serve` or `token …` was on the command line (after parsing).
   bool Selected() const;
   int Run(const std::string& data);
+  CLI::App* serve() const { return serve_; }
+  bool http_requested() const { return !http_.empty(); }
 
  private:
   CLI::App* serve_ = nullptr;

@@ -13,9 +13,10 @@
 namespace veeduria::cli {
 
 ServeCli::ServeCli(CLI::App& app) {
-  serve_ = app.add_subcommand("serve", "run the service: the HTTP JSON API with tokens, /metrics, /healthz");
-  serve_->add_option("--http", http_, "listen on HOST:PORT (PORT 0: an ephemeral port, printed on start)")
-      ->required();
+  serve_ = app.add_subcommand(
+      "serve",
+      "run the service: the HTTP JSON API with tokens, /metrics, /healthz (--http), or a Kafka node (--kafka)");
+  serve_->add_option("--http", http_, "listen on HOST:PORT (PORT 0: an ephemeral port, printed on start)");
   serve_->add_option("--tokens", tokens_file_, "the token file (default DATA/tokens)");
   serve_->add_option("--tls-cert", options_.tls_cert, "serve HTTPS with this certificate (PEM; needs --tls-key)");
   serve_->add_option("--tls-key", options_.tls_key, "the certificate's private key (PEM)");
@@ -70,6 +71,7 @@ int ServeCli::Run(const std::string& data) {
     for (const auto& r : *records) std::cout << r.id << "  " << r.user << "\n";
     return 0;
   }
+  if (http_.empty()) return Fail("serve: give --http HOST:PORT, or --kafka BROKERS (--kafka-config FILE, --kafka-mock N)");
   const size_t colon = http_.rfind(':');
   if (colon == std::string::npos) return Fail("--http: expected HOST:PORT, got '" + http_ + "'");
   options_.data = data;

@@ -203,6 +203,10 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
       }
       const uint64_t seq = ref.env->stream_seq();
       if (seq == it->second.first && ref.hash == it->second.second) continue;  // exact duplicate
+      // An event below the head is a re-delivery of one already applied (Kafka: a transaction
+      // retried after an abort whose messages the consumer still sees, or a producer retry).
+      // It cannot change what was applied; a fork that reaches the head breaks prev_hash below.
+      if (seq < it->second.first) continue;
       if (seq != it->second.first + 1 || !ref.env->prev_hash() ||
           std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0) {
         t.status = Status::Corruption("stream " + stream + " forks or has a gap at seq " + std::to_string(seq) +
@@ -263,7 +267,8 @@ std::vector<std::pair<std::string, std::string>> ProjectionStore::Digests() cons
   std::vector<std::pair<std::string, std::string>> out;
   for (const Projection* p : AllProjections()) {
     std::string all;
-    rows(p->name()).Scan("", [&](std::string_view k, std::string_view v) {
+    rows(p->name()).Scan("", [&](std::string_view k, std::string_view stored) {
+      const std::string v = p->DigestValue(stored);
       all += U64(k.size());
       all += k;
       all += U64(v.size());

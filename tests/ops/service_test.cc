@@ -135,23 +135,30 @@ TEST_F(ServiceTest, AQueryPastItsTimeoutIs504AndTheServiceKeepsServing) {
 // A query abandoned by its 504 still occupies its slot until it finishes: timeouts cannot pile up
 // more work than --max-concurrent.
 TEST_F(ServiceTest, AnAbandonedQueryStillCountsAgainstTheConcurrencyLimit) {
-  Gate release;
-  std::atomic<int> calls{0};
+  // Shared with the held query, which may still be waking when the test body ends.
+  auto release = std::make_shared<Gate>();
+  // Whatever fails below, the held query is released, or stopping the service waits on it forever.
+  struct OpenOnExit {
+    std::shared_ptr<Gate> g;
+    ~OpenOnExit() { g->Open(); }
+  } open_on_exit{release};
+  auto calls = std::make_shared<std::atomic<int>>(0);
   ServiceOptions o;
   o.max_concurrent = 1;
   o.query_timeout_ms = 50;
-  o.before_query = [&] {
-    if (calls++ == 0) release.Wait();
+  o.before_query = [release, calls] {
+    if ((*calls)++ == 0) release->Wait();
   };
   Start(o);
   httplib::Client c("127.0.0.1", service_->port());
+  c.set_connection_timeout(30);  // a stuck request fails the test instead of hanging it
+  c.set_read_timeout(30);
   auto late = Users(c);
   ASSERT_TRUE(late);
   EXPECT_EQ(late->status, 504);
   auto refused = Users(c);  // the abandoned query is still running
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 429);
-  release.Open();
 }
 
 TEST_F(ServiceTest, ServesHttpsWhenACertificateIsConfigured) {

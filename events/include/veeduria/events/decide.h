@@ -78,6 +78,11 @@ struct CheckpointInfo {
 };
 CheckpointInfo ReadLastCheckpoint(const StateStore& state);
 
+// Whether a command's events (or its rejection) go to the directory stream rather than its
+// entity's (answer_adjustment goes to the stream of the request it answers). The Kafka backend
+// routes commands by this.
+bool WritesDirectoryStream(std::string_view command_name);
+
 // Every reason code decide() can return, for documentation and tests.
 const std::vector<std::string>& ReasonCodes();
 

@@ -33,7 +33,8 @@ class ProjectionStore : public events::ProjectionTarget {
   // Drops the rows, offsets and stream heads of `projection` (every projection when empty);
   // the next catch-up replays the log into it.
   Status Reset(std::string_view projection);
-  // SHA-256 of each projection's rows (keys and values, in key order; not offsets).
+  // SHA-256 of each projection's rows (keys and values, in key order; not offsets, nor the log
+  // positions a row records: see Projection::DigestValue).
   std::vector<std::pair<std::string, std::string>> Digests() const;
   // Projections dropped on Open because their stored version differed from the code's.
   const std::vector<std::string>& reset_on_open() const { return reset_on_open_; }
