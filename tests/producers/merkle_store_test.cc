@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "../crash/ledger_commands.h"
 #include "veeduria/consumers/verify.h"
 #include "veeduria/events/merkle.h"
 #include "veeduria/producers/embedded_ledger.h"
@@ -20,42 +21,9 @@ namespace merkle = events::merkle;
 using events::Hash;
 using nlohmann::json;
 
-events::Command Cmd(const json& j) {
-  auto p = events::ParseCommand(j.dump(), 0);
-  EXPECT_TRUE(p.command) << (p.error ? p.error->message : "");
-  return *p.command;
-}
-
-std::vector<events::Command> Bootstrap() {
-  return {Cmd({{"command", "init"},
-               {"command_id", "init"},
-               {"actor", "admin@dnp.gov.co"},
-               {"clock", "system"},
-               {"admin", "admin@dnp.gov.co"},
-               {"partitions", 4}}),
-          Cmd({{"command", "register_entity"},
-               {"command_id", "e25"},
-               {"actor", "admin@dnp.gov.co"},
-               {"entity", "25"},
-               {"name", "CUNDINAMARCA"},
-               {"kind", "departamento"},
-               {"department", "25"}})};
-}
-
-std::vector<events::Command> LeaderChange(int i) {
-  const std::string who = "leader" + std::to_string(i) + "@cundinamarca.gov.co";
-  return {Cmd({{"command", "request_leader"},
-               {"command_id", "req-" + std::to_string(i)},
-               {"actor", who},
-               {"entity", "25"},
-               {"email", who},
-               {"name", "Líder " + std::to_string(i)},
-               {"supports", {{{"kind", "acta_posesion"}, {"sha256", std::string(64, 'a')}}}}}),
-          Cmd({{"command", "activate_leader"},
-               {"command_id", "act-" + std::to_string(i)},
-               {"actor", "system"},
-               {"request_id", "req-" + std::to_string(i)}})};
-}
+using testing::Bootstrap;
+using testing::Cmd;
+using testing::LeaderChange;
 
 // A stand-in for Ed25519 (part of the tests only): 64 bytes derived from the message.
 std::string FakeSign(std::string_view msg) {

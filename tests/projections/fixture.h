@@ -3,6 +3,8 @@
 // scenario file (tests/scenarios/*.scn, expectations ignored), for projection and query tests.
 
 #include <gtest/gtest.h>
+
+#include "../scenarios/scenario_lines.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -56,45 +58,12 @@ class LedgerFixture {
   // Every command of a scenario file (with its `! init` and `! load` directives), in order;
   // with `catch_up_each`, the projections catch up after every command (incremental application).
   void LoadScenario(const std::string& relative_path, bool catch_up_each = false) {
-    std::ifstream in(std::string(VEEDURIA_SOURCE_DIR) + "/" + relative_path);
-    ASSERT_TRUE(in) << relative_path;
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      const auto first = line.find_first_not_of(" \t");
-      if (first == std::string::npos || line[first] == '#' || line[first] == '>') continue;
-      if (line[first] == '!') {
-        std::istringstream words(line.substr(first + 1));
-        std::string kind, rest;
-        words >> kind;
-        std::getline(words, rest);
-        if (kind == "init") {
-          nlohmann::json args = nlohmann::json::parse(rest.empty() ? "{}" : rest);
-          nlohmann::json cmd = {{"command", "init"},
-                                {"command_id", "init"},
-                                {"actor", args.value("admin", "admin@dnp.gov.co")},
-                                {"clock", args.value("clock", "simulated")},
-                                {"admin", args.value("admin", "admin@dnp.gov.co")},
-                                {"partitions", args.value("partitions", 4)}};
-          if (cmd["clock"] == "simulated") cmd["at"] = args.value("at", "2023-01-02T08:00:00-05:00");
-          Submit(cmd);
-        } else if (kind == "load") {
-          std::ifstream f(std::string(VEEDURIA_SOURCE_DIR) + "/" + rest.substr(rest.find_first_not_of(' ')));
-          std::string body((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-          for (const auto& l : events::SplitLines(body)) {
-            Submit(std::string(l.text));
-            if (catch_up_each) CatchUp();
-          }
-        }
-        if (catch_up_each) CatchUp();
-        continue;
-      }
+    for (const std::string& line : ScenarioLines(relative_path)) {
       auto p = events::ParseCommand(line, 0);
-      if (p.command) {
-        auto r = ledger_->Append({*p.command});
-        EXPECT_TRUE(r.ok());
-        if (catch_up_each) CatchUp();
-      }
+      if (!p.command) continue;
+      auto r = ledger_->Append({*p.command});
+      EXPECT_TRUE(r.ok());
+      if (catch_up_each) CatchUp();
     }
   }
 
