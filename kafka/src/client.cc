@@ -85,7 +85,8 @@ Result<uint32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int ti
   rd_kafka_topic_destroy(t);
   if (e) return FromKafka(e, "metadata of " + topic);
   Result<uint32_t> r = Status::NotFound("topic " + topic + " does not exist (create it: ops/kafka/topics)");
-  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0)
+  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      md->topics[0].partition_cnt > 0)
     r = static_cast<uint32_t>(md->topics[0].partition_cnt);
   rd_kafka_metadata_destroy(md);
   return r;
@@ -93,7 +94,8 @@ Result<uint32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int ti
 
 Result<int64_t> HighWatermark(rd_kafka_t* rk, const std::string& topic, int32_t partition, int timeout_ms) {
   int64_t lo = 0, hi = 0;
-  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, timeout_ms);
+  rd_kafka_resp_err_t e =
+      rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, timeout_ms);
   if (e) return FromKafka(e, "watermarks of " + topic + "/" + std::to_string(partition));
   return hi;
 }
@@ -118,8 +120,8 @@ std::vector<std::pair<std::string, std::string>> ReaderSettings(const KafkaConfi
           {"session.timeout.ms", std::to_string(config.Ms(6000))}};
 }
 
-Status ReadToEnd(rd_kafka_t* consumer, const std::string& topic, int32_t partition, int64_t from, int timeout_ms,
-                 const std::function<bool(const rd_kafka_message_t*)>& fn) {
+Status ReadToEnd(rd_kafka_t* consumer, const std::string& topic, int32_t partition, int64_t from,
+                 int timeout_ms, const std::function<bool(const rd_kafka_message_t*)>& fn) {
   Result<int64_t> hw = HighWatermark(consumer, topic, partition, timeout_ms);
   if (!hw.ok()) return hw.status();
   if (from >= *hw) return Status::Ok();
@@ -190,7 +192,8 @@ Status CreateTopics(const KafkaConfig& config, uint32_t partitions, int replicat
     st = internal::FromKafka(rd_kafka_event_error(ev), "CreateTopics");
   } else {
     size_t n = 0;
-    const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    const rd_kafka_topic_result_t** res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     for (size_t i = 0; i < n && st.ok(); ++i) {
       rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
       if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)

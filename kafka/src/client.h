@@ -39,8 +39,8 @@ Result<int64_t> HighWatermark(rd_kafka_t* rk, const std::string& topic, int32_t 
 // read_committed on a real cluster, the last stable offset), calling fn for each message; fn
 // returns false to stop. `consumer` is a consumer without a group subscription; its assignment
 // is replaced. kUnavailable when the end is not reached within `timeout_ms`.
-Status ReadToEnd(rd_kafka_t* consumer, const std::string& topic, int32_t partition, int64_t from, int timeout_ms,
-                 const std::function<bool(const rd_kafka_message_t*)>& fn);
+Status ReadToEnd(rd_kafka_t* consumer, const std::string& topic, int32_t partition, int64_t from,
+                 int timeout_ms, const std::function<bool(const rd_kafka_message_t*)>& fn);
 
 // A header's value as a string ("" when absent).
 std::string Header(const rd_kafka_message_t* m, const char* name);

@@ -15,7 +15,7 @@
 namespace veeduria::kafka {
 
 struct KafkaConfig {
-  std::string brokers;                           // bootstrap.servers; required
+  std::string brokers;                            // bootstrap.servers; required
   std::map<std::string, std::string> properties;  // passed through to every client; default none
   std::string topic_prefix = "veeduria.";         // topics <prefix>commands|events|directory|outcomes
   // Partitions of commands, events and outcomes (directory has 1). 0 (the default): read from the
@@ -45,7 +45,8 @@ inline constexpr std::string_view kOutcomes = "outcomes";
 // to (an entity code, or "directory"). answer_adjustment goes to its request's entity, which the
 // caller resolves (`request_stream`, empty when unknown: then the directory, which refuses it as
 // unknown_request exactly as the embedded ledger does).
-std::string CommandKey(std::string_view command_name, std::string_view entity, std::string_view request_stream);
+std::string CommandKey(std::string_view command_name, std::string_view entity,
+                       std::string_view request_stream);
 // Kafka's murmur2 partition of a key (the Java client's and librdkafka's murmur2_random).
 uint32_t PartitionOfKey(std::string_view key, uint32_t partitions);
 

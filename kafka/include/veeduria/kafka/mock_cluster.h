@@ -15,8 +15,16 @@
 namespace veeduria::kafka {
 
 // Kafka API keys that tests inject failures on.
-enum class Api : int16_t { kProduce = 0, kFetch = 1, kFindCoordinator = 10, kInitProducerId = 22,
-                           kAddPartitionsToTxn = 24, kAddOffsetsToTxn = 25, kEndTxn = 26, kTxnOffsetCommit = 28 };
+enum class Api : int16_t {
+  kProduce = 0,
+  kFetch = 1,
+  kFindCoordinator = 10,
+  kInitProducerId = 22,
+  kAddPartitionsToTxn = 24,
+  kAddOffsetsToTxn = 25,
+  kEndTxn = 26,
+  kTxnOffsetCommit = 28
+};
 
 // Kafka protocol error codes (a subset).
 inline constexpr int kNotLeaderForPartition = 6;

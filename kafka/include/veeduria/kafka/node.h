@@ -35,11 +35,11 @@
 namespace veeduria::kafka {
 
 struct NodeOptions {
-  std::string data_dir;           // required: DATA (kafka-decider/ and projections/ under it)
-  bool run_deciders = true;       // join the deciders' group
-  bool run_projectors = true;     // project the log into DATA/projections
+  std::string data_dir;                     // required: DATA (kafka-decider/ and projections/ under it)
+  bool run_deciders = true;                 // join the deciders' group
+  bool run_projectors = true;               // project the log into DATA/projections
   std::string group = "veeduria-deciders";  // the deciders' consumer group
-  size_t max_batch = 500;         // commands per transaction
+  size_t max_batch = 500;                   // commands per transaction
   // Tests: called before each commit with (partition, transaction number in this node); true
   // makes the decider die there: its messages are flushed to the brokers, then it stops without
   // committing, aborting or writing its state, as a killed process would.
@@ -50,19 +50,19 @@ struct NodeOptions {
 };
 
 struct NodeStats {
-  std::vector<uint32_t> assigned;   // commands partitions this node decides now
-  uint64_t commands = 0;            // commands decided (duplicates included)
-  uint64_t transactions = 0;        // committed
-  uint64_t aborted = 0;             // transactions aborted and retried
+  std::vector<uint32_t> assigned;  // commands partitions this node decides now
+  uint64_t commands = 0;           // commands decided (duplicates included)
+  uint64_t transactions = 0;       // committed
+  uint64_t aborted = 0;            // transactions aborted and retried
   // Catch-ups that read past messages of this node's own aborted transactions: 0 on a real
   // cluster (read_committed hides them); the mock shows them (PLATFORM.md).
   uint64_t aborted_seen = 0;
-  uint64_t fenced = 0;              // producers re-initialized after a fatal error (fenced)
-  uint64_t caught_up_events = 0;    // events evolved from the log by catch-up
-  uint64_t projected = 0;           // events applied to the projections
-  uint64_t lag = 0;                 // events in the log not yet projected (at the last look)
-  bool killed = false;              // kill_before_commit fired
-  std::string last_error;           // last error of a decider or projector ("" if none)
+  uint64_t fenced = 0;            // producers re-initialized after a fatal error (fenced)
+  uint64_t caught_up_events = 0;  // events evolved from the log by catch-up
+  uint64_t projected = 0;         // events applied to the projections
+  uint64_t lag = 0;               // events in the log not yet projected (at the last look)
+  bool killed = false;            // kill_before_commit fired
+  std::string last_error;         // last error of a decider or projector ("" if none)
 };
 
 class KafkaNode {
