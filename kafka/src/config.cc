@@ -42,17 +42,20 @@ Result<KafkaConfig> KafkaConfig::FromFile(const std::string& path) {
       return Status::InvalidArgument(path + ": field 'properties': must be an object of strings");
     for (const auto& [k, v] : j["properties"].items()) {
       if (!v.is_string())
-        return Status::InvalidArgument(path + ": field 'properties." + k + "': " + v.dump() + " is not a string");
+        return Status::InvalidArgument(path + ": field 'properties." + k + "': " + v.dump() +
+                                       " is not a string");
       c.properties[k] = v.get<std::string>();
     }
   }
   return c;
 }
 
-std::string CommandKey(std::string_view command_name, std::string_view entity, std::string_view request_stream) {
+std::string CommandKey(std::string_view command_name, std::string_view entity,
+                       std::string_view request_stream) {
   if (command_name == "answer_adjustment")
     return request_stream.empty() ? std::string(events::kDirectoryStream) : std::string(request_stream);
-  if (events::WritesDirectoryStream(command_name) || entity.empty()) return std::string(events::kDirectoryStream);
+  if (events::WritesDirectoryStream(command_name) || entity.empty())
+    return std::string(events::kDirectoryStream);
   return std::string(entity);
 }
 

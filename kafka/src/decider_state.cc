@@ -76,7 +76,8 @@ uint64_t PartitionState::offset(char which) const {
 std::optional<std::pair<uint64_t, events::Hash>> PartitionState::head(const std::string& stream) const {
   if (auto it = heads_.find(stream); it != heads_.end()) return it->second;
   std::string v;
-  if (!db_->db()->Get(rocksdb::ReadOptions(), Key('h', stream), &v).ok() || v.size() != 40) return std::nullopt;
+  if (!db_->db()->Get(rocksdb::ReadOptions(), Key('h', stream), &v).ok() || v.size() != 40)
+    return std::nullopt;
   std::pair<uint64_t, events::Hash> h;
   h.first = GetU64(v.data());
   std::memcpy(h.second.data(), v.data() + 8, 32);
@@ -120,7 +121,8 @@ Status PartitionState::Commit() {
     batch.Put(Key('h', stream), v);
   }
   for (const auto& [which, next] : offsets_) batch.Put(Key('o', std::string(1, which)), U64(next));
-  VEEDURIA_RETURN_IF_ERROR(FromRocks(db_->db()->Write(rocksdb::WriteOptions(), &batch), "writing the decider state"));
+  VEEDURIA_RETURN_IF_ERROR(
+      FromRocks(db_->db()->Write(rocksdb::WriteOptions(), &batch), "writing the decider state"));
   Discard();
   return Status::Ok();
 }
@@ -142,48 +144,50 @@ Status CatchUpTopic(rd_kafka_t* reader, const std::string& topic, int32_t kafka_
   uint64_t next = from;  // after the last complete decision
   uint64_t decided = state.offset('c');
   Status st;
-  Status read = ReadToEnd(reader, topic, kafka_partition, static_cast<int64_t>(from), timeout_ms,
-                          [&](const rd_kafka_message_t* m) {
-    std::string bytes(static_cast<const char*>(m->payload), m->len);
-    if (!events::VerifyEventBytes(bytes)) {
-      st = Status::Corruption("unreadable event at " + topic + "/" + std::to_string(kafka_partition) + " offset " +
-                              std::to_string(m->offset));
-      return false;
-    }
-    const std::string cmd = Header(m, "vd-cmd");
-    const size_t i = static_cast<size_t>(std::atol(Header(m, "vd-i").c_str()));
-    size_t n = static_cast<size_t>(std::atol(Header(m, "vd-n").c_str()));
-    if (n == 0) n = 1;  // written without headers: one event is one decision
-    if (i == 0) {
-      pending = Pending{cmd, n, {}};  // an incomplete earlier attempt is superseded
-    } else if (pending.command_id != cmd || pending.events.size() != i) {
-      pending = Pending{};  // a fragment of an attempt whose start is gone: decided again later
-      return true;
-    }
-    pending.events.emplace_back(std::move(bytes), events::Sha256(std::string_view(
-                                                      static_cast<const char*>(m->payload), m->len)));
-    if (pending.events.size() < pending.n) return true;
-    for (const auto& [b, h] : pending.events) {
-      events::SealedEvent se;
-      Result<bool> apply = state.ShouldApply(b, h, &se);
-      if (!apply.ok()) {
-        st = apply.status();
-        return false;
-      }
-      if (!*apply) continue;
-      if (!state.Evolve(se)) {
-        st = Status::Corruption("event at " + topic + " offset " + std::to_string(m->offset) + " does not evolve");
-        return false;
-      }
-      ++*evolved;
-    }
-    pending = Pending{};
-    next = static_cast<uint64_t>(m->offset) + 1;
-    const std::string cpart = Header(m, "vd-cpart");
-    if (!cpart.empty() && std::strtoul(cpart.c_str(), nullptr, 10) == state.partition())
-      decided = std::max<uint64_t>(decided, std::strtoull(Header(m, "vd-coff").c_str(), nullptr, 10) + 1);
-    return true;
-  });
+  Status read = ReadToEnd(
+      reader, topic, kafka_partition, static_cast<int64_t>(from), timeout_ms,
+      [&](const rd_kafka_message_t* m) {
+        std::string bytes(static_cast<const char*>(m->payload), m->len);
+        if (!events::VerifyEventBytes(bytes)) {
+          st = Status::Corruption("unreadable event at " + topic + "/" + std::to_string(kafka_partition) +
+                                  " offset " + std::to_string(m->offset));
+          return false;
+        }
+        const std::string cmd = Header(m, "vd-cmd");
+        const size_t i = static_cast<size_t>(std::atol(Header(m, "vd-i").c_str()));
+        size_t n = static_cast<size_t>(std::atol(Header(m, "vd-n").c_str()));
+        if (n == 0) n = 1;  // written without headers: one event is one decision
+        if (i == 0) {
+          pending = Pending{cmd, n, {}};  // an incomplete earlier attempt is superseded
+        } else if (pending.command_id != cmd || pending.events.size() != i) {
+          pending = Pending{};  // a fragment of an attempt whose start is gone: decided again later
+          return true;
+        }
+        pending.events.emplace_back(
+            std::move(bytes), events::Sha256(std::string_view(static_cast<const char*>(m->payload), m->len)));
+        if (pending.events.size() < pending.n) return true;
+        for (const auto& [b, h] : pending.events) {
+          events::SealedEvent se;
+          Result<bool> apply = state.ShouldApply(b, h, &se);
+          if (!apply.ok()) {
+            st = apply.status();
+            return false;
+          }
+          if (!*apply) continue;
+          if (!state.Evolve(se)) {
+            st = Status::Corruption("event at " + topic + " offset " + std::to_string(m->offset) +
+                                    " does not evolve");
+            return false;
+          }
+          ++*evolved;
+        }
+        pending = Pending{};
+        next = static_cast<uint64_t>(m->offset) + 1;
+        const std::string cpart = Header(m, "vd-cpart");
+        if (!cpart.empty() && std::strtoul(cpart.c_str(), nullptr, 10) == state.partition())
+          decided = std::max<uint64_t>(decided, std::strtoull(Header(m, "vd-coff").c_str(), nullptr, 10) + 1);
+        return true;
+      });
   VEEDURIA_RETURN_IF_ERROR(read);
   VEEDURIA_RETURN_IF_ERROR(st);
   if (next != from) state.set_offset(which, next);

@@ -48,10 +48,11 @@ class PartitionState {
   bool Evolve(const events::SealedEvent& se);
   // Checks an event read from the log against the heads: +1 apply, 0 an exact re-delivery (skip),
   // an error on a gap or a fork. REQUIRES: verified bytes.
-  Result<bool> ShouldApply(const std::string& bytes, const events::Hash& hash, events::SealedEvent* out) const;
+  Result<bool> ShouldApply(const std::string& bytes, const events::Hash& hash,
+                           events::SealedEvent* out) const;
 
-  Status Commit();   // writes pending state, heads and offsets in one batch
-  void Discard();    // drops pending writes (an aborted transaction)
+  Status Commit();  // writes pending state, heads and offsets in one batch
+  void Discard();   // drops pending writes (an aborted transaction)
 
  private:
   class Stored : public events::StateStore {

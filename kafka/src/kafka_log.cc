@@ -40,13 +40,14 @@ uint32_t KafkaLog::partitions(std::string_view topic) const {
 }
 
 Status KafkaLog::ScanLog(uint64_t, const std::function<bool(const events::LogEntry&)>&) const {
-  return Status::FailedPrecondition("Kafka has no log-wide order: read partition by partition (ScanPartition)");
+  return Status::FailedPrecondition(
+      "Kafka has no log-wide order: read partition by partition (ScanPartition)");
 }
 
 Result<uint64_t> KafkaLog::EndOffset(std::string_view topic, uint32_t partition) const {
   std::lock_guard<std::mutex> l(impl_->mu);
-  auto hw = internal::HighWatermark(impl_->consumer.get(), impl_->TopicOf(topic), static_cast<int32_t>(partition),
-                                    impl_->config.Ms(10000));
+  auto hw = internal::HighWatermark(impl_->consumer.get(), impl_->TopicOf(topic),
+                                    static_cast<int32_t>(partition), impl_->config.Ms(10000));
   if (!hw.ok()) return hw.status();
   return static_cast<uint64_t>(*hw);
 }

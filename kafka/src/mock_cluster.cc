@@ -36,8 +36,8 @@ Result<std::unique_ptr<MockCluster>> MockCluster::Start(int brokers, uint32_t pa
                                                        static_cast<int>(partitions), std::min(brokers, 3));
     if (e) return internal::FromKafka(e, "creating a mock topic");
   }
-  rd_kafka_resp_err_t e =
-      rd_kafka_mock_topic_create(impl->mc, (topic_prefix + std::string(kDirectory)).c_str(), 1, std::min(brokers, 3));
+  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(
+      impl->mc, (topic_prefix + std::string(kDirectory)).c_str(), 1, std::min(brokers, 3));
   if (e) return internal::FromKafka(e, "creating the mock directory topic");
   std::unique_ptr<MockCluster> out(new MockCluster(std::move(impl)));
   out->bootstraps_ = rd_kafka_mock_cluster_bootstraps(out->impl_->mc);
@@ -57,7 +57,9 @@ KafkaConfig MockCluster::Config() const {
 void MockCluster::BrokerDown(int32_t id) { rd_kafka_mock_broker_set_down(impl_->mc, id); }
 void MockCluster::BrokerUp(int32_t id) { rd_kafka_mock_broker_set_up(impl_->mc, id); }
 void MockCluster::SetRtt(int32_t id, int rtt_ms) { rd_kafka_mock_broker_set_rtt(impl_->mc, id, rtt_ms); }
-void MockCluster::ClearErrors(Api api) { rd_kafka_mock_clear_request_errors(impl_->mc, static_cast<int16_t>(api)); }
+void MockCluster::ClearErrors(Api api) {
+  rd_kafka_mock_clear_request_errors(impl_->mc, static_cast<int16_t>(api));
+}
 
 void MockCluster::PushRequestErrors(Api api, const std::vector<int>& errors) {
   std::vector<rd_kafka_resp_err_t> e;

@@ -126,7 +126,8 @@ struct KafkaNode::Impl {
       }
       rd_kafka_assign(rk, parts);
     } else {
-      for (int i = 0; i < parts->cnt; ++i) self->assigned.erase(static_cast<uint32_t>(parts->elems[i].partition));
+      for (int i = 0; i < parts->cnt; ++i)
+        self->assigned.erase(static_cast<uint32_t>(parts->elems[i].partition));
       rd_kafka_assign(rk, nullptr);
     }
     std::vector<uint32_t> now;
@@ -168,7 +169,8 @@ struct KafkaNode::Impl {
     uint64_t evolved = 0;
     const int t = config.Ms(30000);
     VEEDURIA_RETURN_IF_ERROR(internal::CatchUpTopic(reader.get(), config.Topic(kEvents),
-                                                    static_cast<int32_t>(ctx.partition), 'e', *ctx.state, t, &evolved));
+                                                    static_cast<int32_t>(ctx.partition), 'e', *ctx.state, t,
+                                                    &evolved));
     const auto deadline = Clock::now() + std::chrono::milliseconds(config.Ms(10000));
     for (;;) {
       VEEDURIA_RETURN_IF_ERROR(
@@ -233,7 +235,8 @@ struct KafkaNode::Impl {
         bool misrouted = false;
         for (const auto& se : d.events) {
           const bool dir = se.stream == events::kDirectoryStream;
-          if ((dir && ctx.partition != dir_home) || (!dir && PartitionOfKey(se.stream, partitions) != ctx.partition))
+          if ((dir && ctx.partition != dir_home) ||
+              (!dir && PartitionOfKey(se.stream, partitions) != ctx.partition))
             misrouted = true;
         }
         if (misrouted) {
@@ -287,7 +290,8 @@ struct KafkaNode::Impl {
       for (const auto& [k, v] : m.headers) rd_kafka_header_add(hdrs, k.c_str(), -1, v.data(), v.size());
       rd_kafka_resp_err_t e = rd_kafka_producev(
           rk, RD_KAFKA_V_TOPIC(m.topic.c_str()), RD_KAFKA_V_PARTITION(m.partition),
-          RD_KAFKA_V_KEY(m.key.data(), m.key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+          RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
       rd_kafka_headers_destroy(hdrs);
@@ -303,8 +307,9 @@ struct KafkaNode::Impl {
     const auto deadline = Clock::now() + std::chrono::milliseconds(config.Ms(120000));
     Status last;
     while (!stop) {
-      if (Clock::now() > deadline) return Status::Unavailable("partition " + std::to_string(ctx.partition) +
-                                                              ": no transaction committed in time: " + last.ToString());
+      if (Clock::now() > deadline)
+        return Status::Unavailable("partition " + std::to_string(ctx.partition) +
+                                   ": no transaction committed in time: " + last.ToString());
       last = EnsureProducer(ctx);
       if (!last.ok()) {
         if (last.code() == StatusCode::kFailedPrecondition) ctx.producer.reset();
@@ -322,7 +327,8 @@ struct KafkaNode::Impl {
       for (size_t i = 0; last.ok() && i < out.size(); ++i) last = Produce(rk, out[i]);
       if (last.ok()) {
         rd_kafka_topic_partition_list_t* offs = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(offs, config.Topic(kCommands).c_str(), static_cast<int32_t>(ctx.partition))
+        rd_kafka_topic_partition_list_add(offs, config.Topic(kCommands).c_str(),
+                                          static_cast<int32_t>(ctx.partition))
             ->offset = batch.back().offset + 1;
         rd_kafka_consumer_group_metadata_t* md = rd_kafka_consumer_group_metadata(group.get());
         last = FromKafkaError(rd_kafka_send_offsets_to_transaction(rk, offs, md, config.Ms(30000)),
@@ -354,7 +360,8 @@ struct KafkaNode::Impl {
         Stat([](NodeStats& s) { ++s.fenced; });
       } else {
         for (const auto& [tp, off] : ctx.deliveries->last)
-          if (tp.first != config.Topic(kOutcomes)) ctx.aborted_upto[tp.first] = std::max(ctx.aborted_upto[tp.first], off + 1);
+          if (tp.first != config.Topic(kOutcomes))
+            ctx.aborted_upto[tp.first] = std::max(ctx.aborted_upto[tp.first], off + 1);
         Status abort = FromKafkaError(rd_kafka_abort_transaction(rk, config.Ms(30000)), "abort_transaction");
         if (!abort.ok()) ctx.producer.reset();
         Stat([](NodeStats& s) { ++s.aborted; });
@@ -367,7 +374,8 @@ struct KafkaNode::Impl {
         ctx.state->set_offset('e', static_cast<uint64_t>(off) + 1);
       if (tp.first == config.Topic(kDirectory)) ctx.state->set_offset('d', static_cast<uint64_t>(off) + 1);
     }
-    ctx.state->set_offset('c', std::max(ctx.state->offset('c'), static_cast<uint64_t>(batch.back().offset) + 1));
+    ctx.state->set_offset('c',
+                          std::max(ctx.state->offset('c'), static_cast<uint64_t>(batch.back().offset) + 1));
     VEEDURIA_RETURN_IF_ERROR(ctx.state->Commit());
     Stat([&](NodeStats& s) {
       s.commands += batch.size();
@@ -408,8 +416,8 @@ struct KafkaNode::Impl {
           Error("decider of partition " + std::to_string(p) + ": " + s.ToString());
           // Nothing of the batch was committed: read it again.
           rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
-          rd_kafka_topic_partition_list_add(l, config.Topic(kCommands).c_str(), static_cast<int32_t>(p))->offset =
-              batch.front().offset;
+          rd_kafka_topic_partition_list_add(l, config.Topic(kCommands).c_str(), static_cast<int32_t>(p))
+              ->offset = batch.front().offset;
           rd_kafka_seek_partitions(group.get(), l, config.Ms(10000));
           if (s.code() == StatusCode::kCorruption) {
             it->second->paused = true;  // a fork: stop this partition until an operator acts

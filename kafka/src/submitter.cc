@@ -22,7 +22,7 @@ struct KafkaSubmitter::Impl {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::condition_variable cv;
-  std::string session;                                       // unique per submitter: requests are session/i
+  std::string session;  // unique per submitter: requests are session/i
   uint64_t next_request = 0;
   std::unordered_map<std::string, nlohmann::json> outcomes;  // GUARDED_BY(mu): first per request
   std::unordered_map<std::string, std::string> streams;      // GUARDED_BY(mu): command_id -> stream
@@ -33,7 +33,8 @@ struct KafkaSubmitter::Impl {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
       if (!m) continue;
       if (!m->err && m->payload) {
-        auto j = nlohmann::json::parse(std::string_view(static_cast<const char*>(m->payload), m->len), nullptr, false);
+        auto j = nlohmann::json::parse(std::string_view(static_cast<const char*>(m->payload), m->len),
+                                       nullptr, false);
         if (j.is_object() && j.contains("command_id") && j.contains("request")) {
           std::lock_guard<std::mutex> l(mu);
           const std::string id = j["command_id"].get<std::string>();
@@ -79,7 +80,8 @@ Result<std::unique_ptr<KafkaSubmitter>> KafkaSubmitter::Open(const KafkaConfig& 
     impl->partitions = *n;
   }
   // Outcomes from the end as it is now: every outcome of a command sent later is after it.
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(impl->partitions));
+  rd_kafka_topic_partition_list_t* parts =
+      rd_kafka_topic_partition_list_new(static_cast<int>(impl->partitions));
   for (uint32_t i = 0; i < impl->partitions; ++i) {
     auto hw = internal::HighWatermark(impl->consumer.get(), topic, static_cast<int32_t>(i), config.Ms(10000));
     if (!hw.ok()) {
@@ -114,7 +116,8 @@ Result<std::vector<nlohmann::json>> KafkaSubmitter::Submit(const std::vector<eve
     for (; answered < upto; ++answered) {
       const std::string& id = commands[answered].command_id;
       const std::string& req = requests[answered];
-      const bool got = im.cv.wait_until(l, sent[answered] + timeout, [&] { return im.outcomes.count(req) > 0; });
+      const bool got =
+          im.cv.wait_until(l, sent[answered] + timeout, [&] { return im.outcomes.count(req) > 0; });
       out[answered] = got ? im.outcomes.at(req) : nlohmann::json{{"command_id", id}, {"status", "timeout"}};
       im.outcomes.erase(req);
     }
@@ -150,10 +153,10 @@ Result<std::vector<nlohmann::json>> KafkaSubmitter::Submit(const std::vector<eve
     for (;;) {
       rd_kafka_resp_err_t e = rd_kafka_producev(
           im.producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_KEY(key.data(), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("vd-dir", tok.data(), tok.size()),
-          RD_KAFKA_V_HEADER("vd-req", req.data(), req.size()),
-          RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADER("vd-req", req.data(), req.size()), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return FromKafka(e, "producing a command to " + topic);
       rd_kafka_poll(im.producer.get(), 10);
