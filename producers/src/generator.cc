@@ -124,22 +124,7 @@ Result<GeneratorStats> Generate(const GeneratorOptions& o, std::ostream& out) {
   for (const auto& rec : ParseCsv(*cpi)) {
     if (rec.line == 1 || rec.fields.size() < 12) continue;
     Indicator ind{rec.fields[6], rec.fields[7], rec.fields[8], 1};
-    // "Acumulativo=3;No acumulativo=2"
-    double acum = 0, total = 0;
-    std::string mix = rec.fields[11];
-    for (size_t pos = 0; pos < mix.size();) {
-      size_t end = mix.find(';', pos);
-      if (end == std::string::npos) end = mix.size();
-      const std::string part = mix.substr(pos, end - pos);
-      const size_t eq = part.find('=');
-      if (eq != std::string::npos) {
-        const double n = std::atof(part.c_str() + eq + 1);
-        total += n;
-        if (part.rfind("Acumulativo", 0) == 0) acum += n;
-      }
-      pos = end + 1;
-    }
-    ind.acumulativo_share = total > 0 ? acum / total : 1;
+    ind.acumulativo_share = internal::AcumulativoShare(rec.fields[11]);
     indicators.push_back(ind);
     rows.push_back({{"indicator", ind.code},
                     {"name", ind.name},

@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 
+#include "demo_ledger.h"
 #include "veeduria/consumers/verify.h"
 #include "veeduria/events/command.h"
 #include "veeduria/events/merkle.h"
@@ -44,26 +45,7 @@ Dataset& Data() {
     d->key = std::move(producers::LoadSigningKey(key_path)).value();
     d->ledger = std::move(producers::EmbeddedLedger::Open(d->dir.string())).value();
     d->ledger->SetCheckpointPolicy(5000, 0, d->key.signer, d->key.key_id);
-    producers::GeneratorOptions o;
-    o.data_dir = std::string(VEEDURIA_SOURCE_DIR) + "/../shared/data";
-    o.campaigns_file = std::string(VEEDURIA_SOURCE_DIR) + "/ops/campaigns/2023.jsonl";
-    std::ostringstream out;
-    (void)producers::Generate(o, out);
-    std::vector<events::Command> cmds;
-    cmds.push_back(
-        *events::ParseCommand(
-             R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":"2023-01-02T08:00:00-05:00"})",
-             0)
-             .command);
-    const std::string text = out.str();
-    for (const auto& line : events::SplitLines(text)) {
-      cmds.push_back(*events::ParseCommand(line.text, line.line_no).command);
-      if (cmds.size() == 1024) {
-        (void)d->ledger->Append(cmds);
-        cmds.clear();
-      }
-    }
-    (void)d->ledger->Append(cmds);
+    bench::AppendDemo(*d->ledger, 1024);
     d->ledger->SetCheckpointPolicy(0, 0, nullptr, "");
     d->events = d->ledger->end_lsn();
     return d;

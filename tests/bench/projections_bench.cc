@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "demo_ledger.h"
 #include "veeduria/consumers/projector.h"
 #include "veeduria/events/command.h"
 #include "veeduria/events/render.h"
@@ -44,26 +45,7 @@ Dataset& Data() {
     d->dir = fs::temp_directory_path() / ("veeduria-projbench-" + std::to_string(getpid()));
     fs::remove_all(d->dir);
     d->ledger = std::move(producers::EmbeddedLedger::Open(d->dir.string())).value();
-    producers::GeneratorOptions o;
-    o.data_dir = std::string(VEEDURIA_SOURCE_DIR) + "/../shared/data";
-    o.campaigns_file = std::string(VEEDURIA_SOURCE_DIR) + "/ops/campaigns/2023.jsonl";
-    std::ostringstream out;
-    (void)producers::Generate(o, out);
-    std::vector<events::Command> cmds;
-    cmds.push_back(
-        *events::ParseCommand(
-             R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":"2023-01-02T08:00:00-05:00"})",
-             0)
-             .command);
-    const std::string text = out.str();
-    for (const auto& line : events::SplitLines(text)) {
-      cmds.push_back(*events::ParseCommand(line.text, line.line_no).command);
-      if (cmds.size() == 4096) {
-        (void)d->ledger->Append(cmds);
-        cmds.clear();
-      }
-    }
-    (void)d->ledger->Append(cmds);
+    bench::AppendDemo(*d->ledger, 4096);
     d->events = d->ledger->end_lsn();
     d->store = std::move(projections::ProjectionStore::Open(d->dir.string())).value();
     (void)consumers::CatchUp(*d->ledger, *d->store);
