@@ -9,6 +9,7 @@
 
 #include "keys.h"
 #include "payload_codec.h"
+#include "records.h"
 #include "veeduria/events/mdm.h"
 #include "veeduria/schema/veeduria_generated.h"
 
@@ -132,15 +133,19 @@ class Decider {
   bool HasRole(const std::string& user, s::Role role, const std::string& scope) const;
   bool IsActive(const std::string& user) const;
   bool IsLeaderOf(const std::string& entity) const;
+  bool IsLeaderOf(const json& entity_record) const;
   bool IsDnp() const;
   Check RequireDnp();
   Check RequireEntityWriter(const std::string& entity);
+  // The same, with the entity's record already read (REQUIRES: the record of `entity`).
+  Check RequireEntityWriter(const std::string& entity, const json& entity_record);
   Check RequireReviewer(const std::string& entity, bool dnp_allowed);
   Check NeedEntity(const std::string& entity, json* out);
   Check NeedMethodology(const std::string& name, const mdm::Methodology** out);
   Check NeedCampaign(const std::string& campaign, json* out);
   Check NeedMilestone(const json& campaign, const std::string& milestone, json* out);
   Check NeedPlan(const std::string& entity, const std::string& plan, json* out);
+  // `out` may be null: only the goal's existence is checked (its record is not decoded).
   Check NeedGoal(const std::string& entity, const std::string& plan, const std::string& goal, json* out);
   // Timeliness of a report on `milestone`: late flags, or window_closed unless it answers an
   // open adjustment request before its due date (then *answers is set).
@@ -186,16 +191,16 @@ class Decider {
 Decision Decider::Run() {
   Decision d;
   // 1. Idempotency: the duplicate check comes before any other.
-  json seen = Rec(keys::CommandOutcome(cmd_.command_id));
-  if (!seen.is_null()) {
-    if (seen["fp"] == ToHex(cmd_.fingerprint)) {
+  std::optional<records::Outcome> seen = records::ReadOutcome(state_, keys::CommandOutcome(cmd_.command_id));
+  if (seen) {
+    if (seen->has_fingerprint && seen->fingerprint == cmd_.fingerprint) {
       d.outcome = Outcome::kDuplicate;
-      d.reason = seen.value("reason", "");
+      d.reason = seen->reason;
       d.message = "command_id " + Quote(cmd_.command_id) + " was already applied (" +
-                  seen.value("status", "") + "); returning the original outcome";
-      d.event_ids = seen["events"].get<std::vector<std::string>>();
-      d.flags = seen["flags"].get<std::vector<std::string>>();
-      d.days_late = seen.value("days_late", 0);
+                  (seen->rejected ? "rejected" : "accepted") + "); returning the original outcome";
+      d.event_ids = std::move(seen->events);
+      d.flags = std::move(seen->flags);
+      d.days_late = seen->days_late;
       return d;
     }
   }
@@ -208,11 +213,10 @@ Decision Decider::Run() {
     stream_ = req.is_null() ? std::string(kDirectoryStream) : req["entity"].get<std::string>();
   }
   Check rejection;
-  if (!seen.is_null()) {
+  if (seen) {
     rejection = Refuse("command_id_reused", "command_id",
                        "command_id " + Quote(cmd_.command_id) +
-                           " was already used by a different command (first applied as " +
-                           seen.value("command", std::string("?")) + ")");
+                           " was already used by a different command (first applied as " + seen->command + ")");
   }
   if (meta_.clock.empty() && cmd_.name != "init") {
     rejection = Refuse("not_initialized", "", "the ledger has not been initialized (veeduria init)");
@@ -286,12 +290,8 @@ std::vector<SealedEvent> Decider::Seal() {
     Draft& dr = drafts_[i];
     auto it = heads.find(dr.stream);
     if (it == heads.end()) {
-      json head = Rec(keys::Stream(dr.stream));
       std::pair<uint64_t, Hash> h{0, GenesisHash(dr.stream)};
-      if (!head.is_null()) {
-        h.first = head["seq"].get<uint64_t>();
-        h.second = *HashFromHex(head["hash"].get<std::string>());
-      }
+      if (auto head = records::ReadStreamHead(state_, keys::Stream(dr.stream))) h = {head->seq, head->hash};
       it = heads.emplace(dr.stream, h).first;
     }
     s::EventT ev;
@@ -349,8 +349,9 @@ bool Decider::IsActive(const std::string& user) const {
 }
 
 // The leader of an entity is the person whose request was activated last, while active.
-bool Decider::IsLeaderOf(const std::string& entity) const {
-  json e = Rec(keys::Entity(entity));
+bool Decider::IsLeaderOf(const std::string& entity) const { return IsLeaderOf(Rec(keys::Entity(entity))); }
+
+bool Decider::IsLeaderOf(const json& e) const {
   return !e.is_null() && e.value("leader", "") == cmd_.actor && IsActive(cmd_.actor);
 }
 
@@ -373,7 +374,11 @@ Check Decider::NeedEntity(const std::string& entity, json* out) {
 }
 
 Check Decider::RequireEntityWriter(const std::string& entity) {
-  if (IsLeaderOf(entity)) {
+  return RequireEntityWriter(entity, Rec(keys::Entity(entity)));
+}
+
+Check Decider::RequireEntityWriter(const std::string& entity, const json& entity_record) {
+  if (IsLeaderOf(entity_record)) {
     role_ = s::ActorRole::leader;
   } else if (HasRole(cmd_.actor, s::Role::reporter, entity)) {
     role_ = s::ActorRole::reporter;
@@ -440,8 +445,9 @@ Check Decider::NeedPlan(const std::string& entity, const std::string& plan, json
 
 Check Decider::NeedGoal(const std::string& entity, const std::string& plan, const std::string& goal,
                         json* out) {
-  *out = Rec(keys::Goal(entity, plan, goal));
-  if (out->is_null())
+  const std::string key = keys::Goal(entity, plan, goal);
+  if (out) *out = Rec(key);
+  if (out ? out->is_null() : !state_.Get(key))
     return Refuse(
         "unknown_goal", "goal",
         "goal " + Quote(goal) + " is not defined in plan " + Quote(plan) + " of entity " + Quote(entity));
@@ -804,7 +810,7 @@ Check Decider::UploadPlan() {
   json e;
   const std::string entity = cmd_.Str("entity");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity)) return r;
+  if (auto r = RequireEntityWriter(entity, e)) return r;
   s::PlanUploadedT p;
   p.entity = entity;
   p.plan = cmd_.Str("plan");
@@ -830,7 +836,7 @@ Check Decider::DefineGoal() {
   json e, plan;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity)) return r;
+  if (auto r = RequireEntityWriter(entity, e)) return r;
   if (auto r = NeedPlan(entity, plan_id, &plan)) return r;
   s::GoalDefinedT p;
   p.entity = entity;
@@ -860,7 +866,7 @@ Check Decider::HomologateGoal() {
   json e, goal;
   const std::string entity = cmd_.Str("entity"), plan = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity)) return r;
+  if (auto r = RequireEntityWriter(entity, e)) return r;
   if (auto r = NeedGoal(entity, plan, goal_id, &goal)) return r;
   const std::string code = cmd_.Str("cpi_indicator");
   if (!IsCpiIndicator(code) || Rec(keys::Indicator(code)).is_null())
@@ -885,7 +891,7 @@ Check Decider::ProgramGoal() {
   json e, plan, goal;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity)) return r;
+  if (auto r = RequireEntityWriter(entity, e)) return r;
   if (auto r = NeedPlan(entity, plan_id, &plan)) return r;
   if (auto r = NeedGoal(entity, plan_id, goal_id, &goal)) return r;
   const int year = cmd_.body["year"].get<int>();
@@ -914,8 +920,8 @@ Check Decider::ProgramGoal() {
     }
   }
   const std::string ykey = std::to_string(year);
-  if (json prev = Rec(keys::GoalYear(entity, plan_id, goal_id, year)); !prev.is_null())
-    p.previous = UnpackPayload<s::GoalProgrammedT>(prev["payload"]);
+  if (auto prev = records::ReadGoalYear(state_, keys::GoalYear(entity, plan_id, goal_id, year)))
+    p.previous = UnpackPayloadBytes<s::GoalProgrammedT>(prev->payload);
   // Accumulation consistency, once every year of the period is programmed.
   json years = goal["years"];
   years[ykey] = json{{"physical", p.physical}};
@@ -948,13 +954,13 @@ Check Decider::ProgramGoal() {
 }
 
 Check Decider::ReportProgress() {
-  json e, plan, goal, campaign, milestone;
+  json e, plan, campaign, milestone;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   const std::string campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity)) return r;
+  if (auto r = RequireEntityWriter(entity, e)) return r;
   if (auto r = NeedPlan(entity, plan_id, &plan)) return r;
-  if (auto r = NeedGoal(entity, plan_id, goal_id, &goal)) return r;
+  if (auto r = NeedGoal(entity, plan_id, goal_id, nullptr)) return r;  // its programming is read below
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (campaign["system"] != "kpt")
     return Refuse("wrong_system", "campaign", "campaign " + Quote(campaign_id) + " is not a KPT campaign");
@@ -976,7 +982,8 @@ Check Decider::ReportProgress() {
   std::vector<std::pair<std::string, std::string>> suspects, foreign;
   int64_t obligaciones = 0;
   const std::string ykey = std::to_string(p.year);
-  const json programmed = goal["years"].contains(ykey) ? goal["years"][ykey] : json();
+  const std::optional<records::GoalYear> programmed =
+      records::ReadGoalYear(state_, keys::GoalYear(entity, plan_id, goal_id, p.year));
   if (cmd_.Has("financial")) {
     for (auto it = cmd_.body["financial"].begin(); it != cmd_.body["financial"].end(); ++it) {
       auto f = std::make_unique<s::FinancialT>();
@@ -994,8 +1001,8 @@ Check Decider::ReportProgress() {
       }
       obligaciones += f->obligaciones;
       bool known = false;
-      if (!programmed.is_null())
-        for (const auto& src : programmed["sources"]) known = known || src == it.key();
+      if (programmed)
+        for (const auto& src : programmed->sources) known = known || src == it.key();
       if (!known) foreign.emplace_back("financial." + it.key(), it.key());
       p.financial.push_back(std::move(f));
     }
@@ -1008,33 +1015,32 @@ Check Decider::ReportProgress() {
       p.evidence.push_back(std::move(d));
     }
   }
-  json prev = Rec(keys::Progress(entity, plan_id, goal_id, campaign_id, ms));
-  if (!prev.is_null()) p.previous = UnpackPayload<s::ProgressReportedT>(prev["payload"]);
+  if (auto prev = records::ReadProgress(state_, keys::Progress(entity, plan_id, goal_id, campaign_id, ms)))
+    p.previous = UnpackPayloadBytes<s::ProgressReportedT>(prev->payload);
   // ytd_decreased: lower than at an earlier cut of the same year (same campaign).
   std::string decreased;
   for (const auto& m : campaign["milestones"]) {
     if (m["id"] == ms) break;
-    json earlier = Rec(keys::Progress(entity, plan_id, goal_id, campaign_id, m["id"].get<std::string>()));
-    if (!earlier.is_null() && earlier["physical_ytd"].get<double>() > p.physical_ytd) {
+    const auto earlier =
+        records::ReadProgress(state_, keys::Progress(entity, plan_id, goal_id, campaign_id, m["id"].get<std::string>()));
+    if (earlier && earlier->physical_ytd > p.physical_ytd) {
       json v;
-      v = earlier["physical_ytd"];
+      v = earlier->physical_ytd;
       decreased =
           "year-to-date value is lower than " + v.dump() + " reported at " + m["id"].get<std::string>();
     }
   }
   std::string over;
-  if (!programmed.is_null() && programmed["physical"].get<double>() > 0 &&
-      p.physical_ytd > programmed["physical"].get<double>()) {
+  if (programmed && programmed->physical > 0 && p.physical_ytd > programmed->physical) {
     json a, b;
     a = p.physical_ytd;
-    b = programmed["physical"];
+    b = programmed->physical;
     over = a.dump() + " is above the " + b.dump() + " programmed for " + ykey;
   }
   std::string over_fin;
-  if (!programmed.is_null() && programmed.value("pesos", int64_t{0}) > 0 &&
-      obligaciones > programmed["pesos"].get<int64_t>()) {
+  if (programmed && programmed->pesos > 0 && obligaciones > programmed->pesos) {
     over_fin = std::to_string(obligaciones) + " pesos of obligaciones are above the " +
-               std::to_string(programmed["pesos"].get<int64_t>()) + " programmed for " + ykey;
+               std::to_string(programmed->pesos) + " programmed for " + ykey;
   }
   Draft& d = Emit(entity, std::move(p));
   d.vigencia = campaign["vigencia"].get<int>();
@@ -1057,7 +1063,7 @@ Check Decider::SubmitReport() {
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
                     ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity)) return r;
+  if (auto r = RequireEntityWriter(entity, e)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (auto r = NeedMilestone(campaign, ms, &milestone)) return r;
   s::ReportSubmittedT p;
@@ -1080,7 +1086,7 @@ Check Decider::ReportGestion() {
   json e, campaign;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity)) return r;
+  if (auto r = RequireEntityWriter(entity, e)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (campaign["system"] != "gestionweb")
     return Refuse("wrong_system", "campaign",
@@ -1532,12 +1538,11 @@ const std::vector<std::string>& ReasonCodes() {
 
 SealedEvent SealCheckpoint(const StateStore& state, uint64_t tree_size, const Hash& root, std::string key_id,
                            std::string signature, Micros at) {
-  json head = ReadRecord(state, keys::Stream(kDirectoryStream));
   uint64_t seq = 0;
   Hash prev = GenesisHash(kDirectoryStream);
-  if (!head.is_null()) {
-    seq = head["seq"].get<uint64_t>();
-    prev = *HashFromHex(head["hash"].get<std::string>());
+  if (auto head = records::ReadStreamHead(state, keys::Stream(kDirectoryStream))) {
+    seq = head->seq;
+    prev = head->hash;
   }
   const Hash seed = Sha256("veeduria checkpoint " + std::to_string(tree_size) + " " + ToHex(root));
   s::EventT ev;

@@ -1,9 +1,11 @@
 // evolve(state, event): the decider state as a fold over the events (see decide.h).
 
 #include <algorithm>
+#include <cstring>
 
 #include "keys.h"
 #include "payload_codec.h"
+#include "records.h"
 #include "veeduria/events/decide.h"
 #include "veeduria/schema/veeduria_generated.h"
 
@@ -27,32 +29,30 @@ void RecordOutcome(StateStore& st, const s::Event* ev, const SealedEvent& se) {
       Str(ev->payload_as_CommandRejected()->reason()) == "command_id_reused")
     return;  // the command_id keeps the outcome of its first command
   const std::string key = keys::CommandOutcome(Str(env->command_id()));
-  json rec = ReadRecord(st, key);
-  if (rec.is_null()) {
-    rec = json{{"fp", env->command_sha256() ? ToHex(env->command_sha256()->b()->data(), 32) : ""},
-               {"status", "accepted"},
-               {"events", json::array()},
-               {"flags", json::array()},
-               {"days_late", 0}};
+  records::Outcome rec;
+  if (auto stored = records::ReadOutcome(st, key)) {
+    rec = std::move(*stored);
+  } else if (env->command_sha256()) {
+    rec.has_fingerprint = true;
+    std::memcpy(rec.fingerprint.data(), env->command_sha256()->b()->data(), 32);
   }
-  rec["events"].push_back(se.event_id);
+  rec.events.push_back(se.event_id);
   if (env->flags()) {
     for (auto f : *env->flags()) {
       const std::string name = s::EnumNameFlag(static_cast<s::Flag>(f));
-      if (std::find(rec["flags"].begin(), rec["flags"].end(), name) == rec["flags"].end())
-        rec["flags"].push_back(name);
+      if (std::find(rec.flags.begin(), rec.flags.end(), name) == rec.flags.end()) rec.flags.push_back(name);
     }
   }
-  rec["days_late"] = std::max(rec["days_late"].get<int>(), env->days_late());
+  rec.days_late = std::max(rec.days_late, env->days_late());
   if (ev->payload_type() == s::Payload::CommandRejected) {
     const auto* r = ev->payload_as_CommandRejected();
-    rec["status"] = "rejected";
-    rec["reason"] = Str(r->reason());
-    rec["command"] = Str(r->command());
+    rec.rejected = true;
+    rec.reason = Str(r->reason());
+    rec.command = Str(r->command());
   } else {
-    rec["command"] = s::EnumNamePayload(ev->payload_type());
+    rec.command = s::EnumNamePayload(ev->payload_type());
   }
-  WriteRecord(st, key, rec);
+  st.Put(key, records::Encode(rec));
 }
 
 void Submitted(StateStore& st, const std::string& key, Micros at, bool late) {
@@ -71,12 +71,11 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
   if (!env) return false;
   const Micros at = env->recorded_at();
   const bool late = env->days_late() > 0;
-  WriteRecord(st, keys::Stream(Str(env->stream())),
-              json{{"seq", env->stream_seq()}, {"hash", ToHex(se.hash)}});
-  json meta = ReadRecord(st, keys::kMeta);
-  if (!meta.is_null() && at > meta["last_at"].get<Micros>()) {
-    meta["last_at"] = at;
-    WriteRecord(st, keys::kMeta, meta);
+  st.Put(keys::Stream(Str(env->stream())), records::Encode(records::StreamHead{env->stream_seq(), se.hash}));
+  std::optional<records::Meta> meta = records::ReadMeta(st, keys::kMeta);
+  if (meta && at > meta->last_at) {
+    meta->last_at = at;
+    st.Put(keys::kMeta, records::Encode(*meta));
   }
   if (ev->payload_type() == s::Payload::Checkpoint) {  // no command: nothing to deduplicate
     const auto* p = ev->payload_as_Checkpoint();
@@ -91,10 +90,7 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
   switch (ev->payload_type()) {
     case s::Payload::LedgerInitialized: {
       const auto* p = ev->payload_as_LedgerInitialized();
-      WriteRecord(
-          st, keys::kMeta,
-          json{
-              {"clock", s::EnumNameClockMode(p->clock())}, {"last_at", at}, {"partitions", p->partitions()}});
+      st.Put(keys::kMeta, records::Encode(records::Meta{s::EnumNameClockMode(p->clock()), at, p->partitions()}));
       json u = User(st, Str(p->admin()));
       u["roles"].push_back(json::array({s::EnumNameRole(p->role()), Str(p->scope())}));
       WriteRecord(st, keys::User(Str(p->admin())), u);
@@ -272,26 +268,26 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
       const auto* p = ev->payload_as_GoalProgrammed();
       const std::string key = keys::Goal(Str(p->entity()), Str(p->plan()), Str(p->goal()));
       json g = ReadRecord(st, key);
-      json sources = json::array();
-      int64_t pesos = 0;
+      // The goal keeps every year's physical target (the accumulation check reads them all);
+      // the year's record has what a progress report checks, without decoding the goal.
+      records::GoalYear year;
+      year.physical = p->physical();
       if (p->resources())
         for (const auto* a : *p->resources()) {
-          sources.push_back(Str(a->source()));
-          pesos += a->pesos();
+          year.sources.push_back(Str(a->source()));
+          year.pesos += a->pesos();
         }
-      g["years"][std::to_string(p->year())] =
-          json{{"physical", p->physical()}, {"sources", sources}, {"pesos", pesos}};
-      WriteRecord(st, keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()),
-                  json{{"payload", PackWithoutPrevious(p)}});
+      year.payload = PackWithoutPreviousBytes(p);
+      g["years"][std::to_string(p->year())] = json{{"physical", p->physical()}};
+      st.Put(keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()), records::Encode(year));
       WriteRecord(st, key, g);
       break;
     }
     case s::Payload::ProgressReported: {
       const auto* p = ev->payload_as_ProgressReported();
-      WriteRecord(st,
-                  keys::Progress(Str(p->entity()), Str(p->plan()), Str(p->goal()), Str(p->campaign()),
-                                 Str(p->milestone())),
-                  json{{"physical_ytd", p->physical_ytd()}, {"payload", PackWithoutPrevious(p)}});
+      st.Put(keys::Progress(Str(p->entity()), Str(p->plan()), Str(p->goal()), Str(p->campaign()),
+                            Str(p->milestone())),
+             records::Encode(records::Progress{p->physical_ytd(), PackWithoutPreviousBytes(p)}));
       break;
     }
     case s::Payload::ReportSubmitted: {
@@ -390,11 +386,11 @@ SealedEvent DescribeEvent(std::string_view bytes, const Hash& hash) {
 
 LedgerMeta ReadLedgerMeta(const StateStore& state) {
   LedgerMeta m;
-  json meta = ReadRecord(state, keys::kMeta);
-  if (meta.is_null()) return m;
-  m.clock = meta["clock"].get<std::string>();
-  m.last_at = meta["last_at"].get<Micros>();
-  m.partitions = meta["partitions"].get<uint32_t>();
+  std::optional<records::Meta> meta = records::ReadMeta(state, keys::kMeta);
+  if (!meta) return m;
+  m.clock = std::move(meta->clock);
+  m.last_at = meta->last_at;
+  m.partitions = meta->partitions;
   return m;
 }
 

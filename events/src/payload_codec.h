@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "flatbuffers/flatbuffers.h"
 
@@ -24,6 +25,23 @@ nlohmann::json PackWithoutPrevious(const Table* table) {
   std::unique_ptr<typename Table::NativeTableType> obj(table->UnPack());
   obj->previous.reset();
   return PackPayload(*obj);
+}
+
+// The same as standalone bytes, for the typed records (records.h).
+template <typename Table>
+std::string PackWithoutPreviousBytes(const Table* table) {
+  std::unique_ptr<typename Table::NativeTableType> obj(table->UnPack());
+  obj->previous.reset();
+  flatbuffers::FlatBufferBuilder fbb(256);
+  fbb.Finish(Table::Pack(fbb, obj.get()));
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+// REQUIRES: bytes written by PackWithoutPreviousBytes for this table type.
+template <typename T>
+std::unique_ptr<T> UnpackPayloadBytes(std::string_view bytes) {
+  return std::unique_ptr<T>(
+      flatbuffers::GetRoot<typename T::TableType>(reinterpret_cast<const uint8_t*>(bytes.data()))->UnPack());
 }
 
 template <typename T>

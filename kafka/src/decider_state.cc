@@ -26,6 +26,9 @@ uint64_t GetU64(const char* p) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
+// The state format (events::kStateFormat, u64 BE); no partition key is this short.
+constexpr char kFormatKey[] = "F";
+
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   return Status::IOError(what + ": " + s.ToString());
@@ -42,6 +45,22 @@ Result<std::unique_ptr<DeciderDb>> DeciderDb::Open(const std::string& path) {
   VEEDURIA_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, path, &db), "opening " + path));
   auto out = std::make_unique<DeciderDb>();
   out->db_.reset(db);
+  // The state's records are of events::kStateFormat. A database of another format (none recorded:
+  // format 1) is emptied, so every partition's state is rebuilt from the log by the catch-up.
+  const std::string want = U64(events::kStateFormat);
+  std::string have;
+  const rocksdb::Status f = db->Get(rocksdb::ReadOptions(), kFormatKey, &have);
+  if (!f.ok() && !f.IsNotFound()) return FromRocks(f, "reading the decider state's format");
+  if (!f.ok() || have != want) {
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(it->key());
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(it->status(), "scanning the decider state"));
+    batch.Put(kFormatKey, want);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch), "resetting the decider state"));
+  }
   return out;
 }
 

@@ -5,6 +5,8 @@
 //   's' p:u32 key          -> state value
 //   'h' p:u32 stream       -> seq u64 BE | sha256
 //   'o' p:u32 ('e'|'d'|'c') -> next offset u64 BE (events p, directory, commands p)
+//   "F"                     -> events::kStateFormat u64 BE; on a mismatch Open empties the
+//                              database, and the catch-up rebuilds every partition from the log
 // Written only in whole batches (Commit), after the transaction that produced them committed or
 // after a catch-up, so a crash leaves the previous consistent state.
 

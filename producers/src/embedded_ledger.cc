@@ -60,6 +60,9 @@ std::string NodeKey(uint8_t level, uint64_t index) {
   return k;
 }
 
+// meta: the format of the decider state (events::kStateFormat, u32 BE); absent means 1.
+constexpr char kStateFormatKey[] = "state_format";
+
 std::string NextKey(std::string_view topic, uint32_t partition) {
   return "next/" + std::string(topic) + "/" + std::to_string(partition);
 }
@@ -168,6 +171,15 @@ struct EmbeddedLedger::Impl {
       std::memcpy(h.data(), v.data(), 32);
       return h;
     };
+  }
+
+  // Records that the state column family holds events::kStateFormat (synced).
+  Status WriteStateFormat() {
+    std::string v;
+    PutU32(&v, events::kStateFormat);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db->Put(wo, meta_cf, kStateFormatKey, v), "recording the decider state's format");
   }
 
   ~Impl() {
@@ -405,6 +417,17 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   Impl* raw = impl.get();
   std::unique_ptr<EmbeddedLedger> ledger(new EmbeddedLedger(std::move(impl)));
   VEEDURIA_RETURN_IF_ERROR(raw->CatchUpMerkle(*ledger, merkle_size));
+  // The decider state's format (events::kStateFormat); none recorded is format 1 (all JSON).
+  uint32_t format = 1;
+  if (db->Get(rocksdb::ReadOptions(), raw->meta_cf, kStateFormatKey, &v).ok() && v.size() == 4)
+    format = GetU32(v.data());
+  if (format != events::kStateFormat) {
+    if (raw->next_lsn > 0) {
+      VEEDURIA_RETURN_IF_ERROR(ledger->RebuildState());  // records the format
+    } else {
+      VEEDURIA_RETURN_IF_ERROR(raw->WriteStateFormat());
+    }
+  }
   return ledger;
 }
 
@@ -549,6 +572,11 @@ Status EmbeddedLedger::ScanPartition(std::string_view topic, uint32_t partition,
 Status EmbeddedLedger::RebuildState() {
   std::lock_guard<std::mutex> l(impl_->mu);  // no appends meanwhile
   rocksdb::DB* db = impl_->db.get();
+  // Until the rebuild completes the state is of no format: a crash meanwhile rebuilds again at Open.
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  VEEDURIA_RETURN_IF_ERROR(
+      FromRocks(db->Delete(sync, impl_->meta_cf, kStateFormatKey), "clearing the decider state's format"));
   VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(impl_->state_cf), "dropping the decider state"));
   db->DestroyColumnFamilyHandle(impl_->state_cf);
   rocksdb::ColumnFamilyHandle* cf = nullptr;
@@ -589,7 +617,8 @@ Status EmbeddedLedger::RebuildState() {
   VEEDURIA_RETURN_IF_ERROR(st);
   VEEDURIA_RETURN_IF_ERROR(flush());
   rocksdb::FlushOptions fo;
-  return FromRocks(db->Flush(fo, cf), "flushing the decider state");
+  VEEDURIA_RETURN_IF_ERROR(FromRocks(db->Flush(fo, cf), "flushing the decider state"));
+  return impl_->WriteStateFormat();
 }
 
 std::string EmbeddedLedger::StateDigest() const {

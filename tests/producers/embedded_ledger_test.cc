@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +101,49 @@ TEST_F(EmbeddedLedgerTest, RebuildingALargeStateKeepsItIdentical) {
   ASSERT_TRUE((*l)->RebuildState().ok());
   EXPECT_EQ((*l)->StateDigest(), incremental);
   EXPECT_EQ((*l)->partitions(events::kEventsTopic), 4u);
+}
+
+// A ledger written before the typed decider-state records (format 1: every record JSON as
+// MessagePack, no format recorded) is rebuilt at Open, not misread.
+TEST_F(EmbeddedLedgerTest, OpenRebuildsAStateOfAnOlderFormat) {
+  std::string current;
+  {
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+    ASSERT_TRUE((*l)->Append(LeaderChange(1)).ok());
+    current = (*l)->StateDigest();
+  }
+  {  // Turn it into what an older version left: JSON records, and no format in the meta family.
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), (dir_ / "log").string(), cfs, &handles, &raw).ok());
+    auto msgpack = [](const json& j) {
+      std::vector<uint8_t> b = json::to_msgpack(j);
+      return std::string(b.begin(), b.end());
+    };
+    ASSERT_TRUE(raw->Put({}, handles[3], "s/directory", msgpack({{"seq", 4}, {"hash", std::string(64, '0')}})).ok());
+    ASSERT_TRUE(
+        raw->Put({}, handles[3], "meta", msgpack({{"clock", "system"}, {"last_at", 0}, {"partitions", 4}})).ok());
+    ASSERT_TRUE(raw->Delete({}, handles[0], "state_format").ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ((*l)->StateDigest(), current);
+  auto again = (*l)->Append(LeaderChange(1));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)[0].outcome, events::Outcome::kDuplicate);
+  auto next = (*l)->Append(LeaderChange(2));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ((*next)[1].outcome, events::Outcome::kAccepted) << (*next)[1].message;
+  auto report = consumers::VerifyLog(**l);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
 }
 
 // True when `fd` has data (or EOF) within 30 s (a bound for a broken child, not a timing).

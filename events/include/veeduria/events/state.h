@@ -5,8 +5,10 @@
 // decide() only reads it; evolve() is the only writer, and derives every record from the
 // events, so the state can always be rebuilt by evolving the log from the start. The
 // embedded ledger keeps it in the log's RocksDB, written in the same batch as the events.
-// Records are JSON objects stored as MessagePack.
+// Most records are JSON objects stored as MessagePack; the hot ones (stream heads, meta, command
+// outcomes, goal years, progress) are typed binary records (events/src/records.h).
 
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -14,6 +16,11 @@
 #include <string_view>
 
 namespace veeduria::events {
+
+// The format of the decider state's records. A store holding another format (or none recorded:
+// format 1, every record JSON) must be rebuilt by evolving the log, never read: the embedded
+// ledger and the Kafka deciders record it beside their state and rebuild on a mismatch.
+inline constexpr uint32_t kStateFormat = 2;
 
 class StateStore {
  public:

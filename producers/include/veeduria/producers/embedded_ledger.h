@@ -74,7 +74,9 @@ class EmbeddedLedger : public events::LogReader {
   // Checkpoint is added at the end of that group's batch. An empty signer disables the policy.
   void SetCheckpointPolicy(uint64_t every_events, double every_seconds, Signer signer, std::string key_id);
 
-  // Drops the decider state and rebuilds it by evolving the whole log.
+  // Drops the decider state and rebuilds it by evolving the whole log, and records that it is in
+  // events::kStateFormat. Open does this itself when the stored state is of another format (a
+  // ledger written by an older version), so an old state is rebuilt, never misread.
   Status RebuildState();
   // Digest of the decider state (to compare a rebuilt state with the incremental one).
   std::string StateDigest() const;
