@@ -142,15 +142,17 @@ class Decider {
   Check RequireReviewer(const std::string& entity, bool dnp_allowed);
   Check NeedEntity(const std::string& entity, json* out);
   Check NeedMethodology(const std::string& name, const mdm::Methodology** out);
-  Check NeedCampaign(const std::string& campaign, json* out);
-  Check NeedMilestone(const json& campaign, const std::string& milestone, json* out);
+  Check NeedCampaign(const std::string& campaign, records::Campaign* out);
+  Check NeedMilestone(const records::Campaign& campaign, const std::string& milestone,
+                      records::Milestone* out);
   Check NeedPlan(const std::string& entity, const std::string& plan, json* out);
   // `out` may be null: only the goal's existence is checked (its record is not decoded).
   Check NeedGoal(const std::string& entity, const std::string& plan, const std::string& goal, json* out);
   // Timeliness of a report on `milestone`: late flags, or window_closed unless it answers an
   // open adjustment request before its due date (then *answers is set).
-  Check Timeliness(const std::string& entity, const std::string& campaign_id, const json& campaign,
-                   const json& milestone, Draft* draft, std::string* answers);
+  Check Timeliness(const std::string& entity, const std::string& campaign_id,
+                   const records::Campaign& campaign, const records::Milestone& milestone, Draft* draft,
+                   std::string* answers);
   Check CheckPesos(const json& v, const std::string& field, int64_t* out);
 
   Check Init();
@@ -214,9 +216,10 @@ Decision Decider::Run() {
   }
   Check rejection;
   if (seen) {
-    rejection = Refuse("command_id_reused", "command_id",
-                       "command_id " + Quote(cmd_.command_id) +
-                           " was already used by a different command (first applied as " + seen->command + ")");
+    rejection =
+        Refuse("command_id_reused", "command_id",
+               "command_id " + Quote(cmd_.command_id) +
+                   " was already used by a different command (first applied as " + seen->command + ")");
   }
   if (meta_.clock.empty() && cmd_.name != "init") {
     rejection = Refuse("not_initialized", "", "the ledger has not been initialized (veeduria init)");
@@ -416,23 +419,23 @@ Check Decider::NeedMethodology(const std::string& name, const mdm::Methodology**
   return std::nullopt;
 }
 
-Check Decider::NeedCampaign(const std::string& campaign, json* out) {
-  *out = Rec(keys::Campaign(campaign));
-  if (out->is_null())
-    return Refuse("unknown_campaign", "campaign", "campaign " + Quote(campaign) + " is not open");
+Check Decider::NeedCampaign(const std::string& campaign, records::Campaign* out) {
+  std::optional<records::Campaign> c = records::ReadCampaign(state_, keys::Campaign(campaign));
+  if (!c) return Refuse("unknown_campaign", "campaign", "campaign " + Quote(campaign) + " is not open");
+  *out = std::move(*c);
   return std::nullopt;
 }
 
-Check Decider::NeedMilestone(const json& campaign, const std::string& milestone, json* out) {
-  for (const auto& m : campaign["milestones"]) {
-    if (m["id"] == milestone) {
+Check Decider::NeedMilestone(const records::Campaign& campaign, const std::string& milestone,
+                             records::Milestone* out) {
+  for (const auto& m : campaign.milestones) {
+    if (m.id == milestone) {
       *out = m;
       return std::nullopt;
     }
   }
-  return Refuse(
-      "unknown_milestone", "milestone",
-      "milestone " + Quote(milestone) + " is not part of campaign " + Quote(campaign.value("campaign", "")));
+  return Refuse("unknown_milestone", "milestone",
+                "milestone " + Quote(milestone) + " is not part of campaign " + Quote(campaign.campaign));
 }
 
 Check Decider::NeedPlan(const std::string& entity, const std::string& plan, json* out) {
@@ -465,14 +468,14 @@ Check Decider::CheckPesos(const json& v, const std::string& field, int64_t* out)
   return std::nullopt;
 }
 
-Check Decider::Timeliness(const std::string& entity, const std::string& campaign_id, const json& campaign,
-                          const json& milestone, Draft* draft, std::string* answers) {
+Check Decider::Timeliness(const std::string& entity, const std::string& campaign_id,
+                          const records::Campaign& campaign, const records::Milestone& milestone,
+                          Draft* draft, std::string* answers) {
   const Day today = BogotaDay(at_);
   Day last = 0;
-  for (const auto& m : campaign["milestones"])
-    last = std::max(last, *ParseDate(m["deadline"].get<std::string>()));
+  for (const auto& m : campaign.milestones) last = std::max(last, *ParseDate(m.deadline));
   // An open adjustment request on this report, before its due date, allows the change.
-  json open = Rec(keys::OpenAdjustments(entity, campaign_id, milestone["id"].get<std::string>()));
+  json open = Rec(keys::OpenAdjustments(entity, campaign_id, milestone.id));
   if (open.is_object()) {
     for (auto it = open.begin(); it != open.end(); ++it) {
       if (today <= *ParseDate(it.value().get<std::string>())) {
@@ -486,7 +489,7 @@ Check Decider::Timeliness(const std::string& entity, const std::string& campaign
     return Refuse("window_closed", "campaign",
                   "campaign " + Quote(campaign_id) + " closed on " + FormatDate(last) + " (Bogotá); " +
                       FormatRfc3339(at_) + " is after it and no open adjustment request is due");
-  const int late = DaysLate(at_, *ParseDate(milestone["deadline"].get<std::string>()));
+  const int late = DaysLate(at_, *ParseDate(milestone.deadline));
   if (late > 0) {
     draft->flags.push_back(s::Flag::late);
     draft->days_late = late;
@@ -605,7 +608,7 @@ Check Decider::LoadCatalog() {
 Check Decider::OpenCampaign() {
   if (auto r = RequireDnp()) return r;
   const std::string campaign = cmd_.Str("campaign");
-  if (!Rec(keys::Campaign(campaign)).is_null())
+  if (state_.Get(keys::Campaign(campaign)))
     return Refuse("campaign_exists", "campaign", "campaign " + Quote(campaign) + " is already open");
   s::CampaignOpenedT p;
   p.campaign = campaign;
@@ -649,20 +652,21 @@ Check Decider::OpenCampaign() {
 
 Check Decider::ExtendDeadline() {
   if (auto r = RequireDnp()) return r;
-  json campaign, milestone;
+  records::Campaign campaign;
+  records::Milestone milestone;
   if (auto r = NeedCampaign(cmd_.Str("campaign"), &campaign)) return r;
   if (auto r = NeedMilestone(campaign, cmd_.Str("milestone"), &milestone)) return r;
   s::DeadlineExtendedT p;
   p.campaign = cmd_.Str("campaign");
   p.milestone = cmd_.Str("milestone");
   p.deadline = cmd_.Str("deadline");
-  p.previous_deadline = milestone["deadline"].get<std::string>();
+  p.previous_deadline = milestone.deadline;
   p.reason = cmd_.Str("reason");
   if (p.deadline == p.previous_deadline)
     return Refuse("no_change", "deadline",
                   "the deadline of " + Quote(p.milestone) + " is already " + p.deadline);
   Draft& d = Emit(stream_, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
+  d.vigencia = campaign.vigencia;
   d.cut = cmd_.Str("milestone");
   return std::nullopt;
 }
@@ -954,7 +958,9 @@ Check Decider::ProgramGoal() {
 }
 
 Check Decider::ReportProgress() {
-  json e, plan, campaign, milestone;
+  json e, plan;
+  records::Campaign campaign;
+  records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   const std::string campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
@@ -962,7 +968,7 @@ Check Decider::ReportProgress() {
   if (auto r = NeedPlan(entity, plan_id, &plan)) return r;
   if (auto r = NeedGoal(entity, plan_id, goal_id, nullptr)) return r;  // its programming is read below
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
-  if (campaign["system"] != "kpt")
+  if (campaign.system != "kpt")
     return Refuse("wrong_system", "campaign", "campaign " + Quote(campaign_id) + " is not a KPT campaign");
   if (auto r = NeedMilestone(campaign, ms, &milestone)) return r;
   if (plan.value("unhomologated", 0) > 0)
@@ -976,7 +982,7 @@ Check Decider::ReportProgress() {
   p.goal = goal_id;
   p.campaign = campaign_id;
   p.milestone = ms;
-  p.year = campaign["vigencia"].get<int>();
+  p.year = campaign.vigencia;
   p.physical_ytd = cmd_.body["physical_ytd"].get<double>();
   p.note = cmd_.body.value("note", "");
   std::vector<std::pair<std::string, std::string>> suspects, foreign;
@@ -1019,15 +1025,14 @@ Check Decider::ReportProgress() {
     p.previous = UnpackPayloadBytes<s::ProgressReportedT>(prev->payload);
   // ytd_decreased: lower than at an earlier cut of the same year (same campaign).
   std::string decreased;
-  for (const auto& m : campaign["milestones"]) {
-    if (m["id"] == ms) break;
+  for (const auto& m : campaign.milestones) {
+    if (m.id == ms) break;
     const auto earlier =
-        records::ReadProgress(state_, keys::Progress(entity, plan_id, goal_id, campaign_id, m["id"].get<std::string>()));
+        records::ReadProgress(state_, keys::Progress(entity, plan_id, goal_id, campaign_id, m.id));
     if (earlier && earlier->physical_ytd > p.physical_ytd) {
       json v;
       v = earlier->physical_ytd;
-      decreased =
-          "year-to-date value is lower than " + v.dump() + " reported at " + m["id"].get<std::string>();
+      decreased = "year-to-date value is lower than " + v.dump() + " reported at " + m.id;
     }
   }
   std::string over;
@@ -1043,7 +1048,7 @@ Check Decider::ReportProgress() {
                std::to_string(programmed->pesos) + " programmed for " + ykey;
   }
   Draft& d = Emit(entity, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
+  d.vigencia = campaign.vigencia;
   d.cut = ms;
   std::string answers;
   if (auto r = Timeliness(entity, campaign_id, campaign, milestone, &d, &answers)) return r;
@@ -1059,7 +1064,9 @@ Check Decider::ReportProgress() {
 }
 
 Check Decider::SubmitReport() {
-  json e, campaign, milestone;
+  json e;
+  records::Campaign campaign;
+  records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
                     ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
@@ -1070,11 +1077,11 @@ Check Decider::SubmitReport() {
   p.entity = entity;
   p.campaign = campaign_id;
   p.milestone = ms;
-  p.deadline = milestone["deadline"].get<std::string>();
+  p.deadline = milestone.deadline;
   json prev = Rec(keys::Submission(entity, campaign_id, ms));
   if (!prev.is_null()) p.previous_submitted_at = prev["at"].get<Micros>();
   Draft& d = Emit(entity, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
+  d.vigencia = campaign.vigencia;
   d.cut = ms;
   std::string answers;
   if (auto r = Timeliness(entity, campaign_id, campaign, milestone, &d, &answers)) return r;
@@ -1083,28 +1090,28 @@ Check Decider::SubmitReport() {
 }
 
 Check Decider::ReportGestion() {
-  json e, campaign;
+  json e;
+  records::Campaign campaign;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireEntityWriter(entity, e)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
-  if (campaign["system"] != "gestionweb")
+  if (campaign.system != "gestionweb")
     return Refuse("wrong_system", "campaign",
                   "campaign " + Quote(campaign_id) + " is not a GESTIONWEB campaign");
-  json milestone;
-  for (const auto& m : campaign["milestones"])
-    if (m["activity"] == "report" && milestone.is_null()) milestone = m;
-  if (milestone.is_null())
+  const records::Milestone* report = nullptr;
+  for (const auto& m : campaign.milestones)
+    if (m.activity == "report" && !report) report = &m;
+  if (!report)
     return Refuse("unknown_milestone", "campaign",
                   "campaign " + Quote(campaign_id) + " has no report milestone");
   std::map<std::string, std::string> types;
-  for (const auto& v : campaign["variables"])
-    types[v["code"].get<std::string>()] = v["type"].get<std::string>();
+  for (const auto& v : campaign.variables) types[v.code] = v.type;
   json previous = Rec(keys::Gestion(entity, campaign_id));
   s::GestionReportedT p;
   p.entity = entity;
   p.campaign = campaign_id;
-  p.milestone = milestone["id"].get<std::string>();
+  p.milestone = report->id;
   std::vector<std::pair<std::string, std::string>> suspects;
   for (auto it = cmd_.body["variables"].begin(); it != cmd_.body["variables"].end(); ++it) {
     const std::string field = "variables." + it.key();
@@ -1160,10 +1167,10 @@ Check Decider::ReportGestion() {
     }
   }
   Draft& d = Emit(entity, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
-  d.cut = milestone["id"].get<std::string>();
+  d.vigencia = campaign.vigencia;
+  d.cut = report->id;
   std::string answers;
-  if (auto r = Timeliness(entity, campaign_id, campaign, milestone, &d, &answers)) return r;
+  if (auto r = Timeliness(entity, campaign_id, campaign, *report, &d, &answers)) return r;
   d.payload.AsGestionReported()->answers_request = answers;
   for (auto& [field, v] : suspects)
     Warn(d, s::Flag::suspect_scale, field, v + " pesos is suspiciously small (thousands or millions?)");
@@ -1171,7 +1178,9 @@ Check Decider::ReportGestion() {
 }
 
 Check Decider::ValidateReport() {
-  json e, campaign, milestone;
+  json e;
+  records::Campaign campaign;
+  records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
                     ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
@@ -1180,7 +1189,7 @@ Check Decider::ValidateReport() {
   if (auto r = NeedMilestone(campaign, ms, &milestone)) return r;
   const bool reported =
       !Rec(keys::Submission(entity, campaign_id, ms)).is_null() ||
-      (campaign["system"] == "gestionweb" && !Rec(keys::Gestion(entity, campaign_id)).is_null());
+      (campaign.system == "gestionweb" && !Rec(keys::Gestion(entity, campaign_id)).is_null());
   if (!reported)
     return Refuse("not_submitted", "milestone",
                   "entity " + Quote(entity) + " has not submitted " + Quote(campaign_id) + " " + Quote(ms));
@@ -1195,13 +1204,15 @@ Check Decider::ValidateReport() {
   p.milestone = ms;
   p.note = cmd_.body.value("note", "");
   Draft& d = Emit(entity, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
+  d.vigencia = campaign.vigencia;
   d.cut = ms;
   return std::nullopt;
 }
 
 Check Decider::RequestAdjustment() {
-  json e, campaign, milestone;
+  json e;
+  records::Campaign campaign;
+  records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
                     ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
@@ -1222,7 +1233,7 @@ Check Decider::RequestAdjustment() {
   const json& items = cmd_.body["items"];
   if (items.empty()) return Refuse("no_items", "items", "an adjustment request names at least one item");
   std::set<std::string> variables;
-  for (const auto& v : campaign["variables"]) variables.insert(v["code"].get<std::string>());
+  for (const auto& v : campaign.variables) variables.insert(v.code);
   for (size_t i = 0; i < items.size(); ++i) {
     auto it = std::make_unique<s::AdjustmentItemT>();
     it->goal = items[i].value("goal", "");
@@ -1249,7 +1260,7 @@ Check Decider::RequestAdjustment() {
     p.items.push_back(std::move(it));
   }
   Draft& d = Emit(entity, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
+  d.vigencia = campaign.vigencia;
   d.cut = ms;
   if (role_ == s::ActorRole::dnp) d.flags.push_back(s::Flag::through_department);
   return std::nullopt;
@@ -1292,7 +1303,9 @@ Check Decider::AnswerAdjustment() {
 }
 
 Check Decider::NotifyNonCompliance() {
-  json e, campaign, milestone;
+  json e;
+  records::Campaign campaign;
+  records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
                     ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
@@ -1302,10 +1315,9 @@ Check Decider::NotifyNonCompliance() {
   const Day today = BogotaDay(at_);
   const std::string reason = cmd_.Str("reason");
   if (reason == "not_reported") {
-    if (today <= *ParseDate(milestone["deadline"].get<std::string>()))
+    if (today <= *ParseDate(milestone.deadline))
       return Refuse("not_due", "milestone",
-                    "the deadline of " + Quote(ms) + " (" + milestone["deadline"].get<std::string>() +
-                        ") has not passed");
+                    "the deadline of " + Quote(ms) + " (" + milestone.deadline + ") has not passed");
     json sub = Rec(keys::Submission(entity, campaign_id, ms));
     if (!sub.is_null() && !sub.value("late", false))
       return Refuse("reported", "reason", "entity " + Quote(entity) + " reported " + Quote(ms) + " on time");
@@ -1331,13 +1343,15 @@ Check Decider::NotifyNonCompliance() {
   p.department = e.value("department", "");
   p.copy_to = "DNP";
   Draft& d = Emit(entity, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
+  d.vigencia = campaign.vigencia;
   d.cut = ms;
   return std::nullopt;
 }
 
 Check Decider::ReferToControlBody() {
-  json e, campaign, milestone;
+  json e;
+  records::Campaign campaign;
+  records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
                     ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
@@ -1352,7 +1366,7 @@ Check Decider::ReferToControlBody() {
   p.case_id = cmd_.Str("case");
   p.reason = cmd_.Str("reason");
   Draft& d = Emit(entity, std::move(p));
-  d.vigencia = campaign["vigencia"].get<int>();
+  d.vigencia = campaign.vigencia;
   d.cut = ms;
   return std::nullopt;
 }

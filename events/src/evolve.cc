@@ -90,7 +90,8 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
   switch (ev->payload_type()) {
     case s::Payload::LedgerInitialized: {
       const auto* p = ev->payload_as_LedgerInitialized();
-      st.Put(keys::kMeta, records::Encode(records::Meta{s::EnumNameClockMode(p->clock()), at, p->partitions()}));
+      st.Put(keys::kMeta,
+             records::Encode(records::Meta{s::EnumNameClockMode(p->clock()), at, p->partitions()}));
       json u = User(st, Str(p->admin()));
       u["roles"].push_back(json::array({s::EnumNameRole(p->role()), Str(p->scope())}));
       WriteRecord(st, keys::User(Str(p->admin())), u);
@@ -120,31 +121,28 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
     }
     case s::Payload::CampaignOpened: {
       const auto* p = ev->payload_as_CampaignOpened();
-      json c{{"campaign", Str(p->campaign())},
-             {"system", s::EnumNameReportingSystem(p->system())},
-             {"vigencia", p->vigencia()},
-             {"milestones", json::array()},
-             {"variables", json::array()}};
+      records::Campaign c;
+      c.campaign = Str(p->campaign());
+      c.system = s::EnumNameReportingSystem(p->system());
+      c.vigencia = p->vigencia();
       if (p->milestones())
         for (const auto* m : *p->milestones())
-          c["milestones"].push_back({{"id", Str(m->id())},
-                                     {"activity", s::EnumNameMilestoneActivity(m->activity())},
-                                     {"cut", Str(m->cut())},
-                                     {"deadline", Str(m->deadline())}});
+          c.milestones.push_back(
+              {Str(m->id()), s::EnumNameMilestoneActivity(m->activity()), Str(m->cut()), Str(m->deadline())});
       if (p->variables())
         for (const auto* v : *p->variables())
-          c["variables"].push_back({{"code", Str(v->code())},
-                                    {"name", Str(v->name())},
-                                    {"type", s::EnumNameVariableType(v->type())}});
-      WriteRecord(st, keys::Campaign(Str(p->campaign())), c);
+          c.variables.push_back({Str(v->code()), Str(v->name()), s::EnumNameVariableType(v->type())});
+      st.Put(keys::Campaign(c.campaign), records::Encode(c));
       break;
     }
     case s::Payload::DeadlineExtended: {
       const auto* p = ev->payload_as_DeadlineExtended();
-      json c = ReadRecord(st, keys::Campaign(Str(p->campaign())));
-      for (auto& m : c["milestones"])
-        if (m["id"] == Str(p->milestone())) m["deadline"] = Str(p->deadline());
-      WriteRecord(st, keys::Campaign(Str(p->campaign())), c);
+      const std::string key = keys::Campaign(Str(p->campaign()));
+      std::optional<records::Campaign> c = records::ReadCampaign(st, key);
+      if (!c) break;  // decide extends deadlines of open campaigns only
+      for (auto& m : c->milestones)
+        if (m.id == Str(p->milestone())) m.deadline = Str(p->deadline());
+      st.Put(key, records::Encode(*c));
       break;
     }
     case s::Payload::LeaderRequested: {
@@ -279,7 +277,8 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
         }
       year.payload = PackWithoutPreviousBytes(p);
       g["years"][std::to_string(p->year())] = json{{"physical", p->physical()}};
-      st.Put(keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()), records::Encode(year));
+      st.Put(keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()),
+             records::Encode(year));
       WriteRecord(st, key, g);
       break;
     }

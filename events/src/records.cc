@@ -7,7 +7,7 @@ namespace veeduria::events::records {
 namespace {
 
 constexpr char kTag = static_cast<char>(0xC1);
-enum Kind : char { kStreamHead = 1, kMeta = 2, kOutcome = 3, kGoalYear = 4, kProgress = 5 };
+enum Kind : char { kStreamHead = 1, kMeta = 2, kOutcome = 3, kGoalYear = 4, kProgress = 5, kCampaign = 6 };
 
 class Writer {
  public:
@@ -102,7 +102,8 @@ class Reader {
   T Fixed() {
     T v = 0;
     if (!Need(sizeof(T))) return v;
-    for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<uint8_t>(in_[pos_ + i])) << (8 * i);
+    for (size_t i = 0; i < sizeof(T); ++i)
+      v |= static_cast<T>(static_cast<uint8_t>(in_[pos_ + i])) << (8 * i);
     pos_ += sizeof(T);
     return v;
   }
@@ -117,7 +118,8 @@ std::optional<R> Read(const StateStore& st, std::string_view key) {
   if (!bytes) return std::nullopt;
   R r;
   if (!Decode(*bytes, &r))
-    throw std::runtime_error("decider state record '" + std::string(key) + "' is malformed or of another format");
+    throw std::runtime_error("decider state record '" + std::string(key) +
+                             "' is malformed or of another format");
   return r;
 }
 
@@ -211,16 +213,67 @@ bool Decode(std::string_view bytes, Progress* out) {
   return in.done();
 }
 
+std::string Encode(const Campaign& r) {
+  Writer w(kCampaign, 256);
+  w.Str(r.campaign);
+  w.Str(r.system);
+  w.I32(r.vigencia);
+  w.U32(static_cast<uint32_t>(r.milestones.size()));
+  for (const Milestone& m : r.milestones) {
+    w.Str(m.id);
+    w.Str(m.activity);
+    w.Str(m.cut);
+    w.Str(m.deadline);
+  }
+  w.U32(static_cast<uint32_t>(r.variables.size()));
+  for (const Variable& v : r.variables) {
+    w.Str(v.code);
+    w.Str(v.name);
+    w.Str(v.type);
+  }
+  return w.Take();
+}
+
+bool Decode(std::string_view bytes, Campaign* out) {
+  Reader in(bytes, kCampaign);
+  out->campaign = in.Str();
+  out->system = in.Str();
+  out->vigencia = in.I32();
+  const uint32_t n_milestones = in.U32();
+  if (n_milestones > bytes.size()) return false;  // each takes at least 16 bytes
+  out->milestones.resize(n_milestones);
+  for (Milestone& m : out->milestones) {
+    m.id = in.Str();
+    m.activity = in.Str();
+    m.cut = in.Str();
+    m.deadline = in.Str();
+  }
+  const uint32_t n_variables = in.U32();
+  if (n_variables > bytes.size()) return false;
+  out->variables.resize(n_variables);
+  for (Variable& v : out->variables) {
+    v.code = in.Str();
+    v.name = in.Str();
+    v.type = in.Str();
+  }
+  return in.done();
+}
+
 std::optional<StreamHead> ReadStreamHead(const StateStore& st, std::string_view key) {
   return Read<StreamHead>(st, key);
 }
 std::optional<Meta> ReadMeta(const StateStore& st, std::string_view key) { return Read<Meta>(st, key); }
-std::optional<Outcome> ReadOutcome(const StateStore& st, std::string_view key) { return Read<Outcome>(st, key); }
+std::optional<Outcome> ReadOutcome(const StateStore& st, std::string_view key) {
+  return Read<Outcome>(st, key);
+}
 std::optional<GoalYear> ReadGoalYear(const StateStore& st, std::string_view key) {
   return Read<GoalYear>(st, key);
 }
 std::optional<Progress> ReadProgress(const StateStore& st, std::string_view key) {
   return Read<Progress>(st, key);
+}
+std::optional<Campaign> ReadCampaign(const StateStore& st, std::string_view key) {
+  return Read<Campaign>(st, key);
 }
 
 }  // namespace veeduria::events::records

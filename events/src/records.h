@@ -1,7 +1,7 @@
 #pragma once
 // Typed decider-state records: the records every command reads or writes (the stream heads, the
 // ledger's meta, command outcomes) and those of the progress path (a goal's programming for one
-// year, a reported cut) are fixed binary layouts instead of JSON maps as MessagePack, so that
+// year, a reported cut, the campaign) are fixed binary layouts instead of JSON maps as MessagePack, so that
 // deciding and evolving a command does not build and free `nlohmann::json` trees for them.
 //
 // Layout: a tag byte 0xC1 (never the first byte of a MessagePack value, so a record of another
@@ -63,11 +63,27 @@ struct Progress {
   std::string payload;  // the ProgressReported table without `previous` (standalone FlatBuffer)
 };
 
+// keys::Campaign: a campaign as opened, its deadlines as extended since.
+struct Milestone {
+  std::string id, activity, cut, deadline;  // activity and dates as in the command
+};
+struct Variable {
+  std::string code, name, type;
+};
+struct Campaign {
+  std::string campaign;
+  std::string system;  // "kpt" | "gestionweb"
+  int32_t vigencia = 0;
+  std::vector<Milestone> milestones;
+  std::vector<Variable> variables;
+};
+
 std::string Encode(const StreamHead& r);
 std::string Encode(const Meta& r);
 std::string Encode(const Outcome& r);
 std::string Encode(const GoalYear& r);
 std::string Encode(const Progress& r);
+std::string Encode(const Campaign& r);
 
 // Each returns nullopt for an absent key and throws std::runtime_error for a malformed record.
 std::optional<StreamHead> ReadStreamHead(const StateStore& st, std::string_view key);
@@ -75,6 +91,7 @@ std::optional<Meta> ReadMeta(const StateStore& st, std::string_view key);
 std::optional<Outcome> ReadOutcome(const StateStore& st, std::string_view key);
 std::optional<GoalYear> ReadGoalYear(const StateStore& st, std::string_view key);
 std::optional<Progress> ReadProgress(const StateStore& st, std::string_view key);
+std::optional<Campaign> ReadCampaign(const StateStore& st, std::string_view key);
 
 // Decoders of stored bytes (for tests and tools); false for bytes that are not such a record.
 bool Decode(std::string_view bytes, StreamHead* out);
@@ -82,5 +99,6 @@ bool Decode(std::string_view bytes, Meta* out);
 bool Decode(std::string_view bytes, Outcome* out);
 bool Decode(std::string_view bytes, GoalYear* out);
 bool Decode(std::string_view bytes, Progress* out);
+bool Decode(std::string_view bytes, Campaign* out);
 
 }  // namespace veeduria::events::records

@@ -1,7 +1,9 @@
 #include "veeduria/producers/embedded_ledger.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
@@ -58,6 +60,18 @@ std::string NodeKey(uint8_t level, uint64_t index) {
   std::string k(1, static_cast<char>(level));
   PutU64(&k, index);
   return k;
+}
+
+// The decider state is read by point lookups, most of them misses (a new command_id, a first
+// report at a cut): Bloom filters in the memtable and the tables answer those without a search.
+rocksdb::ColumnFamilyOptions StateFamilyOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  o.memtable_prefix_bloom_size_ratio = 0.05;
+  o.memtable_whole_key_filtering = true;
+  return o;
 }
 
 // meta: the format of the decider state (events::kStateFormat, u32 BE); absent means 1.
@@ -395,7 +409,7 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, cfo},
                                                       {"log", cfo},
                                                       {"order", cfo},
-                                                      {"state", cfo},
+                                                      {"state", StateFamilyOptions()},
                                                       {"merkle", cfo}};
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/log", cfs, &impl->handles, &db);
@@ -580,8 +594,8 @@ Status EmbeddedLedger::RebuildState() {
   VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(impl_->state_cf), "dropping the decider state"));
   db->DestroyColumnFamilyHandle(impl_->state_cf);
   rocksdb::ColumnFamilyHandle* cf = nullptr;
-  VEEDURIA_RETURN_IF_ERROR(FromRocks(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "state", &cf),
-                                     "creating the decider state"));
+  VEEDURIA_RETURN_IF_ERROR(
+      FromRocks(db->CreateColumnFamily(StateFamilyOptions(), "state", &cf), "creating the decider state"));
   impl_->handles[3] = impl_->state_cf = cf;
   impl_->state = std::make_unique<DbState>(db, cf);
   // Evolve in batches: the overlay reads through to what was already written.

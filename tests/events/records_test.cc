@@ -66,15 +66,41 @@ TEST(RecordsTest, GoalYearAndProgressRoundTrip) {
   EXPECT_EQ(pb.payload, "payload");
 }
 
+TEST(RecordsTest, CampaignRoundTrips) {
+  Campaign c;
+  c.campaign = "KPT-2023";
+  c.system = "kpt";
+  c.vigencia = 2023;
+  c.milestones = {{"Q1", "report", "2023-03-31", "2023-04-15"}, {"Q2", "report", "", "2023-07-15"}};
+  c.variables = {{"V1", "Recaudo", "pesos"}};
+  Campaign back;
+  ASSERT_TRUE(Decode(Encode(c), &back));
+  EXPECT_EQ(back.campaign, "KPT-2023");
+  EXPECT_EQ(back.system, "kpt");
+  EXPECT_EQ(back.vigencia, 2023);
+  ASSERT_EQ(back.milestones.size(), 2u);
+  EXPECT_EQ(back.milestones[0].id, "Q1");
+  EXPECT_EQ(back.milestones[0].activity, "report");
+  EXPECT_EQ(back.milestones[0].cut, "2023-03-31");
+  EXPECT_EQ(back.milestones[1].deadline, "2023-07-15");
+  ASSERT_EQ(back.variables.size(), 1u);
+  EXPECT_EQ(back.variables[0].code, "V1");
+  EXPECT_EQ(back.variables[0].name, "Recaudo");
+  EXPECT_EQ(back.variables[0].type, "pesos");
+  std::string bytes = Encode(c);
+  EXPECT_FALSE(Decode(bytes.substr(0, bytes.size() - 2), &back));
+}
+
 TEST(RecordsTest, RefusesOtherKindsTruncationAndMessagePack) {
   const std::string head = Encode(StreamHead{1, Sha256("x")});
   Meta m;
-  EXPECT_FALSE(Decode(head, &m));                            // another kind
+  EXPECT_FALSE(Decode(head, &m));  // another kind
   StreamHead h;
   EXPECT_FALSE(Decode(head.substr(0, head.size() - 1), &h));  // truncated
   EXPECT_FALSE(Decode(head + "x", &h));                       // trailing bytes
   Outcome o;
-  const std::string big_count = Encode(Outcome{}).substr(0, 2 + 1 + 32 + 1 + 4 + 4) + std::string("\xff\xff\xff\x7f");
+  const std::string big_count =
+      Encode(Outcome{}).substr(0, 2 + 1 + 32 + 1 + 4 + 4) + std::string("\xff\xff\xff\x7f");
   EXPECT_FALSE(Decode(big_count, &o));
   const std::vector<uint8_t> old = nlohmann::json::to_msgpack(nlohmann::json{{"seq", 1}, {"hash", "00"}});
   EXPECT_FALSE(Decode(std::string(old.begin(), old.end()), &h));

@@ -1,7 +1,7 @@
 #include "veeduria/producers/embedded_ledger.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <rocksdb/db.h>
 #include <signal.h>
@@ -125,9 +125,11 @@ TEST_F(EmbeddedLedgerTest, OpenRebuildsAStateOfAnOlderFormat) {
       std::vector<uint8_t> b = json::to_msgpack(j);
       return std::string(b.begin(), b.end());
     };
-    ASSERT_TRUE(raw->Put({}, handles[3], "s/directory", msgpack({{"seq", 4}, {"hash", std::string(64, '0')}})).ok());
     ASSERT_TRUE(
-        raw->Put({}, handles[3], "meta", msgpack({{"clock", "system"}, {"last_at", 0}, {"partitions", 4}})).ok());
+        raw->Put({}, handles[3], "s/directory", msgpack({{"seq", 4}, {"hash", std::string(64, '0')}})).ok());
+    ASSERT_TRUE(
+        raw->Put({}, handles[3], "meta", msgpack({{"clock", "system"}, {"last_at", 0}, {"partitions", 4}}))
+            .ok());
     ASSERT_TRUE(raw->Delete({}, handles[0], "state_format").ok());
     for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
     delete raw;
@@ -167,8 +169,8 @@ TEST_F(EmbeddedLedgerTest, KilledWriterLosesNoAcknowledgedCommandAndLeavesNoHalf
     ASSERT_EQ(pipe(fds), 0);
     ASSERT_EQ(fcntl(fds[0], F_SETFD, FD_CLOEXEC), 0);
     const int first = next;
-    const pid_t pid = testing::SpawnCrashChild(
-        {"append", dir_.string(), std::to_string(first), std::to_string(fds[1])});
+    const pid_t pid =
+        testing::SpawnCrashChild({"append", dir_.string(), std::to_string(first), std::to_string(fds[1])});
     ASSERT_GT(pid, 0);
     close(fds[1]);
     const int want = 1 + static_cast<int>(rng() % 20);
