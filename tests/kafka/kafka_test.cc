@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "decider_state.h"
 #include "kafka_harness.h"
 #include "veeduria/kafka/node.h"
 #include "veeduria/kafka/submitter.h"
@@ -220,6 +221,42 @@ TEST(KafkaFailureTest, AbortedTransactionSeenByConsumersIsAppliedOnce) {
   // the projectors): they were evolved once, their commands answered as retries, nothing twice.
   EXPECT_GT(node->stats().aborted_seen, 0u) << "the mock hid the aborted messages: this test no longer covers its gap";
   node.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A deciders' database written with another decider-state format (events::kStateFormat; none
+// recorded is format 1, every record JSON) is emptied at open, so the catch-up rebuilds each
+// partition's state from the log instead of misreading it; one of the current format is kept.
+TEST(KafkaDeciderDbTest, AStateOfAnotherFormatIsEmptiedAndOneOfTheCurrentFormatKept) {
+  auto dir = TempDir("format");
+  const std::string path = (dir / "kafka-decider").string();
+  std::filesystem::create_directories(dir);
+  const std::string state_key = std::string("s\0\0\0\0s/directory", 16);
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, path, &raw).ok());
+    ASSERT_TRUE(raw->Put({}, state_key, "\x82\xa3seq\x01").ok());  // a MessagePack map: format 1
+    delete raw;
+  }
+  {
+    auto db = kafka::internal::DeciderDb::Open(path);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    std::string v;
+    EXPECT_TRUE((*db)->db()->Get({}, state_key, &v).IsNotFound());
+    kafka::internal::PartitionState st(db->get(), 0);
+    EXPECT_FALSE(st.overlay().Get("s/directory"));
+    EXPECT_EQ(st.offset('e'), 0u);
+    ASSERT_TRUE((*db)->db()->Put({}, state_key, "kept").ok());
+  }
+  {
+    auto db = kafka::internal::DeciderDb::Open(path);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    std::string v;
+    ASSERT_TRUE((*db)->db()->Get({}, state_key, &v).ok());
+    EXPECT_EQ(v, "kept");
+  }
   std::filesystem::remove_all(dir);
 }
 
