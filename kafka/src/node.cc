@@ -48,6 +48,7 @@ struct CommandMsg {
   int64_t timestamp_ms = 0;
   uint64_t directory_token = 0;  // header vd-dir: the directory seq the submitter has seen
   std::string request;           // header vd-req: echoed in the outcome (the submitter's handle)
+  std::string authenticated;     // header vd-auth: the sender a front end authenticated ("" none)
 };
 
 struct Outgoing {
@@ -229,7 +230,10 @@ struct KafkaNode::Impl {
              {"events", nlohmann::json::array()},
              {"flags", nlohmann::json::array()}};
       } else {
-        const events::Command& cmd = *parsed.command;
+        events::Command& cmd = *parsed.command;
+        // The sender the HTTP API authenticated (its token's user): Decide refuses the command,
+        // recorded, when its actor is anyone else, as the embedded ledger does.
+        cmd.authenticated_actor = c.authenticated;
         // The ledger's clock on Kafka is the commands topic's timestamp (DESIGN §2.2).
         events::Decision d = events::Decide(ctx.state->overlay(), cmd, c.timestamp_ms * 1000);
         bool misrouted = false;
@@ -403,6 +407,7 @@ struct KafkaNode::Impl {
             c.timestamp_ms = rd_kafka_message_timestamp(m, &tt);
             c.directory_token = std::strtoull(internal::Header(m, "vd-dir").c_str(), nullptr, 10);
             c.request = internal::Header(m, "vd-req");
+            c.authenticated = internal::Header(m, "vd-auth");
             batches[static_cast<uint32_t>(m->partition)].push_back(std::move(c));
             ++n;
           }

@@ -285,6 +285,80 @@ TEST(KafkaRebalanceTest, TwoDecidersShareThenHandOverWithoutLossOrDuplicate) {
   std::filesystem::remove_all(dir_b);
 }
 
+// The HTTP API's authenticated sender (Command::authenticated_actor) travels with the command
+// through the commands topic (header vd-auth) and the decider refuses a command whose actor is
+// someone else exactly as the embedded ledger does: the same outcome, reason and CommandRejected
+// bytes (same event id, same hash). Exercised on the mock: message headers. Nothing here needs a
+// real cluster beyond what the scenario test already covers.
+TEST(KafkaAuthTest, AuthenticatedActorTravelsAndAMismatchIsRefusedAsEmbedded) {
+  CLUSTER_OR_SKIP(c, 4);
+  auto lines = ScenarioLines("tests/scenarios/cycle_2023.scn");
+  const std::string at = R"("at":"2024-06-30T09:00:00-05:00")";
+  // Directory stream: refused (the sender is not the actor); then the same by its actor.
+  lines.push_back(R"({"command":"register_entity","command_id":"auth-dir-intruder","actor":"admin@dnp.gov.co",)" +
+                  at + R"(,"entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})");
+  lines.push_back(R"({"command":"register_entity","command_id":"auth-dir-own","actor":"admin@dnp.gov.co",)" + at +
+                  R"(,"entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})");
+  // An entity stream: a reporter's command sent by somebody else.
+  lines.push_back(R"({"command":"submit_report","command_id":"auth-entity-intruder","actor":"mhernandez@tenjo-cundinamarca.gov.co",)" +
+                  at + R"(,"entity":"25799","campaign":"KPT-2023","milestone":"Q4"})");
+  auto commands = Parse(lines);
+  ASSERT_EQ(commands.size(), lines.size());
+  const size_t n = commands.size();
+  commands[n - 3].authenticated_actor = "intruder@example.co";
+  commands[n - 2].authenticated_actor = "admin@dnp.gov.co";
+  commands[n - 1].authenticated_actor = "dsuarez@cundinamarca.gov.co";
+
+  // The embedded ledger's decisions of the last three.
+  std::vector<events::Decision> embedded;
+  {
+    auto edir = TempDir("auth-embedded");
+    auto ledger = producers::EmbeddedLedger::Open(edir.string());
+    ASSERT_TRUE(ledger.ok());
+    for (const auto& cmd : commands) {
+      auto r = (*ledger)->Append({cmd});
+      ASSERT_TRUE(r.ok());
+      embedded.push_back(r->front());
+    }
+    std::filesystem::remove_all(edir);
+  }
+  ASSERT_EQ(embedded[n - 3].reason, "not_authorized");
+  ASSERT_EQ(embedded[n - 2].outcome, events::Outcome::kAccepted);
+  ASSERT_EQ(embedded[n - 1].reason, "not_authorized");
+
+  auto dir = TempDir("auth");
+  auto node = StartNode(*c, dir);
+  ASSERT_TRUE(node);
+  const auto outcomes = SubmitAll(*c, commands);
+  ASSERT_EQ(outcomes.size(), n);
+  for (size_t i : {n - 3, n - 2, n - 1}) {
+    EXPECT_EQ(outcomes[i].value("status", ""), events::OutcomeName(embedded[i].outcome)) << outcomes[i].dump();
+    EXPECT_EQ(outcomes[i].value("reason", ""), embedded[i].reason) << outcomes[i].dump();
+    EXPECT_EQ(outcomes[i].value("message", ""), embedded[i].message);
+    EXPECT_EQ(outcomes[i]["events"].get<std::vector<std::string>>(), embedded[i].event_ids);
+  }
+  ExpectSameAsEmbedded(*c, *node, commands, outcomes);
+  // The CommandRejected events in the topics are the embedded ones, byte for byte.
+  std::map<std::string, events::Hash> wanted;
+  for (size_t i : {n - 3, n - 1})
+    for (const auto& e : embedded[i].events) wanted[e.event_id] = e.hash;
+  ASSERT_EQ(wanted.size(), 2u);
+  auto log = kafka::KafkaLog::Open(c->config);
+  ASSERT_TRUE(log.ok());
+  std::map<std::string, events::Hash> found;
+  for (std::string_view topic : {events::kDirectoryTopic, events::kEventsTopic})
+    for (uint32_t p = 0; p < (*log)->partitions(topic); ++p)
+      ASSERT_TRUE((*log)->ScanPartition(topic, p, 0, [&](const events::LogEntry& e) {
+                          const schema::Event* ev = schema::GetEvent(e.bytes.data());
+                          const std::string id = ev->envelope()->event_id()->str();
+                          if (wanted.count(id)) found[id] = events::Sha256(e.bytes);
+                          return true;
+                        }).ok());
+  EXPECT_EQ(found, wanted);
+  node.reset();
+  std::filesystem::remove_all(dir);
+}
+
 // A log as the mock shows it after aborted transactions were retried by a decider that did not
 // see them (a real cluster's decider): runs of exact copies of earlier events of a partition.
 class RedeliveringLog : public events::LogReader {
