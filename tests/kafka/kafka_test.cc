@@ -359,6 +359,90 @@ TEST(KafkaAuthTest, AuthenticatedActorTravelsAndAMismatchIsRefusedAsEmbedded) {
   std::filesystem::remove_all(dir);
 }
 
+// Pins down where Kafka differs from the embedded ledger by design (DESIGN §2.2; kafka/README.md
+// "Decider state is per partition"): the decider of partition p knows only the directory and
+// the events of p, so (1) a command_id reused by a command of an entity on ANOTHER partition
+// is not refused command_id_reused, and (2) in a simulated-clock ledger a command dated before
+// the last event of another partition is not refused clock_went_back. Each is decided as if the
+// other partition did not exist: same status and reason as an embedded ledger that never saw
+// the conflicting command. (A check across partitions would make a decision depend on timing,
+// breaking "a command decided twice gives byte-identical events".) On the SAME partition both
+// are refused exactly as embedded. Change this test only together with those documents.
+TEST(KafkaDeciderStateTest, CommandIdReuseAndClockOrderAreCheckedPerPartitionOnly) {
+  CLUSTER_OR_SKIP(c, 4);
+  const std::string refer =
+      R"({"command":"refer_to_control_body","command_id":"ID","actor":"admin@dnp.gov.co","at":"AT","entity":"ENTITY",)"
+      R"("campaign":"KPT-2023","milestone":"Q2","control_body":"Procuraduría","case":"CASE","reason":"No reportó Q2"})";
+  auto make = [&](const std::string& id, const std::string& at, const std::string& entity) {
+    std::string l = refer;
+    for (auto [k, v] : {std::pair<std::string, std::string>{"ID", id}, {"AT", at}, {"ENTITY", entity}, {"CASE", id}})
+      l.replace(l.find("\"" + k + "\""), k.size() + 2, "\"" + v + "\"");
+    return l;
+  };
+  // Two entities on different partitions (x, y) and one on x's (x2), if the 4 partitions allow.
+  const std::vector<std::string> entities = {"25799", "25175", "05001", "25", "05"};
+  std::string x, y;
+  for (const auto& a : entities)
+    for (const auto& b : entities)
+      if (x.empty() && kafka::PartitionOfKey(a, 4) != kafka::PartitionOfKey(b, 4)) x = a, y = b;
+  ASSERT_FALSE(x.empty());
+  const std::string t1 = "2024-07-01T09:00:00-05:00", t0 = "2024-06-30T09:00:00-05:00",
+                    t2 = "2024-07-02T09:00:00-05:00", t3 = "2024-07-03T09:00:00-05:00";
+  auto base = ScenarioLines("tests/scenarios/cycle_2023.scn");
+  auto lines = base;
+  lines.push_back(make("x-first", t1, x));        // partition of x, the latest time so far
+  lines.push_back(make("y-earlier", t0, y));      // another partition, dated before x-first
+  lines.push_back(make("x-first", t2, y));        // x-first's id, reused on another partition
+  lines.push_back(make("x-first", t3, x));        // ... and on x's own partition
+  lines.push_back(make("x-earlier", t0, x));      // dated before x-first, on x's partition
+  const auto commands = Parse(lines);
+  ASSERT_EQ(commands.size(), lines.size());
+  const size_t n = commands.size();
+
+  const Reference embedded = EmbeddedReference(commands);
+  // What an embedded ledger that never saw x-first decides for y's two commands.
+  auto alone = base;
+  alone.push_back(make("y-earlier", t0, y));
+  alone.push_back(make("fresh-id", t2, y));
+  const Reference without_x = EmbeddedReference(Parse(alone));
+
+  auto dir = TempDir("per-partition");
+  auto node = StartNode(*c, dir);
+  ASSERT_TRUE(node);
+  const auto outcomes = SubmitAll(*c, commands);
+  ASSERT_EQ(outcomes.size(), n);
+  const auto reason = [&](size_t i) { return outcomes[i].value("reason", ""); };
+  // The embedded ledger refuses both (its state is log-wide)…
+  const auto embedded_reason = [&](size_t i) {
+    auto ledger_dir = TempDir("reasons");
+    auto ledger = producers::EmbeddedLedger::Open(ledger_dir.string());
+    std::string r;
+    for (size_t k = 0; k <= i; ++k) {
+      auto d = (*ledger)->Append({commands[k]});
+      if (k == i) r = d->front().reason;
+    }
+    ledger->reset();
+    std::filesystem::remove_all(ledger_dir);
+    return r;
+  };
+  EXPECT_EQ(embedded.statuses[n - 4], "rejected");
+  EXPECT_EQ(embedded_reason(n - 4), "clock_went_back");
+  EXPECT_EQ(embedded_reason(n - 3), "command_id_reused");
+  // …Kafka decides them as if x's partition did not exist.
+  EXPECT_EQ(outcomes[n - 5].value("status", ""), embedded.statuses[n - 5]);
+  EXPECT_NE(reason(n - 4), "clock_went_back") << outcomes[n - 4].dump();
+  EXPECT_NE(reason(n - 3), "command_id_reused") << outcomes[n - 3].dump();
+  EXPECT_EQ(outcomes[n - 4].value("status", ""), without_x.statuses[without_x.statuses.size() - 2]);
+  EXPECT_EQ(outcomes[n - 3].value("status", ""), without_x.statuses.back());
+  // On x's own partition both are refused, as embedded.
+  EXPECT_EQ(reason(n - 2), "command_id_reused") << outcomes[n - 2].dump();
+  EXPECT_EQ(reason(n - 1), "clock_went_back") << outcomes[n - 1].dump();
+  EXPECT_EQ(embedded_reason(n - 2), "command_id_reused");
+  EXPECT_EQ(embedded_reason(n - 1), "clock_went_back");
+  node.reset();
+  std::filesystem::remove_all(dir);
+}
+
 // A log as the mock shows it after aborted transactions were retried by a decider that did not
 // see them (a real cluster's decider): runs of exact copies of earlier events of a partition.
 class RedeliveringLog : public events::LogReader {
