@@ -15,6 +15,7 @@
 #include "veeduria/events/command.h"
 #include "veeduria/kafka/mock_cluster.h"
 #include "veeduria/kafka/node.h"
+#include "service/kafka_backend.h"
 #include "veeduria/kafka/submitter.h"
 
 namespace veeduria::cli {
@@ -66,7 +67,7 @@ bool KafkaServe::requested() const {
   return cmd_->parsed() && (flags_->kafka.requested() || flags_->mock_brokers > 0);
 }
 
-int KafkaServe::Run() {
+int KafkaServe::Run(ServeCli* http) {
   std::unique_ptr<kafka::MockCluster> mock;
   kafka::KafkaConfig config;
   if (flags_->mock_brokers > 0) {
@@ -78,7 +79,8 @@ int KafkaServe::Run() {
     }
     mock = std::move(*m);
     config = mock->Config();
-    std::cout << "mock cluster: " << mock->bootstraps() << std::endl;
+    // With --http the first line on stdout is the "serving" one (scripts wait for it).
+    (http ? std::cerr : std::cout) << "mock cluster: " << mock->bootstraps() << std::endl;
   } else if (flags_->kafka.requested()) {
     auto c = flags_->kafka.Config();
     if (!c.ok()) {
@@ -104,6 +106,17 @@ int KafkaServe::Run() {
     return 1;
   }
   std::cerr << "serve: Kafka node on " << config.brokers << " (data " << data_ << "); SIGINT/SIGTERM to stop" << std::endl;
+  if (http) {
+    kafka::KafkaNode* raw = node->get();
+    service::HttpService::BackendFactory factory = [raw, config](const service::ServiceOptions& o,
+                                                                 service::Probes probes) {
+      return service::OpenKafkaBackend(raw, config, o.data, std::chrono::milliseconds(o.command_timeout_ms), probes);
+    };
+    const int rc = http->RunHttp(data_, &factory, "kafka " + config.brokers);
+    (*node)->Stop();
+    std::cerr << "serve: stopped (left the group; the other nodes take the partitions)" << std::endl;
+    return rc;
+  }
   for (;;) {
     timespec every{static_cast<time_t>(flags_->stats_every), 0};
     const int sig = sigtimedwait(&stop, nullptr, &every);

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "serve_cli.h"
+
 namespace veeduria::cli {
 
 // Adds --kafka/--kafka-config/--kafka-mock/--partitions/--stats-every to `serve`.
@@ -15,7 +17,8 @@ class KafkaServe {
   ~KafkaServe();
   // `serve` was chosen with a Kafka option.
   bool requested() const;
-  int Run();
+  // With `http` (serve --http was given too): the HTTP service over this node (kafka_backend.h).
+  int Run(ServeCli* http);
 
  private:
   struct Flags;

@@ -243,9 +243,8 @@ int main(int argc, char** argv) {
     return rc ? rc : cli::RunInitKey(data, signing_key);
   }
   if (kafka_serve.requested()) {
-    // One process is an HTTP service over the embedded ledger or a Kafka node, not both yet.
-    if (serve_cli.http_requested()) return cli::Fail("serve: --http and --kafka cannot be combined yet");
-    return kafka_serve.Run();
+    // A Kafka node; with --http, the HTTP service over it (one process).
+    return kafka_serve.Run(serve_cli.http_requested() ? &serve_cli : nullptr);
   }
   if (serve_cli.Selected()) return serve_cli.Run(data);
   if (*verify && !bundle_dir.empty()) return cli::RunVerifyBundle(bundle_dir, bundle_key);

@@ -32,6 +32,10 @@ ServeCli::ServeCli(CLI::App& app) {
   serve_->add_option("--maintenance-every", options_.maintenance_seconds,
                      "background catch-up and metric sampling period in seconds (default 5)")
       ->check(CLI::PositiveNumber);
+  serve_->add_option("--command-timeout-ms", options_.command_timeout_ms,
+                     "with --kafka: POST /v1/commands waits this long for each outcome, then answers it "
+                     "\"timeout\" (default 30000)")
+      ->check(CLI::PositiveNumber);
 
   auto* token = app.add_subcommand("token", "bearer tokens of the HTTP API (only their hashes are stored)");
   token->require_subcommand(1);
@@ -72,6 +76,12 @@ int ServeCli::Run(const std::string& data) {
     return 0;
   }
   if (http_.empty()) return Fail("serve: give --http HOST:PORT, or --kafka BROKERS (--kafka-config FILE, --kafka-mock N)");
+  return RunHttp(data, nullptr, "");
+}
+
+int ServeCli::RunHttp(const std::string& data, const service::HttpService::BackendFactory* factory,
+                      const std::string& what) {
+  const std::string tokens = tokens_file_.empty() ? data + "/tokens" : tokens_file_;
   const size_t colon = http_.rfind(':');
   if (colon == std::string::npos) return Fail("--http: expected HOST:PORT, got '" + http_ + "'");
   options_.data = data;
@@ -88,7 +98,7 @@ int ServeCli::Run(const std::string& data) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  auto service = service::HttpService::Open(options_);
+  auto service = factory ? service::HttpService::Open(options_, *factory) : service::HttpService::Open(options_);
   if (!service.ok()) return Fail(service.status().ToString());
   service::HttpService* raw = service->get();
   std::thread([set, raw] {
@@ -106,6 +116,7 @@ int ServeCli::Run(const std::string& data) {
               << "); /readyz answers 503 and /v1 routes 503 until fixed\n";
   std::cout << "serving " << (raw->tls() ? "https" : "http") << "://" << options_.host << ":" << raw->port()
             << " (data " << data << ")" << std::endl;
+  if (!what.empty()) std::cerr << "serve: the HTTP service runs over " << what << std::endl;
   server.join();
   if (!served.ok()) return Fail(served.ToString());
   std::cerr << "serve: stopped\n";

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "../cli.h"
+#include "backend.h"
 #include "probes.h"
 #include "tokens.h"
 #include "veeduria/consumers/projector.h"
@@ -73,32 +74,6 @@ std::string RouteLabel(const std::string& path) {
   return "other";  // a bounded label set
 }
 
-// Forwards to the projection store, timing each batch (the projector's probe).
-class ObservedTarget : public events::ProjectionTarget {
- public:
-  ObservedTarget(projections::ProjectionStore& store, ProjectorProbe& probe, uint64_t remaining)
-      : store_(store), probe_(probe), remaining_(remaining) {}
-  uint64_t NextOffset(std::string_view topic, uint32_t partition) const override {
-    return store_.NextOffset(topic, partition);
-  }
-  Status Apply(const std::vector<events::LogEntry>& entries) override {
-    const auto t = Clock::now();
-    Status s = store_.Apply(entries);
-    probe_.OnApply(entries.size(), Since(t));
-    done_ += entries.size();
-    const double secs = Since(start_);
-    probe_.OnProgress(done_, secs > 0 ? done_ / secs : 0, remaining_ > done_ ? remaining_ - done_ : 0);
-    return s;
-  }
-
- private:
-  projections::ProjectionStore& store_;
-  ProjectorProbe& probe_;
-  const uint64_t remaining_;
-  uint64_t done_ = 0;
-  const Clock::time_point start_ = Clock::now();
-};
-
 // Who may read what (DESIGN §2.4 roles): national roles (dnp, auditor, control_body) read
 // everything; a department_reviewer reads its department and its entities; the leader or a
 // reporter of an entity reads that entity. Decided from the decider state (live roles).
@@ -108,22 +83,16 @@ enum class ScopeKind { kEntity, kDepartment, kNational };
 
 struct HttpService::Impl {
   ServiceOptions options;
-  std::unique_ptr<producers::EmbeddedLedger> ledger;
-  std::unique_ptr<projections::ProjectionStore> store;
-  std::shared_mutex store_mu;  // catch-up exclusive; queries shared
-  std::mutex catch_up_mu;      // one catch-up at a time
-  projections::SemaforoBands bands;
   std::unique_ptr<TokenStore> tokens;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   LedgerProbe ledger_probe{*registry};
   ProjectorProbe projector_probe{*registry};
   HttpProbe http_probe{*registry};
   StorageProbe storage_probe{*registry};
+  std::unique_ptr<Backend> backend;  // after the probes it reports to
   std::unique_ptr<httplib::Server> server;
   int port = 0;
   std::atomic<int> in_flight{0};
-  std::atomic<bool> chain_broken{false};
-  std::atomic<uint64_t> applied{0};
   std::atomic<bool> caught_up_once{false};  // the first catch-up (a rebuild, maybe) is done
 
   // Background maintenance and detached query workers.
@@ -136,73 +105,39 @@ struct HttpService::Impl {
   bool first_done = false;  // GUARDED_BY(bg_mu): the first catch-up ended (well or not)
   Status first_catch_up;    // GUARDED_BY(bg_mu): how
 
-  uint64_t AppliedCount() const {
-    uint64_t n = 0;
-    for (std::string_view topic : {events::kDirectoryTopic, events::kEventsTopic})
-      for (uint32_t p = 0; p < ledger->partitions(topic); ++p) n += store->NextOffset(topic, p);
-    return n;
+  Status CatchUpNow() { return backend->CatchUp(); }
+
+  // The backend's readiness, and not before the first catch-up ended well.
+  json Readiness() const {
+    json r = backend->Readiness();
+    if (!caught_up_once && r.value("status", "") == "ready") r["status"] = "catching_up";
+    return r;
   }
 
-  // Brings the projections to the end of the log (at least to what was appended before the call).
-  Status CatchUpNow() {
-    std::lock_guard<std::mutex> one(catch_up_mu);
-    std::unique_lock<std::shared_mutex> lock(store_mu);
-    const uint64_t end = ledger->end_lsn(), before = AppliedCount();
-    ObservedTarget target(*store, projector_probe, end > before ? end - before : 0);
-    auto r = consumers::CatchUp(*ledger, target);
-    const uint64_t now_applied = AppliedCount();
-    applied = now_applied;
-    const uint64_t tail = ledger->end_lsn();
-    projector_probe.SetLag(tail > now_applied ? tail - now_applied : 0);
-    if (!r.ok()) {
-      if (r.status().code() == StatusCode::kCorruption) {
-        chain_broken = true;
-        projector_probe.OnChainError();
-      }
-      return r.status();
-    }
-    return Status::Ok();
-  }
-
-  bool Ready() const { return caught_up_once && !chain_broken && applied.load() >= ledger->end_lsn(); }
-
-  void SampleStorage() {
-    for (auto [name, get] : {std::pair<std::string, std::function<uint64_t(const std::string&)>>{
-                                 "log", [&](const std::string& p) { return ledger->DbIntProperty(p); }},
-                             {"projections", [&](const std::string& p) { return store->DbIntProperty(p); }}})
-      storage_probe.SetDb(name, get("rocksdb.live-sst-files-size"),
-                          get("rocksdb.estimate-pending-compaction-bytes"));
-    const events::CheckpointInfo cp = events::ReadLastCheckpoint(ledger->state());
-    storage_probe.SetCheckpoint(cp.present, cp.present ? (NowMicros() - cp.at) / 1e6 : 0);
-    const uint64_t end = ledger->end_lsn(), done = applied.load();
-    projector_probe.SetLag(end > done ? end - done : 0);
-  }
+  void SampleStorage() { backend->SampleMetrics(); }
 
   // Entities whose milestone deadline passed without a report, per campaign and milestone.
   void SampleCompliance() {
-    std::shared_lock<std::shared_mutex> lock(store_mu);
-    auto view = projections::LiveView(*store, NowMicros());
-    std::vector<std::pair<std::string, std::string>> milestones;
-    view->rows("compliance").ScanRecords("c/", [&](std::string_view, const json& c) {
-      for (const auto& m : c.value("milestones", json::array()))
-        milestones.emplace_back(c.value("campaign", ""), m.value("id", ""));
-      return true;
+    backend->ReadProjections([&](const projections::ProjectionStore& store) {
+      auto view = projections::LiveView(store, NowMicros());
+      std::vector<std::pair<std::string, std::string>> milestones;
+      view->rows("compliance").ScanRecords("c/", [&](std::string_view, const json& c) {
+        for (const auto& m : c.value("milestones", json::array()))
+          milestones.emplace_back(c.value("campaign", ""), m.value("id", ""));
+        return true;
+      });
+      for (const auto& [c, m] : milestones) {
+        auto t = projections::ComplianceQuery(*view, {c, m, ""});
+        if (!t.ok()) continue;
+        size_t missing = 0;
+        for (const auto& row : t->rows)
+          if (row.value("status", "") == "missing") ++missing;
+        storage_probe.SetMissingReports(c, m, missing);
+      }
     });
-    for (const auto& [c, m] : milestones) {
-      auto t = projections::ComplianceQuery(*view, {c, m, ""});
-      if (!t.ok()) continue;
-      size_t missing = 0;
-      for (const auto& row : t->rows)
-        if (row.value("status", "") == "missing") ++missing;
-      storage_probe.SetMissingReports(c, m, missing);
-    }
   }
 
-  void Verify() {
-    const auto t = Clock::now();
-    auto r = consumers::VerifyLog(*ledger);
-    storage_probe.OnVerification(r.ok() && r->ok, Since(t));
-  }
+  void Verify() { (void)backend->Verify(); }  // reported by the probes
 
   void Maintain() {
     std::unique_lock<std::mutex> lock(bg_mu);
@@ -236,7 +171,7 @@ struct HttpService::Impl {
     return tokens->Lookup(h.substr(7));
   }
 
-  json Rec(const std::string& key) const { return events::ReadRecord(ledger->state(), key); }
+  json Rec(const std::string& key) const { return backend->Record(key); }
 
   bool MayRead(const std::string& user, ScopeKind kind, const std::string& code) const {
     const json u = Rec("u/" + user);
@@ -357,9 +292,9 @@ struct HttpService::Impl {
     const std::string path = req.path;
     Params params = p;
     WithTimeout(res, [this, query, limit, offset, path, params](httplib::Response& r) {
-      std::shared_lock<std::shared_mutex> lock(store_mu);
-      auto table = query(*store);
-      lock.unlock();
+      std::optional<Result<projections::Table>> result;
+      backend->ReadProjections([&](const projections::ProjectionStore& store) { result.emplace(query(store)); });
+      Result<projections::Table>& table = *result;
       if (!table.ok()) return Error(r, HttpStatusOf(table.status()), "bad_request", table.status().message());
       const size_t total = table->rows.size();
       if (offset > 0 || total > limit) {
@@ -402,7 +337,7 @@ struct HttpService::Impl {
     q.entity = Get(*p, "entity"), q.department = Get(*p, "department");
     q.national = Get(*p, "national") == "true" || Get(*p, "national") == "1";
     q.campaign = Get(*p, "campaign"), q.milestone = Get(*p, "milestone");
-    q.bands = bands;
+    q.bands = backend->bands();
     if ((!q.entity.empty()) + (!q.department.empty()) + q.national != 1)
       return Error(res, 400, "bad_parameter", "give exactly one of entity, department, national=true");
     const ScopeKind kind = !q.entity.empty() ? ScopeKind::kEntity
@@ -479,7 +414,7 @@ struct HttpService::Impl {
       std::string tmpl = (fs::temp_directory_path() / "veeduria-evidence-XXXXXX").string();
       if (!::mkdtemp(tmpl.data())) return Error(r, 500, "internal", "cannot create a temporary directory");
       o.out = tmpl;
-      auto summary = cli::WriteEvidence(*ledger, options.data, o);
+      auto summary = backend->WriteEvidence(o);
       if (!summary.ok()) {
         fs::remove_all(tmpl);
         return Error(r, HttpStatusOf(summary.status()), "bad_request", summary.status().message());
@@ -516,7 +451,7 @@ struct HttpService::Impl {
       return Error(res, 413, "too_many_lines",
                    std::to_string(lines.size()) + " lines; at most " + std::to_string(options.max_lines) +
                        " per request");
-    std::vector<std::pair<std::string, events::Decision>> out(lines.size());  // command_id, decision
+    std::vector<std::pair<std::string, CommandOutcome>> out(lines.size());  // command_id, outcome
     std::vector<events::Command> commands;
     std::vector<size_t> slots;
     for (size_t i = 0; i < lines.size(); ++i) {
@@ -529,7 +464,7 @@ struct HttpService::Impl {
       }
       auto parsed = events::ParseCommand(text, lines[i].line_no);
       if (parsed.error) {
-        out[i].second = cli::InvalidLine(*parsed.error, "request", lines[i].text, &out[i].first);
+        out[i].second.decision = cli::InvalidLine(*parsed.error, "request", lines[i].text, &out[i].first);
         ledger_probe.OnInvalid(parsed.error->reason);
         continue;
       }
@@ -539,17 +474,28 @@ struct HttpService::Impl {
       commands.push_back(std::move(*parsed.command));
     }
     if (!commands.empty()) {
-      const auto t = Clock::now();
-      auto decided = ledger->Append(commands);
-      if (!decided.ok()) return Error(res, 503, "unavailable", "the ledger could not append; nothing was written");
-      ledger_probe.OnAppend(*decided, Since(t));
+      auto decided = backend->Decide(commands);
+      if (!decided.ok()) return Error(res, 503, "unavailable", decided.status().message());
       for (size_t k = 0; k < slots.size(); ++k) out[slots[k]].second = std::move((*decided)[k]);
       Status caught = CatchUpNow();  // read-your-writes
       if (!caught.ok()) res.set_header("X-Projections", "behind");
     }
     std::string body;
-    for (size_t i = 0; i < lines.size(); ++i)
-      body += cli::SubmitResultJson(lines[i].line_no, out[i].first, out[i].second) + "\n";
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (out[i].second.timed_out) {
+        body += json{{"line", lines[i].line_no},
+                     {"command_id", out[i].first},
+                     {"status", "timeout"},
+                     {"message", "no outcome within the command timeout; the command may still be decided: "
+                                 "resubmitting it is safe (a retry is a duplicate)"},
+                     {"events", json::array()},
+                     {"flags", json::array()}}
+                    .dump() +
+                "\n";
+        continue;
+      }
+      body += cli::SubmitResultJson(lines[i].line_no, out[i].first, out[i].second.decision) + "\n";
+    }
     res.set_content(body, "application/x-ndjson");
   }
 
@@ -586,14 +532,9 @@ struct HttpService::Impl {
       res.set_content("{\"status\":\"ok\"}\n", "application/json");
     };
     handlers["/readyz"] = [this](const httplib::Request&, httplib::Response& res) {
-      const uint64_t end = ledger->end_lsn(), done = applied.load();
-      const bool ready = Ready();
-      res.status = ready ? 200 : 503;
-      res.set_content(json{{"status", ready ? "ready" : chain_broken ? "chain_broken" : "catching_up"},
-                           {"log_events", end},
-                           {"applied", done}}
-                              .dump() + "\n",
-                      "application/json");
+      const json r = Readiness();
+      res.status = r.value("status", "") == "ready" ? 200 : 503;
+      res.set_content(r.dump() + "\n", "application/json");
     };
     handlers["/metrics"] = [this](const httplib::Request&, httplib::Response& res) {
       SampleStorage();
@@ -646,20 +587,18 @@ HttpService::~HttpService() {
 }
 
 Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options) {
+  return Open(std::move(options), [](const ServiceOptions& o, Probes probes) {
+    return OpenEmbeddedBackend(o.data, probes);
+  });
+}
+
+Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options, const BackendFactory& factory) {
   auto impl = std::make_unique<Impl>();
   if (options.tokens_file.empty()) options.tokens_file = options.data + "/tokens";
   impl->options = options;
-  auto ledger = cli::OpenLedger(options.data, true);
-  if (!ledger.ok()) return ledger.status();
-  impl->ledger = std::move(*ledger);
-  auto store = projections::ProjectionStore::Open(options.data);
-  if (!store.ok()) return store.status();
-  impl->store = std::move(*store);
-  for (const auto& name : impl->store->reset_on_open())
-    std::cerr << "projection " << name << " changed version: rebuilding it from the log\n";
-  auto config = producers::ReadLedgerConfig(options.data);
-  if (!config.ok()) return config.status();
-  impl->bands = cli::BandsOf(*config);
+  auto backend = factory(options, Probes{*impl->registry, impl->ledger_probe, impl->projector_probe, impl->storage_probe});
+  if (!backend.ok()) return backend.status();
+  impl->backend = std::move(*backend);
   impl->tokens = std::make_unique<TokenStore>(options.tokens_file);
   if (options.tls_cert.empty() != options.tls_key.empty())
     return Status::InvalidArgument("TLS needs both --tls-cert and --tls-key");
