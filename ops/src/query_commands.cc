@@ -41,7 +41,7 @@ Result<projections::Table> Answer(const projections::ProjectionStore& store, con
 
 int Print(const std::string& data, const QueryOptions& options,
           const std::function<Result<projections::Table>(const projections::ProjectionStore&)>& table_of) {
-  auto opened = OpenCaughtUp(data);
+  auto opened = OpenProjections(data);
   if (!opened.ok()) return Fail(opened.status().ToString());
   Result<projections::Table> table = table_of(*opened->store);
   if (!table.ok()) return Fail(table.status().message());

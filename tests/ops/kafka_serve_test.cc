@@ -142,6 +142,20 @@ class KafkaServeTest : public ::testing::Test {
     args.insert(args.begin(), {"--data", s.data});
     return veeduria::testing::Run(args);
   }
+  // The binary with stderr in `out` too (error messages).
+  static veeduria::testing::RunResult RunWithStderr(const std::vector<std::string>& args) {
+    std::string cmd = veeduria::testing::Quote(VEEDURIA_BINARY);
+    for (const auto& a : args) cmd += " " + veeduria::testing::Quote(a);
+    cmd += " </dev/null 2>&1";
+    veeduria::testing::RunResult r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    const int status = p ? ::pclose(p) : -1;
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  }
   static httplib::Headers Auth(const std::string& token) {
     httplib::Headers h;
     if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
@@ -292,6 +306,66 @@ TEST_F(KafkaServeTest, EvidenceIsRefusedNamingWhy) {
   ASSERT_TRUE(k);
   EXPECT_EQ(k->status, 409) << k->body;
   EXPECT_NE(k->body.find("checkpoints"), std::string::npos) << k->body;
+}
+
+// The query commands and digest on a Kafka node's data directory (no embedded log there), while
+// its `serve --kafka` runs in another process (they open DATA/projections as a RocksDB secondary
+// instance) and after it stopped: the same bytes as the node's HTTP API, and a digest equal to
+// the embedded ledger's. Last in the file: it stops both servers.
+TEST_F(KafkaServeTest, QueryCommandsReadTheNodesDirectoryWhileItServesAndAfter) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> queries = {
+      {"/v1/audit?entity=25799&object=IP-155", {"audit", "--entity", "25799", "--object", "IP-155", "--json"}},
+      {"/v1/progress?department=25", {"progress", "--department", "25", "--json"}},
+      {"/v1/reviews?entity=25799", {"reviews", "--entity", "25799", "--json"}},
+      {"/v1/compliance?campaign=KPT-2023&milestone=Q2&as_of=2023-07-20",
+       {"compliance", "--campaign", "KPT-2023", "--milestone", "Q2", "--as-of", "2023-07-20", "--json"}},
+      {"/v1/users?entity=25175", {"users", "--entity", "25175", "--json"}},
+      {"/v1/mdm?vigencia=2022", {"mdm", "--vigencia", "2022", "--json"}},
+  };
+  for (const auto& [path, args] : queries) {
+    auto cli = Run(*kafka_, args);
+    EXPECT_EQ(cli.rc, 0) << path;
+    auto http = Get(*kafka_, path, kAdmin);
+    ASSERT_TRUE(http);
+    EXPECT_EQ(cli.out, http->body) << path;
+  }
+  // A write after the node started is seen by the next command (a fresh secondary each time).
+  auto before = Run(*kafka_, {"audit", "--entity", "25126", "--json"});
+  EXPECT_EQ(before.out.find("EntityRegistered"), std::string::npos);
+  auto posted = Post(*kafka_,
+                     R"({"command":"register_entity","command_id":"late-entity","at":"2024-07-01T09:00:00-05:00",)"
+                     R"("entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})",
+                     kAdmin);
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(json::parse(posted->body)["status"], "accepted") << posted->body;
+  auto seen = Run(*kafka_, {"audit", "--entity", "25126", "--json"});
+  EXPECT_EQ(seen.rc, 0);
+  EXPECT_NE(seen.out.find("EntityRegistered"), std::string::npos) << seen.out;
+  auto running = Run(*kafka_, {"digest"});
+  ASSERT_EQ(running.rc, 0);
+  // The same command on the embedded ledger, then both digests (its server holds its ledger).
+  auto e = Post(*embedded_, posted->body.empty() ? "" : R"({"command":"register_entity","command_id":"late-entity","at":"2024-07-01T09:00:00-05:00","entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})", kAdmin);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->body, posted->body);
+  embedded_->process.reset();
+  auto embedded_digest = Run(*embedded_, {"digest"});
+  ASSERT_EQ(embedded_digest.rc, 0);
+  EXPECT_EQ(running.out, embedded_digest.out) << "the node's projections differ from the embedded ones";
+  EXPECT_NE(running.out.find("all  "), std::string::npos);
+  // After the node stopped: the same.
+  kafka_->process.reset();
+  auto stopped = Run(*kafka_, {"digest"});
+  EXPECT_EQ(stopped.rc, 0);
+  EXPECT_EQ(stopped.out, running.out);
+  // What needs the log is refused, naming why; a directory that is neither kind too.
+  auto submit = RunWithStderr({"--data", kafka_->data, "submit", "-"});
+  EXPECT_NE(submit.rc, 0);
+  EXPECT_NE(submit.out.find("Kafka node's data directory"), std::string::npos) << submit.out;
+  const std::string empty = dir_->path + "/empty";
+  std::filesystem::create_directories(empty);
+  auto neither = RunWithStderr({"--data", empty, "audit", "--entity", "25799"});
+  EXPECT_NE(neither.rc, 0);
+  EXPECT_NE(neither.out.find("no ledger in " + empty), std::string::npos) << neither.out;
 }
 
 }  // namespace
