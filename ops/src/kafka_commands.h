@@ -42,4 +42,18 @@ class SubmitKafka {
   std::unique_ptr<Flags> flags_;
 };
 
+// Adds --kafka/--kafka-config/--partitions to `verify`: every stream of the Kafka topics
+// (kafka/verify.h); names the first bad event.
+class VerifyKafka {
+ public:
+  explicit VerifyKafka(CLI::App* verify);
+  ~VerifyKafka();
+  bool requested() const;
+  int Run();
+
+ private:
+  struct Flags;
+  std::unique_ptr<Flags> flags_;
+};
+
 }  // namespace veeduria::cli

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> from_checkpoint;
   verify->add_option("--from-checkpoint", from_checkpoint,
                      "trust the checkpoint at this lsn; check only what follows");
+  cli::VerifyKafka verify_kafka(verify);  // verify --kafka (kafka_commands.cc)
   std::string signing_key;
   init->add_option("--signing-key", signing_key,
                    "the Ed25519 signing key file (created if missing, mode 0600; default DATA/signing.key)");
@@ -248,6 +249,7 @@ int main(int argc, char** argv) {
   }
   if (serve_cli.Selected()) return serve_cli.Run(data);
   if (*verify && !bundle_dir.empty()) return cli::RunVerifyBundle(bundle_dir, bundle_key);
+  if (*verify && verify_kafka.requested()) return verify_kafka.Run();
   if (*key_show) return cli::RunKeyShow(data);
   if (*checkpoint) return cli::RunCheckpoint(data);
   if (*evidence) return cli::RunEvidence(data, evidence_o);

@@ -10,12 +10,15 @@
 // have byte-identical digests to the embedded ones (so nothing was applied twice or skipped).
 // Timeouts scale with $VEEDURIA_TIMEOUT_MULTIPLIER.
 
+#include <librdkafka/rdkafka.h>
+
 #include <future>
 #include <thread>
 
 #include "kafka_harness.h"
 #include "veeduria/kafka/node.h"
 #include "veeduria/kafka/submitter.h"
+#include "veeduria/kafka/verify.h"
 
 namespace veeduria::testing {
 namespace {
@@ -440,6 +443,81 @@ TEST(KafkaDeciderStateTest, CommandIdReuseAndClockOrderAreCheckedPerPartitionOnl
   EXPECT_EQ(embedded_reason(n - 2), "command_id_reused");
   EXPECT_EQ(embedded_reason(n - 1), "clock_went_back");
   node.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// Produces raw bytes to a topic partition (a forger, or a buggy client), outside any decider.
+void ProduceRaw(const kafka::KafkaConfig& config, const std::string& topic, int32_t partition, const std::string& key,
+                const std::string& value) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", config.brokers.c_str(), err, sizeof err), RD_KAFKA_CONF_OK);
+  for (const auto& [k, v] : config.properties) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  ASSERT_NE(rk, nullptr) << err;
+  ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key.data(), key.size()),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(rd_kafka_flush(rk, config.Ms(10000)), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(rk);
+}
+
+// `verify --kafka` (kafka/verify.h): every stream of the topics is checked (sequence, partition,
+// prev_hash chain); an exact re-delivery is counted, not an error; a forged event is named by
+// topic, partition, offset, stream and sequence. Exercised on the mock: reading every partition.
+TEST(KafkaVerifyTest, ChecksEveryStreamAndNamesTheFirstBadEvent) {
+  CLUSTER_OR_SKIP(c, 4);
+  const auto commands = Parse(ScenarioLines("tests/scenarios/cycle_2023.scn"));
+  const Reference ref = EmbeddedReference(commands);
+  auto dir = TempDir("verify");
+  auto node = StartNode(*c, dir);
+  ASSERT_TRUE(node);
+  const auto outcomes = SubmitAll(*c, commands);
+  ASSERT_TRUE(node->WaitProjected(Scaled(c->config, 30000)).ok());
+  node.reset();
+  auto good = kafka::VerifyTopics(c->config);
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_TRUE(good->ok) << good->problem;
+  EXPECT_EQ(good->events - good->redelivered, ref.event_ids.size());
+  EXPECT_EQ(good->streams, ref.heads.size());
+
+  // The first event of Tenjo's stream, and where its partition ends.
+  const uint32_t p = kafka::PartitionOfKey("25799", 4);
+  auto log = kafka::KafkaLog::Open(c->config);
+  ASSERT_TRUE(log.ok());
+  std::string first;
+  ASSERT_TRUE((*log)->ScanPartition(events::kEventsTopic, p, 0, [&](const events::LogEntry& e) {
+                       const schema::Event* ev = schema::GetEvent(e.bytes.data());
+                       if (ev->envelope()->stream()->str() == "25799" && ev->envelope()->stream_seq() == 1) {
+                         first = e.bytes;
+                         return false;
+                       }
+                       return true;
+                     }).ok());
+  ASSERT_NE(first.find("Tenjo"), std::string::npos);
+  const std::string topic = c->config.Topic(kafka::kEvents);
+  ProduceRaw(c->config, topic, static_cast<int32_t>(p), "25799", first);  // an exact re-delivery
+  auto again = kafka::VerifyTopics(c->config);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->ok) << again->problem;
+  EXPECT_EQ(again->redelivered, good->redelivered + 1);
+
+  std::string forged = first;
+  forged.replace(forged.find("Tenjo"), 5, "Tenjx");  // still a well-formed event: only the hash tells
+  auto end = (*log)->EndOffset(events::kEventsTopic, p);
+  ASSERT_TRUE(end.ok());
+  ProduceRaw(c->config, topic, static_cast<int32_t>(p), "25799", forged);
+  auto bad = kafka::VerifyTopics(c->config);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->ok);
+  EXPECT_EQ(bad->topic, "events");
+  EXPECT_EQ(bad->partition, p);
+  EXPECT_EQ(bad->offset, *end);
+  EXPECT_EQ(bad->stream, "25799");
+  EXPECT_EQ(bad->stream_seq, 1u);
+  EXPECT_NE(bad->problem.find("fork"), std::string::npos) << bad->problem;
   std::filesystem::remove_all(dir);
 }
 

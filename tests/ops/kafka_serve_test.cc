@@ -297,7 +297,8 @@ TEST_F(KafkaServeTest, ReadyzAndMetricsShowTheNode) {
                            "veeduria_kafka_lag_events{partition=\"0\",topic=\"events\"} 0",
                            "veeduria_kafka_lag_events{partition=\"0\",topic=\"directory\"} 0",
                            "veeduria_kafka_decider_total{what=\"transactions\"}", "veeduria_commands_total",
-                           "veeduria_projector_lag_events 0", "veeduria_http_requests_total"})
+                           "veeduria_projector_lag_events 0", "veeduria_http_requests_total",
+                           "veeduria_verification_ok 1"})
     EXPECT_NE(m->body.find(want), std::string::npos) << want << "\n" << m->body.substr(0, 4000);
 }
 

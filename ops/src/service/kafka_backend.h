@@ -4,8 +4,9 @@
 // through a KafkaSubmitter (the token's user as authenticated actor, header vd-auth), waits for
 // each outcome by its request, then until the node's projectors reached the end of the log as of
 // then (read-your-writes). Read scopes use the directory state the node folds from the events
-// it projected. Not available on Kafka: evidence bundles and the service's periodic verification
-// (signed checkpoints and Merkle proofs need the embedded log's total order; kafka/README.md).
+// it projected. The periodic verification is verify --kafka's (every stream's sequence and chain,
+// kafka/verify.h). Not available on Kafka: evidence bundles (signed checkpoints and Merkle proofs
+// need the embedded log's total order; kafka/README.md).
 
 #include <chrono>
 #include <memory>
