@@ -55,8 +55,9 @@ Result<KafkaVerifyReport> VerifyTopics(const KafkaConfig& config) {
                          std::to_string(seq) + " of this stream)");
         }
         if (seq > chain.size() + 1)
-          return bad(stream, seq,
-                     "a gap: the stream's previous event in this partition is seq " + std::to_string(chain.size()));
+          return bad(
+              stream, seq,
+              "a gap: the stream's previous event in this partition is seq " + std::to_string(chain.size()));
         const events::Hash prev = chain.empty() ? events::GenesisHash(stream) : chain.back();
         if (std::memcmp(ev->envelope()->prev_hash()->b()->data(), prev.data(), prev.size()) != 0)
           return bad(stream, seq,

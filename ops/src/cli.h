@@ -83,7 +83,8 @@ Result<projections::Table> ProgressTable(const projections::ProjectionStore& sto
 Result<projections::Table> ReviewsTable(const projections::ProjectionStore& store,
                                         const projections::ReviewsParams& params, const std::string& as_of);
 Result<projections::Table> ComplianceTable(const projections::ProjectionStore& store,
-                                           const projections::ComplianceParams& params, const std::string& as_of);
+                                           const projections::ComplianceParams& params,
+                                           const std::string& as_of);
 Result<projections::Table> UsersTable(const projections::ProjectionStore& store,
                                       const projections::UsersParams& params, const std::string& as_of);
 projections::SemaforoBands BandsOf(const producers::LedgerConfig& config);

@@ -1,9 +1,9 @@
 // The ledger's own subcommands: init, submit, log, verify, rebuild, digest.
 
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -38,17 +38,19 @@ std::string DefaultDataDir() {
 
 Result<std::unique_ptr<producers::EmbeddedLedger>> OpenLedger(const std::string& dir, bool must_exist) {
   if (must_exist && !std::ifstream(dir + "/log/CURRENT"))
-    return Status::NotFound("no ledger in " + dir +
-                            (std::ifstream(dir + "/" + std::string(kKafkaNodeFile))
-                                 ? " (it is a Kafka node's data directory: this command needs an embedded ledger)"
-                                 : " (run 'veeduria init' first, or pass --data)"));
+    return Status::NotFound(
+        "no ledger in " + dir +
+        (std::ifstream(dir + "/" + std::string(kKafkaNodeFile))
+             ? " (it is a Kafka node's data directory: this command needs an embedded ledger)"
+             : " (run 'veeduria init' first, or pass --data)"));
   auto opened = producers::EmbeddedLedger::Open(dir);
   if (opened.ok() && must_exist) ConfigureCheckpointPolicy(dir, **opened);  // DATA/config.json, if keyed
   return opened;
 }
 
 bool IsKafkaNodeDir(const std::string& data_dir) {
-  return !std::ifstream(data_dir + "/log/CURRENT") && std::ifstream(data_dir + "/" + std::string(kKafkaNodeFile));
+  return !std::ifstream(data_dir + "/log/CURRENT") &&
+         std::ifstream(data_dir + "/" + std::string(kKafkaNodeFile));
 }
 
 Result<Opened> OpenProjections(const std::string& data_dir) {
@@ -445,13 +447,13 @@ int RunGen(const producers::GeneratorOptions& options, const std::string& out_pa
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // CPU time too: on a shared machine the wall rate says more about the neighbours.
   const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::fprintf(stderr,
-               "gen: %llu commands (%llu active entities, %llu goals) in %.2f s (%.0f commands/s; %.2f s of CPU, "
-               "%.0f commands per CPU-second)\n",
-               static_cast<unsigned long long>(stats->commands),
-               static_cast<unsigned long long>(stats->entities_active),
-               static_cast<unsigned long long>(stats->goals), secs, secs > 0 ? stats->commands / secs : 0.0, cpu,
-               cpu > 0 ? stats->commands / cpu : 0.0);
+  std::fprintf(
+      stderr,
+      "gen: %llu commands (%llu active entities, %llu goals) in %.2f s (%.0f commands/s; %.2f s of CPU, "
+      "%.0f commands per CPU-second)\n",
+      static_cast<unsigned long long>(stats->commands),
+      static_cast<unsigned long long>(stats->entities_active), static_cast<unsigned long long>(stats->goals),
+      secs, secs > 0 ? stats->commands / secs : 0.0, cpu, cpu > 0 ? stats->commands / cpu : 0.0);
   return 0;
 }
 

@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
   gen_o.data_dir = "../shared/data";
   gen_o.campaigns_file = "ops/campaigns/2023.jsonl";
   std::string gen_out = "-";
-  auto* gen = app.add_subcommand("gen", "write a realistic, deterministic command file (a simulated 2023 or 2020-2023 term)");
+  auto* gen = app.add_subcommand(
+      "gen", "write a realistic, deterministic command file (a simulated 2023 or 2020-2023 term)");
   gen->add_option("--scale", gen_o.scale,
                   "tiny (5 municipalities, 2023), demo (Cundinamarca, 2023), department (Cundinamarca, "
                   "2020-2023, national-sized plans) or national (every DIVIPOLA entity, 2020-2023)");
@@ -120,19 +121,25 @@ int main(int argc, char** argv) {
   gen->add_option("--out", gen_out, "output file (default: standard output)");
 
   cli::BenchOptions bench_o;
-  auto* bench = app.add_subcommand(
-      "bench", "generate a dataset, measure append, rebuild, as-of, audit and verify beside baselines (docs/benchmarks.md)");
-  bench->add_option("--scale", bench_o.scale, "tiny, demo, department (default) or national; --quick defaults to demo");
+  auto* bench = app.add_subcommand("bench",
+                                   "generate a dataset, measure append, rebuild, as-of, audit and verify "
+                                   "beside baselines (docs/benchmarks.md)");
+  bench->add_option("--scale", bench_o.scale,
+                    "tiny, demo, department (default) or national; --quick defaults to demo");
   bench->add_option("--seed", bench_o.seed, "generator seed (default 2023)");
   bench->add_flag("--quick", bench_o.quick, "fewer samples, one rebuild (under two minutes on 2 cores)");
   bench->add_flag("--json", bench_o.json, "one JSON object: machine, dataset, workloads, ratios");
   bench->add_flag("--postgres", bench_o.postgres, "also run append and rebuild on a local PostgreSQL 15");
-  bench->add_option("--workload", bench_o.workloads, "only these: append, rebuild, asof, audit, verify, baselines");
-  bench->add_option("--submitters", bench_o.submitters, "concurrent submitters of the append workload (default 4)");
+  bench->add_option("--workload", bench_o.workloads,
+                    "only these: append, rebuild, asof, audit, verify, baselines");
+  bench->add_option("--submitters", bench_o.submitters,
+                    "concurrent submitters of the append workload (default 4)");
   bench->add_option("--shared-data", bench_o.data_dir, "the shared data folder (default ../shared/data)");
-  bench->add_option("--campaigns", bench_o.campaigns_file, "campaign file (default ops/campaigns/2023.jsonl)");
+  bench->add_option("--campaigns", bench_o.campaigns_file,
+                    "campaign file (default ops/campaigns/2023.jsonl)");
   bench->add_option("--sql", bench_o.sql_dir, "the PostgreSQL baseline's SQL (default ops/bench)");
-  bench->add_option("--dir", bench_o.work_dir, "work directory (default: a temporary one, removed afterwards)");
+  bench->add_option("--dir", bench_o.work_dir,
+                    "work directory (default: a temporary one, removed afterwards)");
 
   std::string import_kind, import_file;
   producers::ImportOptions import_o;

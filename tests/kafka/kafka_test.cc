@@ -55,12 +55,12 @@ std::unique_ptr<Cluster> MakeCluster(uint32_t partitions, std::string* skip) {
   return c;
 }
 
-#define CLUSTER_OR_SKIP(var, partitions)                 \
-  std::string skip_reason_;                               \
-  auto var = MakeCluster(partitions, &skip_reason_);      \
-  if (!var) {                                             \
+#define CLUSTER_OR_SKIP(var, partitions)                     \
+  std::string skip_reason_;                                  \
+  auto var = MakeCluster(partitions, &skip_reason_);         \
+  if (!var) {                                                \
     if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_; \
-    FAIL() << "no cluster";                               \
+    FAIL() << "no cluster";                                  \
   }
 
 #define MOCK_ONLY(c) \
@@ -88,7 +88,8 @@ std::vector<nlohmann::json> SubmitAll(const Cluster& c, const std::vector<events
 // The checks every test ends with (see the file comment). `outcomes` may hold a "duplicate"
 // where the embedded run says accepted/rejected only when `allow_duplicates` (a command whose
 // first outcome was lost with a killed decider is answered by its retry).
-void ExpectSameAsEmbedded(const Cluster& c, kafka::KafkaNode& projector, const std::vector<events::Command>& commands,
+void ExpectSameAsEmbedded(const Cluster& c, kafka::KafkaNode& projector,
+                          const std::vector<events::Command>& commands,
                           const std::vector<nlohmann::json>& outcomes, bool allow_duplicates = false) {
   const Reference ref = EmbeddedReference(commands);
   ASSERT_EQ(outcomes.size(), commands.size());
@@ -112,7 +113,8 @@ void ExpectSameAsEmbedded(const Cluster& c, kafka::KafkaNode& projector, const s
   Status w = projector.WaitProjected(Scaled(c.config, 30000));
   ASSERT_TRUE(w.ok()) << w.ToString();
   EXPECT_EQ(projector.Digests(), ref.digests) << "projections through Kafka differ from the embedded log's";
-  EXPECT_EQ(projector.stats().last_error.find("projector"), std::string::npos) << projector.stats().last_error;
+  EXPECT_EQ(projector.stats().last_error.find("projector"), std::string::npos)
+      << projector.stats().last_error;
 }
 
 // Waits (bounded) until `cond` holds, re-checking as the node makes progress.
@@ -179,8 +181,9 @@ TEST(KafkaFailureTest, RequestErrorsAndDelaysOnProduceFetchEndTxn) {
   auto dir = TempDir("errors");
   auto node = StartNode(*c, dir);
   ASSERT_TRUE(node);
-  c->mock->PushRequestErrors(kafka::Api::kProduce, {kafka::kNotEnoughReplicas, kafka::kNotLeaderForPartition,
-                                                    kafka::kRequestTimedOut, kafka::kNotEnoughReplicasAfterAppend});
+  c->mock->PushRequestErrors(kafka::Api::kProduce,
+                             {kafka::kNotEnoughReplicas, kafka::kNotLeaderForPartition,
+                              kafka::kRequestTimedOut, kafka::kNotEnoughReplicasAfterAppend});
   c->mock->PushRequestErrors(kafka::Api::kFetch, {kafka::kNotLeaderForPartition, kafka::kRequestTimedOut});
   c->mock->PushRequestErrors(kafka::Api::kEndTxn, {kafka::kCoordinatorNotAvailable, kafka::kNotCoordinator,
                                                    kafka::kConcurrentTransactions});
@@ -221,7 +224,8 @@ TEST(KafkaFailureTest, AbortedTransactionSeenByConsumersIsAppliedOnce) {
   EXPECT_GT(node->stats().aborted, 0u);
   // The mock showed the aborted messages to the decider's read_committed catch-up (and so to
   // the projectors): they were evolved once, their commands answered as retries, nothing twice.
-  EXPECT_GT(node->stats().aborted_seen, 0u) << "the mock hid the aborted messages: this test no longer covers its gap";
+  EXPECT_GT(node->stats().aborted_seen, 0u)
+      << "the mock hid the aborted messages: this test no longer covers its gap";
   node.reset();
   std::filesystem::remove_all(dir);
 }
@@ -272,16 +276,19 @@ TEST(KafkaRebalanceTest, TwoDecidersShareThenHandOverWithoutLossOrDuplicate) {
   ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return a->stats().commands >= half / 3; }));
   auto b = StartNode(*c, dir_b, o);
   ASSERT_TRUE(b);
-  ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return !b->stats().assigned.empty(); })) << "b never got a partition";
+  ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return !b->stats().assigned.empty(); }))
+      << "b never got a partition";
   auto got = part1.get();
   // a leaves while the second half flows.
   const uint64_t decided = a->stats().commands + b->stats().commands;
   auto part2 = std::async(std::launch::async, [&] { return SubmitAll(*c, second); });
-  ASSERT_TRUE(WaitFor(c->config, 30000, [&] { return a->stats().commands + b->stats().commands > decided + 4; }));
+  ASSERT_TRUE(
+      WaitFor(c->config, 30000, [&] { return a->stats().commands + b->stats().commands > decided + 4; }));
   a.reset();
   auto more = part2.get();
   got.insert(got.end(), more.begin(), more.end());
-  EXPECT_TRUE(WaitFor(c->config, 30000, [&] { return b->stats().assigned.size() == 4; })) << "b did not take a's partitions";
+  EXPECT_TRUE(WaitFor(c->config, 30000, [&] { return b->stats().assigned.size() == 4; }))
+      << "b did not take a's partitions";
   ExpectSameAsEmbedded(*c, *b, commands, got);
   b.reset();
   std::filesystem::remove_all(dir_a);
@@ -298,13 +305,15 @@ TEST(KafkaAuthTest, AuthenticatedActorTravelsAndAMismatchIsRefusedAsEmbedded) {
   auto lines = ScenarioLines("tests/scenarios/cycle_2023.scn");
   const std::string at = R"("at":"2024-06-30T09:00:00-05:00")";
   // Directory stream: refused (the sender is not the actor); then the same by its actor.
-  lines.push_back(R"({"command":"register_entity","command_id":"auth-dir-intruder","actor":"admin@dnp.gov.co",)" +
+  lines.push_back(
+      R"({"command":"register_entity","command_id":"auth-dir-intruder","actor":"admin@dnp.gov.co",)" + at +
+      R"(,"entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})");
+  lines.push_back(R"({"command":"register_entity","command_id":"auth-dir-own","actor":"admin@dnp.gov.co",)" +
                   at + R"(,"entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})");
-  lines.push_back(R"({"command":"register_entity","command_id":"auth-dir-own","actor":"admin@dnp.gov.co",)" + at +
-                  R"(,"entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})");
   // An entity stream: a reporter's command sent by somebody else.
-  lines.push_back(R"({"command":"submit_report","command_id":"auth-entity-intruder","actor":"mhernandez@tenjo-cundinamarca.gov.co",)" +
-                  at + R"(,"entity":"25799","campaign":"KPT-2023","milestone":"Q4"})");
+  lines.push_back(
+      R"({"command":"submit_report","command_id":"auth-entity-intruder","actor":"mhernandez@tenjo-cundinamarca.gov.co",)" +
+      at + R"(,"entity":"25799","campaign":"KPT-2023","milestone":"Q4"})");
   auto commands = Parse(lines);
   ASSERT_EQ(commands.size(), lines.size());
   const size_t n = commands.size();
@@ -335,7 +344,8 @@ TEST(KafkaAuthTest, AuthenticatedActorTravelsAndAMismatchIsRefusedAsEmbedded) {
   const auto outcomes = SubmitAll(*c, commands);
   ASSERT_EQ(outcomes.size(), n);
   for (size_t i : {n - 3, n - 2, n - 1}) {
-    EXPECT_EQ(outcomes[i].value("status", ""), events::OutcomeName(embedded[i].outcome)) << outcomes[i].dump();
+    EXPECT_EQ(outcomes[i].value("status", ""), events::OutcomeName(embedded[i].outcome))
+        << outcomes[i].dump();
     EXPECT_EQ(outcomes[i].value("reason", ""), embedded[i].reason) << outcomes[i].dump();
     EXPECT_EQ(outcomes[i].value("message", ""), embedded[i].message);
     EXPECT_EQ(outcomes[i]["events"].get<std::vector<std::string>>(), embedded[i].event_ids);
@@ -351,12 +361,15 @@ TEST(KafkaAuthTest, AuthenticatedActorTravelsAndAMismatchIsRefusedAsEmbedded) {
   std::map<std::string, events::Hash> found;
   for (std::string_view topic : {events::kDirectoryTopic, events::kEventsTopic})
     for (uint32_t p = 0; p < (*log)->partitions(topic); ++p)
-      ASSERT_TRUE((*log)->ScanPartition(topic, p, 0, [&](const events::LogEntry& e) {
-                          const schema::Event* ev = schema::GetEvent(e.bytes.data());
-                          const std::string id = ev->envelope()->event_id()->str();
-                          if (wanted.count(id)) found[id] = events::Sha256(e.bytes);
-                          return true;
-                        }).ok());
+      ASSERT_TRUE((*log)
+                      ->ScanPartition(topic, p, 0,
+                                      [&](const events::LogEntry& e) {
+                                        const schema::Event* ev = schema::GetEvent(e.bytes.data());
+                                        const std::string id = ev->envelope()->event_id()->str();
+                                        if (wanted.count(id)) found[id] = events::Sha256(e.bytes);
+                                        return true;
+                                      })
+                      .ok());
   EXPECT_EQ(found, wanted);
   node.reset();
   std::filesystem::remove_all(dir);
@@ -378,7 +391,8 @@ TEST(KafkaDeciderStateTest, CommandIdReuseAndClockOrderAreCheckedPerPartitionOnl
       R"("campaign":"KPT-2023","milestone":"Q2","control_body":"Procuraduría","case":"CASE","reason":"No reportó Q2"})";
   auto make = [&](const std::string& id, const std::string& at, const std::string& entity) {
     std::string l = refer;
-    for (auto [k, v] : {std::pair<std::string, std::string>{"ID", id}, {"AT", at}, {"ENTITY", entity}, {"CASE", id}})
+    for (auto [k, v] :
+         {std::pair<std::string, std::string>{"ID", id}, {"AT", at}, {"ENTITY", entity}, {"CASE", id}})
       l.replace(l.find("\"" + k + "\""), k.size() + 2, "\"" + v + "\"");
     return l;
   };
@@ -393,11 +407,11 @@ TEST(KafkaDeciderStateTest, CommandIdReuseAndClockOrderAreCheckedPerPartitionOnl
                     t2 = "2024-07-02T09:00:00-05:00", t3 = "2024-07-03T09:00:00-05:00";
   auto base = ScenarioLines("tests/scenarios/cycle_2023.scn");
   auto lines = base;
-  lines.push_back(make("x-first", t1, x));        // partition of x, the latest time so far
-  lines.push_back(make("y-earlier", t0, y));      // another partition, dated before x-first
-  lines.push_back(make("x-first", t2, y));        // x-first's id, reused on another partition
-  lines.push_back(make("x-first", t3, x));        // ... and on x's own partition
-  lines.push_back(make("x-earlier", t0, x));      // dated before x-first, on x's partition
+  lines.push_back(make("x-first", t1, x));    // partition of x, the latest time so far
+  lines.push_back(make("y-earlier", t0, y));  // another partition, dated before x-first
+  lines.push_back(make("x-first", t2, y));    // x-first's id, reused on another partition
+  lines.push_back(make("x-first", t3, x));    // ... and on x's own partition
+  lines.push_back(make("x-earlier", t0, x));  // dated before x-first, on x's partition
   const auto commands = Parse(lines);
   ASSERT_EQ(commands.size(), lines.size());
   const size_t n = commands.size();
@@ -447,11 +461,12 @@ TEST(KafkaDeciderStateTest, CommandIdReuseAndClockOrderAreCheckedPerPartitionOnl
 }
 
 // Produces raw bytes to a topic partition (a forger, or a buggy client), outside any decider.
-void ProduceRaw(const kafka::KafkaConfig& config, const std::string& topic, int32_t partition, const std::string& key,
-                const std::string& value) {
+void ProduceRaw(const kafka::KafkaConfig& config, const std::string& topic, int32_t partition,
+                const std::string& key, const std::string& value) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", config.brokers.c_str(), err, sizeof err), RD_KAFKA_CONF_OK);
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", config.brokers.c_str(), err, sizeof err),
+            RD_KAFKA_CONF_OK);
   for (const auto& [k, v] : config.properties) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   ASSERT_NE(rk, nullptr) << err;
@@ -488,14 +503,18 @@ TEST(KafkaVerifyTest, ChecksEveryStreamAndNamesTheFirstBadEvent) {
   auto log = kafka::KafkaLog::Open(c->config);
   ASSERT_TRUE(log.ok());
   std::string first;
-  ASSERT_TRUE((*log)->ScanPartition(events::kEventsTopic, p, 0, [&](const events::LogEntry& e) {
-                       const schema::Event* ev = schema::GetEvent(e.bytes.data());
-                       if (ev->envelope()->stream()->str() == "25799" && ev->envelope()->stream_seq() == 1) {
-                         first = e.bytes;
-                         return false;
-                       }
-                       return true;
-                     }).ok());
+  ASSERT_TRUE((*log)
+                  ->ScanPartition(events::kEventsTopic, p, 0,
+                                  [&](const events::LogEntry& e) {
+                                    const schema::Event* ev = schema::GetEvent(e.bytes.data());
+                                    if (ev->envelope()->stream()->str() == "25799" &&
+                                        ev->envelope()->stream_seq() == 1) {
+                                      first = e.bytes;
+                                      return false;
+                                    }
+                                    return true;
+                                  })
+                  .ok());
   ASSERT_NE(first.find("Tenjo"), std::string::npos);
   const std::string topic = c->config.Topic(kafka::kEvents);
   ProduceRaw(c->config, topic, static_cast<int32_t>(p), "25799", first);  // an exact re-delivery

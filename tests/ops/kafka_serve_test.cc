@@ -33,8 +33,12 @@ const std::string kReviewer25 = "dsuarez@cundinamarca.gov.co";
 const std::string kLeader25799 = "jcastro@tenjo-cundinamarca.gov.co";
 const std::string kReporter25799 = "mhernandez@tenjo-cundinamarca.gov.co";
 const std::string kNobody = "nobody@nowhere.co";
-const std::string kInit = json{{"command", "init"},     {"command_id", "init"}, {"actor", kAdmin},
-                               {"clock", "simulated"},  {"admin", kAdmin},      {"partitions", 4},
+const std::string kInit = json{{"command", "init"},
+                               {"command_id", "init"},
+                               {"actor", kAdmin},
+                               {"clock", "simulated"},
+                               {"admin", kAdmin},
+                               {"partitions", 4},
                                {"at", "2023-01-02T08:00:00-05:00"}}
                               .dump();
 
@@ -71,8 +75,9 @@ class KafkaServeTest : public ::testing::Test {
     std::set<std::string> users = {kAdmin, kReviewer25, kLeader25799, kReporter25799, kNobody};
     while (std::getline(in, line)) {
       json j = json::parse(line, nullptr, false);
-      const std::string actor =
-          j.is_object() && j.contains("actor") && j["actor"].is_string() ? j["actor"].get<std::string>() : kAdmin;
+      const std::string actor = j.is_object() && j.contains("actor") && j["actor"].is_string()
+                                    ? j["actor"].get<std::string>()
+                                    : kAdmin;
       users.insert(actor);
       if (runs_.empty() || runs_.back().first != actor) runs_.push_back({actor, ""});
       runs_.back().second += line + "\n";
@@ -96,8 +101,9 @@ class KafkaServeTest : public ::testing::Test {
     embedded_->process = std::make_unique<ServeProcess>(std::vector<std::string>{
         "--data", embedded_->data, "serve", "--http", "127.0.0.1:0", "--maintenance-every", "3600"});
     ASSERT_GT(embedded_->process->port, 0) << embedded_->process->first_line;
-    std::vector<std::string> kargs = {"--data", kafka_->data, "serve", "--http", "127.0.0.1:0",
-                                      "--maintenance-every", "3600", "--partitions", "4"};
+    std::vector<std::string> kargs = {"--data", kafka_->data,   "serve",
+                                      "--http", "127.0.0.1:0",  "--maintenance-every",
+                                      "3600",   "--partitions", "4"};
     if (const char* real = std::getenv("VEEDURIA_KAFKA_REAL")) {
       (void)real;
       const char* brokers = std::getenv("VEEDURIA_KAFKA_BROKERS");
@@ -109,7 +115,8 @@ class KafkaServeTest : public ::testing::Test {
       c.topic_prefix = "veeduria-serve-test-" + std::to_string(getpid()) + ".";
       ASSERT_TRUE(veeduria::kafka::CreateTopics(c, 4, 3, 2).ok());
       const std::string config = dir_->path + "/kafka.json";
-      std::ofstream(config) << json{{"brokers", brokers}, {"partitions", 4}, {"topic_prefix", c.topic_prefix}}.dump();
+      std::ofstream(config)
+          << json{{"brokers", brokers}, {"partitions", 4}, {"topic_prefix", c.topic_prefix}}.dump();
       kargs.insert(kargs.end(), {"--kafka-config", config});
     } else {
       kargs.insert(kargs.end(), {"--kafka-mock", "3"});
@@ -250,9 +257,9 @@ TEST_F(KafkaServeTest, EveryQueryAnswersTheEmbeddedJsonByteForByte) {
 
 TEST_F(KafkaServeTest, ReadScopesAreTheEmbeddedOnes) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {kReviewer25, "/v1/users?entity=25"},      {kReviewer25, "/v1/progress?entity=25799"},
+      {kReviewer25, "/v1/users?entity=25"},        {kReviewer25, "/v1/progress?entity=25799"},
       {kReviewer25, "/v1/progress?national=true"}, {kLeader25799, "/v1/audit?entity=25799"},
-      {kLeader25799, "/v1/audit?entity=25175"},  {kLeader25799, "/v1/mdm?vigencia=2022"},
+      {kLeader25799, "/v1/audit?entity=25175"},    {kLeader25799, "/v1/mdm?vigencia=2022"},
       {kNobody, "/v1/users?entity=25799"},
   };
   std::set<int> seen;
@@ -293,12 +300,12 @@ TEST_F(KafkaServeTest, ReadyzAndMetricsShowTheNode) {
   auto m = Get(*kafka_, "/metrics", "");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->status, 200);
-  for (const char* want : {"veeduria_kafka_assigned_partitions 4", "veeduria_kafka_partition_assigned{partition=\"3\"} 1",
-                           "veeduria_kafka_lag_events{partition=\"0\",topic=\"events\"} 0",
-                           "veeduria_kafka_lag_events{partition=\"0\",topic=\"directory\"} 0",
-                           "veeduria_kafka_decider_total{what=\"transactions\"}", "veeduria_commands_total",
-                           "veeduria_projector_lag_events 0", "veeduria_http_requests_total",
-                           "veeduria_verification_ok 1"})
+  for (const char* want :
+       {"veeduria_kafka_assigned_partitions 4", "veeduria_kafka_partition_assigned{partition=\"3\"} 1",
+        "veeduria_kafka_lag_events{partition=\"0\",topic=\"events\"} 0",
+        "veeduria_kafka_lag_events{partition=\"0\",topic=\"directory\"} 0",
+        "veeduria_kafka_decider_total{what=\"transactions\"}", "veeduria_commands_total",
+        "veeduria_projector_lag_events 0", "veeduria_http_requests_total", "veeduria_verification_ok 1"})
     EXPECT_NE(m->body.find(want), std::string::npos) << want << "\n" << m->body.substr(0, 4000);
 }
 
@@ -315,7 +322,8 @@ TEST_F(KafkaServeTest, EvidenceIsRefusedNamingWhy) {
 // the embedded ledger's. Last in the file: it stops both servers.
 TEST_F(KafkaServeTest, QueryCommandsReadTheNodesDirectoryWhileItServesAndAfter) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> queries = {
-      {"/v1/audit?entity=25799&object=IP-155", {"audit", "--entity", "25799", "--object", "IP-155", "--json"}},
+      {"/v1/audit?entity=25799&object=IP-155",
+       {"audit", "--entity", "25799", "--object", "IP-155", "--json"}},
       {"/v1/progress?department=25", {"progress", "--department", "25", "--json"}},
       {"/v1/reviews?entity=25799", {"reviews", "--entity", "25799", "--json"}},
       {"/v1/compliance?campaign=KPT-2023&milestone=Q2&as_of=2023-07-20",
@@ -333,10 +341,11 @@ TEST_F(KafkaServeTest, QueryCommandsReadTheNodesDirectoryWhileItServesAndAfter) 
   // A write after the node started is seen by the next command (a fresh secondary each time).
   auto before = Run(*kafka_, {"audit", "--entity", "25126", "--json"});
   EXPECT_EQ(before.out.find("EntityRegistered"), std::string::npos);
-  auto posted = Post(*kafka_,
-                     R"({"command":"register_entity","command_id":"late-entity","at":"2024-07-01T09:00:00-05:00",)"
-                     R"("entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})",
-                     kAdmin);
+  auto posted =
+      Post(*kafka_,
+           R"({"command":"register_entity","command_id":"late-entity","at":"2024-07-01T09:00:00-05:00",)"
+           R"("entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})",
+           kAdmin);
   ASSERT_TRUE(posted);
   ASSERT_EQ(json::parse(posted->body)["status"], "accepted") << posted->body;
   auto seen = Run(*kafka_, {"audit", "--entity", "25126", "--json"});
@@ -345,7 +354,12 @@ TEST_F(KafkaServeTest, QueryCommandsReadTheNodesDirectoryWhileItServesAndAfter) 
   auto running = Run(*kafka_, {"digest"});
   ASSERT_EQ(running.rc, 0);
   // The same command on the embedded ledger, then both digests (its server holds its ledger).
-  auto e = Post(*embedded_, posted->body.empty() ? "" : R"({"command":"register_entity","command_id":"late-entity","at":"2024-07-01T09:00:00-05:00","entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})", kAdmin);
+  auto e = Post(
+      *embedded_,
+      posted->body.empty()
+          ? ""
+          : R"({"command":"register_entity","command_id":"late-entity","at":"2024-07-01T09:00:00-05:00","entity":"25126","name":"CAJICÁ","kind":"municipio","department":"25"})",
+      kAdmin);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->body, posted->body);
   embedded_->process.reset();

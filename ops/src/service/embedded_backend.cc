@@ -22,7 +22,8 @@ using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 events::Micros NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -118,7 +119,8 @@ class EmbeddedBackend : public Backend {
     for (auto [name, get] : {std::pair<std::string, std::function<uint64_t(const std::string&)>>{
                                  "log", [&](const std::string& p) { return ledger_->DbIntProperty(p); }},
                              {"projections", [&](const std::string& p) { return store_->DbIntProperty(p); }}})
-      probes_.storage.SetDb(name, get("rocksdb.live-sst-files-size"), get("rocksdb.estimate-pending-compaction-bytes"));
+      probes_.storage.SetDb(name, get("rocksdb.live-sst-files-size"),
+                            get("rocksdb.estimate-pending-compaction-bytes"));
     const events::CheckpointInfo cp = events::ReadLastCheckpoint(ledger_->state());
     probes_.storage.SetCheckpoint(cp.present, cp.present ? (NowMicros() - cp.at) / 1e6 : 0);
     const uint64_t end = ledger_->end_lsn(), done = applied_.load();

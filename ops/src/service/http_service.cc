@@ -52,18 +52,24 @@ void Error(httplib::Response& res, int status, const std::string& error, const s
 
 int HttpStatusOf(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kFailedPrecondition: return 409;
-    case StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 std::string Base64(const std::string& bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   out.resize(n);
   return out;
 }
@@ -159,7 +165,8 @@ struct HttpService::Impl {
                                          std::chrono::duration<double>(options.verify_every_seconds));
       }
       lock.lock();
-      bg_cv.wait_for(lock, std::chrono::duration<double>(options.maintenance_seconds), [&] { return stopping; });
+      bg_cv.wait_for(lock, std::chrono::duration<double>(options.maintenance_seconds),
+                     [&] { return stopping; });
     }
   }
 
@@ -193,7 +200,8 @@ struct HttpService::Impl {
   // --- handlers --------------------------------------------------------------------------
 
   // Wraps a /v1 handler: the concurrency limit, then the token, then the handler.
-  httplib::Server::Handler V1(std::function<void(const httplib::Request&, httplib::Response&, const std::string&)> fn) {
+  httplib::Server::Handler V1(
+      std::function<void(const httplib::Request&, httplib::Response&, const std::string&)> fn) {
     return [this, fn](const httplib::Request& req, httplib::Response& res) {
       struct Slot {
         std::atomic<int>& n;
@@ -212,12 +220,14 @@ struct HttpService::Impl {
         running = workers;
       }
       if (now > options.max_concurrent || running >= options.max_concurrent)
-        return Error(res, 429, "too_many_requests",
-                     "more than " + std::to_string(options.max_concurrent) + " requests in flight; retry later");
+        return Error(
+            res, 429, "too_many_requests",
+            "more than " + std::to_string(options.max_concurrent) + " requests in flight; retry later");
       auto user = Authenticate(req);
       if (!user) {
         res.set_header("WWW-Authenticate", "Bearer");
-        return Error(res, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer TOKEN)");
+        return Error(res, 401, "unauthorized",
+                     "a valid bearer token is required (Authorization: Bearer TOKEN)");
       }
       fn(req, res, *user);
     };
@@ -255,7 +265,8 @@ struct HttpService::Impl {
 
   // The query parameters, refusing any not in `allowed` (a typo must not widen a query).
   std::optional<Params> ParamsOf(const httplib::Request& req, httplib::Response& res,
-                                 std::initializer_list<const char*> allowed, std::initializer_list<const char*> required) {
+                                 std::initializer_list<const char*> allowed,
+                                 std::initializer_list<const char*> required) {
     Params p;
     for (const auto& [k, v] : req.params) {
       bool ok = false;
@@ -279,7 +290,8 @@ struct HttpService::Impl {
   void Table(const httplib::Request& req, httplib::Response& res, const Params& p, ScopeKind kind,
              const std::string& code, const std::string& user,
              std::function<Result<projections::Table>(const projections::ProjectionStore&)> query) {
-    if (!MayRead(user, kind, code)) return Error(res, 403, "forbidden", "the token's user may not read this scope");
+    if (!MayRead(user, kind, code))
+      return Error(res, 403, "forbidden", "the token's user may not read this scope");
     size_t limit = options.default_limit, offset = 0;
     try {
       if (p.count("limit") && !p.at("limit").empty()) limit = std::stoul(p.at("limit"));
@@ -293,18 +305,22 @@ struct HttpService::Impl {
     Params params = p;
     WithTimeout(res, [this, query, limit, offset, path, params](httplib::Response& r) {
       std::optional<Result<projections::Table>> result;
-      backend->ReadProjections([&](const projections::ProjectionStore& store) { result.emplace(query(store)); });
+      backend->ReadProjections(
+          [&](const projections::ProjectionStore& store) { result.emplace(query(store)); });
       Result<projections::Table>& table = *result;
       if (!table.ok()) return Error(r, HttpStatusOf(table.status()), "bad_request", table.status().message());
       const size_t total = table->rows.size();
       if (offset > 0 || total > limit) {
         std::vector<nlohmann::ordered_json> page;
-        for (size_t i = offset; i < total && i < offset + limit; ++i) page.push_back(std::move(table->rows[i]));
+        for (size_t i = offset; i < total && i < offset + limit; ++i)
+          page.push_back(std::move(table->rows[i]));
         table->rows = std::move(page);
         if (offset + limit < total) {
           std::string next = path + "?";
           for (const auto& [k, v] : params)
-            if (k != "offset") next += httplib::detail::encode_query_param(k) + "=" + httplib::detail::encode_query_param(v) + "&";
+            if (k != "offset")
+              next +=
+                  httplib::detail::encode_query_param(k) + "=" + httplib::detail::encode_query_param(v) + "&";
           next += "offset=" + std::to_string(offset + limit);
           if (!params.count("limit")) next += "&limit=" + std::to_string(limit);
           r.set_header("Link", "<" + next + ">; rel=\"next\"");
@@ -321,17 +337,22 @@ struct HttpService::Impl {
   }
 
   void Audit(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"entity", "object", "actor", "type", "from", "to", "as_of", "limit", "offset"}, {"entity"});
+    auto p =
+        ParamsOf(req, res, {"entity", "object", "actor", "type", "from", "to", "as_of", "limit", "offset"},
+                 {"entity"});
     if (!p) return;
     projections::AuditParams a;
-    a.entity = Get(*p, "entity"), a.object = Get(*p, "object"), a.actor = Get(*p, "actor"), a.type = Get(*p, "type");
+    a.entity = Get(*p, "entity"), a.object = Get(*p, "object"), a.actor = Get(*p, "actor"),
+    a.type = Get(*p, "type");
     const std::string from = Get(*p, "from"), to = Get(*p, "to"), as_of = Get(*p, "as_of");
     Table(req, res, *p, ScopeKind::kEntity, a.entity, user,
           [=](const projections::ProjectionStore& s) { return cli::AuditTable(s, a, from, to, as_of); });
   }
 
   void Progress(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"entity", "department", "national", "campaign", "milestone", "as_of", "limit", "offset"}, {});
+    auto p = ParamsOf(
+        req, res, {"entity", "department", "national", "campaign", "milestone", "as_of", "limit", "offset"},
+        {});
     if (!p) return;
     projections::ProgressParams q;
     q.entity = Get(*p, "entity"), q.department = Get(*p, "department");
@@ -340,15 +361,18 @@ struct HttpService::Impl {
     q.bands = backend->bands();
     if ((!q.entity.empty()) + (!q.department.empty()) + q.national != 1)
       return Error(res, 400, "bad_parameter", "give exactly one of entity, department, national=true");
-    const ScopeKind kind = !q.entity.empty() ? ScopeKind::kEntity
-                           : !q.department.empty() ? ScopeKind::kDepartment : ScopeKind::kNational;
+    const ScopeKind kind = !q.entity.empty()       ? ScopeKind::kEntity
+                           : !q.department.empty() ? ScopeKind::kDepartment
+                                                   : ScopeKind::kNational;
     const std::string as_of = Get(*p, "as_of");
     Table(req, res, *p, kind, q.entity.empty() ? q.department : q.entity, user,
           [=](const projections::ProjectionStore& s) { return cli::ProgressTable(s, q, as_of); });
   }
 
   void Reviews(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"entity", "department", "campaign", "milestone", "status", "as_of", "limit", "offset"}, {});
+    auto p =
+        ParamsOf(req, res,
+                 {"entity", "department", "campaign", "milestone", "status", "as_of", "limit", "offset"}, {});
     if (!p) return;
     projections::ReviewsParams q;
     q.entity = Get(*p, "entity"), q.department = Get(*p, "department");
@@ -364,12 +388,13 @@ struct HttpService::Impl {
   }
 
   void Compliance(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"campaign", "milestone", "department", "as_of", "limit", "offset"}, {"campaign", "milestone"});
+    auto p = ParamsOf(req, res, {"campaign", "milestone", "department", "as_of", "limit", "offset"},
+                      {"campaign", "milestone"});
     if (!p) return;
     projections::ComplianceParams q{Get(*p, "campaign"), Get(*p, "milestone"), Get(*p, "department")};
     const std::string as_of = Get(*p, "as_of");
-    Table(req, res, *p, q.department.empty() ? ScopeKind::kNational : ScopeKind::kDepartment, q.department, user,
-          [=](const projections::ProjectionStore& s) { return cli::ComplianceTable(s, q, as_of); });
+    Table(req, res, *p, q.department.empty() ? ScopeKind::kNational : ScopeKind::kDepartment, q.department,
+          user, [=](const projections::ProjectionStore& s) { return cli::ComplianceTable(s, q, as_of); });
   }
 
   void Users(const httplib::Request& req, httplib::Response& res, const std::string& user) {
@@ -382,7 +407,9 @@ struct HttpService::Impl {
   }
 
   void Mdm(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"vigencia", "group", "department", "entity", "explain", "as_of", "limit", "offset"}, {"vigencia"});
+    auto p = ParamsOf(req, res,
+                      {"vigencia", "group", "department", "entity", "explain", "as_of", "limit", "offset"},
+                      {"vigencia"});
     if (!p) return;
     cli::MdmOptions o;
     try {
@@ -390,10 +417,12 @@ struct HttpService::Impl {
     } catch (const std::exception&) {
       return Error(res, 400, "bad_parameter", "vigencia is a year");
     }
-    o.params.group = Get(*p, "group"), o.params.department = Get(*p, "department"), o.params.entity = Get(*p, "entity");
+    o.params.group = Get(*p, "group"), o.params.department = Get(*p, "department"),
+    o.params.entity = Get(*p, "entity");
     o.explain = Get(*p, "explain") == "true" || Get(*p, "explain") == "1";
-    const ScopeKind kind = !o.params.entity.empty() ? ScopeKind::kEntity
-                           : !o.params.department.empty() ? ScopeKind::kDepartment : ScopeKind::kNational;
+    const ScopeKind kind = !o.params.entity.empty()       ? ScopeKind::kEntity
+                           : !o.params.department.empty() ? ScopeKind::kDepartment
+                                                          : ScopeKind::kNational;
     const std::string as_of = Get(*p, "as_of");
     Table(req, res, *p, kind, o.params.entity.empty() ? o.params.department : o.params.entity, user,
           [=](const projections::ProjectionStore& s) { return cli::MdmTable(s, o, as_of); });
@@ -486,8 +515,9 @@ struct HttpService::Impl {
         body += json{{"line", lines[i].line_no},
                      {"command_id", out[i].first},
                      {"status", "timeout"},
-                     {"message", "no outcome within the command timeout; the command may still be decided: "
-                                 "resubmitting it is safe (a retry is a duplicate)"},
+                     {"message",
+                      "no outcome within the command timeout; the command may still be decided: "
+                      "resubmitting it is safe (a retry is a duplicate)"},
                      {"events", json::array()},
                      {"flags", json::array()}}
                     .dump() +
@@ -568,9 +598,9 @@ struct HttpService::Impl {
 
 const std::vector<Route>& ServedRoutes() {
   static const std::vector<Route> routes = {
-      {"GET", "/healthz"},     {"GET", "/readyz"},         {"GET", "/metrics"},   {"GET", "/v1/audit"},
-      {"GET", "/v1/progress"}, {"GET", "/v1/reviews"},     {"GET", "/v1/compliance"}, {"GET", "/v1/users"},
-      {"GET", "/v1/mdm"},      {"GET", "/v1/evidence"},    {"POST", "/v1/commands"}};
+      {"GET", "/healthz"},     {"GET", "/readyz"},      {"GET", "/metrics"},       {"GET", "/v1/audit"},
+      {"GET", "/v1/progress"}, {"GET", "/v1/reviews"},  {"GET", "/v1/compliance"}, {"GET", "/v1/users"},
+      {"GET", "/v1/mdm"},      {"GET", "/v1/evidence"}, {"POST", "/v1/commands"}};
   return routes;
 }
 
@@ -587,16 +617,17 @@ HttpService::~HttpService() {
 }
 
 Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options) {
-  return Open(std::move(options), [](const ServiceOptions& o, Probes probes) {
-    return OpenEmbeddedBackend(o.data, probes);
-  });
+  return Open(std::move(options),
+              [](const ServiceOptions& o, Probes probes) { return OpenEmbeddedBackend(o.data, probes); });
 }
 
-Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options, const BackendFactory& factory) {
+Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options,
+                                                       const BackendFactory& factory) {
   auto impl = std::make_unique<Impl>();
   if (options.tokens_file.empty()) options.tokens_file = options.data + "/tokens";
   impl->options = options;
-  auto backend = factory(options, Probes{*impl->registry, impl->ledger_probe, impl->projector_probe, impl->storage_probe});
+  auto backend = factory(
+      options, Probes{*impl->registry, impl->ledger_probe, impl->projector_probe, impl->storage_probe});
   if (!backend.ok()) return backend.status();
   impl->backend = std::move(*backend);
   impl->tokens = std::make_unique<TokenStore>(options.tokens_file);

@@ -23,11 +23,11 @@
 namespace veeduria::service {
 
 struct ServiceOptions {
-  std::string data;                // the data directory (ledger, projections, tokens)
-  std::string host = "127.0.0.1";  // where to listen
-  int port = 0;                    // 0: an ephemeral port (see HttpService::port())
-  std::string tokens_file;         // default DATA/tokens
-  std::string tls_cert, tls_key;   // PEM files: serve HTTPS when both are set
+  std::string data;                 // the data directory (ledger, projections, tokens)
+  std::string host = "127.0.0.1";   // where to listen
+  int port = 0;                     // 0: an ephemeral port (see HttpService::port())
+  std::string tokens_file;          // default DATA/tokens
+  std::string tls_cert, tls_key;    // PEM files: serve HTTPS when both are set
   size_t max_body_bytes = 8 << 20;  // larger requests get 413
   size_t max_lines = 10000;         // POST /v1/commands with more lines gets 413
   int query_timeout_ms = 10000;     // a query (or evidence bundle) not done by then gets 504
@@ -37,7 +37,7 @@ struct ServiceOptions {
   size_t max_limit = 100000;
   double verify_every_seconds = 3600;  // verify the whole log this often (first: at start); 0: never
   double maintenance_seconds = 5;      // background catch-up and metric sampling period
-  int command_timeout_ms = 30000;  // Kafka: POST /v1/commands waits this long for each outcome
+  int command_timeout_ms = 30000;      // Kafka: POST /v1/commands waits this long for each outcome
   // Tests only: runs inside every /v1 query (on its worker) before it reads, e.g. a latch.
   std::function<void()> before_query;
 };

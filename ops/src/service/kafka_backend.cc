@@ -28,7 +28,8 @@ CommandOutcome OutcomeOf(const json& o) {
   d.reason = o.value("reason", "");
   d.field = o.value("field", "");
   d.message = o.value("message", "");
-  if (o.contains("events") && o["events"].is_array()) d.event_ids = o["events"].get<std::vector<std::string>>();
+  if (o.contains("events") && o["events"].is_array())
+    d.event_ids = o["events"].get<std::vector<std::string>>();
   if (o.contains("flags") && o["flags"].is_array()) d.flags = o["flags"].get<std::vector<std::string>>();
   d.days_late = o.value("days_late", 0);
   return out;
@@ -66,11 +67,11 @@ class KafkaBackend : public Backend {
 
   json Readiness() const override {
     const kafka::NodeStats s = node_->stats();
-    const char* status = ProjectorStopped()        ? "chain_broken"
-                         : s.assigned.empty()      ? "not_assigned"
-                         : !s.projector_looked     ? "catching_up"
-                         : s.lag > 0               ? "catching_up"
-                                                   : "ready";
+    const char* status = ProjectorStopped()    ? "chain_broken"
+                         : s.assigned.empty()  ? "not_assigned"
+                         : !s.projector_looked ? "catching_up"
+                         : s.lag > 0           ? "catching_up"
+                                               : "ready";
     return json{{"status", status}, {"assigned", s.assigned}, {"lag", s.lag}, {"projected", s.projected}};
   }
 
@@ -84,8 +85,9 @@ class KafkaBackend : public Backend {
     std::lock_guard<std::mutex> one(submit_mu_);  // one Submit at a time (submitter.h)
     const auto t = Clock::now();
     auto r = submitter_->Submit(commands, timeout_);
-    if (!r.ok()) return Status::Unavailable("producing to Kafka failed (" + r.status().message() +
-                                            "); resubmitting is safe: a retry is a duplicate");
+    if (!r.ok())
+      return Status::Unavailable("producing to Kafka failed (" + r.status().message() +
+                                 "); resubmitting is safe: a retry is a duplicate");
     std::vector<CommandOutcome> out;
     std::vector<events::Decision> decided;
     for (const json& o : *r) {
@@ -119,8 +121,8 @@ class KafkaBackend : public Backend {
     probes_.storage.OnVerification(r.ok() && r->ok, std::chrono::duration<double>(Clock::now() - t).count());
     if (!r.ok()) return r.status();
     if (!r->ok)
-      return Status::Corruption(r->topic + "/" + std::to_string(r->partition) + " offset " + std::to_string(r->offset) +
-                                ": " + r->problem);
+      return Status::Corruption(r->topic + "/" + std::to_string(r->partition) + " offset " +
+                                std::to_string(r->offset) + ": " + r->problem);
     return Status::Ok();
   }
 
@@ -151,8 +153,8 @@ class KafkaBackend : public Backend {
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenKafkaBackend(kafka::KafkaNode* node, const kafka::KafkaConfig& config,
-                                                  const std::string& data, std::chrono::milliseconds command_timeout,
-                                                  Probes probes) {
+                                                  const std::string& data,
+                                                  std::chrono::milliseconds command_timeout, Probes probes) {
   auto b = std::make_unique<KafkaBackend>(node, config, data, command_timeout, probes);
   VEEDURIA_RETURN_IF_ERROR(b->Open());
   return std::unique_ptr<Backend>(std::move(b));

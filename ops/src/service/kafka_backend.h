@@ -21,7 +21,7 @@ namespace veeduria::service {
 // REQUIRES: `node` runs projectors and outlives the backend. `data` is the node's data
 // directory (DATA/config.json's semáforo bands, when present).
 Result<std::unique_ptr<Backend>> OpenKafkaBackend(kafka::KafkaNode* node, const kafka::KafkaConfig& config,
-                                                  const std::string& data, std::chrono::milliseconds command_timeout,
-                                                  Probes probes);
+                                                  const std::string& data,
+                                                  std::chrono::milliseconds command_timeout, Probes probes);
 
 }  // namespace veeduria::service

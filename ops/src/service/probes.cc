@@ -25,10 +25,11 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 }  // namespace
 
 LedgerProbe::LedgerProbe(prometheus::Registry& r)
-    : commands_(BuildCounter()
-                    .Name("veeduria_commands_total")
-                    .Help("Commands decided, by outcome (accepted, rejected, duplicate, invalid) and reason code")
-                    .Register(r)),
+    : commands_(
+          BuildCounter()
+              .Name("veeduria_commands_total")
+              .Help("Commands decided, by outcome (accepted, rejected, duplicate, invalid) and reason code")
+              .Register(r)),
       events_(BuildCounter()
                   .Name("veeduria_events_appended_total")
                   .Help("Events appended to the log, by event type")
@@ -184,11 +185,12 @@ KafkaProbe::KafkaProbe(prometheus::Registry& r)
                           .Help("Commands partitions this node's deciders own")
                           .Register(r)
                           .Add({})),
-      decider_(BuildCounter()
-                   .Name("veeduria_kafka_decider_total")
-                   .Help("This node's deciders: commands decided, transactions committed, aborted and retried, "
-                         "producers re-initialized after being fenced (what)")
-                   .Register(r)) {}
+      decider_(
+          BuildCounter()
+              .Name("veeduria_kafka_decider_total")
+              .Help("This node's deciders: commands decided, transactions committed, aborted and retried, "
+                    "producers re-initialized after being fenced (what)")
+              .Register(r)) {}
 
 void KafkaProbe::SetLag(const std::string& topic, uint32_t partition, uint64_t behind) {
   lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}}).Set(static_cast<double>(behind));

@@ -25,8 +25,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,15 +67,15 @@ struct NodeStats {
   // Catch-ups that read past messages of this node's own aborted transactions: 0 on a real
   // cluster (read_committed hides them); the mock shows them (PLATFORM.md).
   uint64_t aborted_seen = 0;
-  uint64_t fenced = 0;            // producers re-initialized after a fatal error (fenced)
-  uint64_t caught_up_events = 0;  // events evolved from the log by catch-up
-  uint64_t projected = 0;         // events applied to the projections
-  uint64_t lag = 0;               // events in the log not yet projected (at the last look)
+  uint64_t fenced = 0;             // producers re-initialized after a fatal error (fenced)
+  uint64_t caught_up_events = 0;   // events evolved from the log by catch-up
+  uint64_t projected = 0;          // events applied to the projections
+  uint64_t lag = 0;                // events in the log not yet projected (at the last look)
   std::vector<PartitionLag> lags;  // the same per partition (at the last look)
   bool projector_looked = false;   // the projectors compared their offsets with the log once
   bool chain_broken = false;       // the projectors met a gap, a fork or unreadable bytes: stopped there
-  bool killed = false;            // kill_before_commit fired
-  std::string last_error;         // last error of a decider or projector ("" if none)
+  bool killed = false;             // kill_before_commit fired
+  std::string last_error;          // last error of a decider or projector ("" if none)
 };
 
 class KafkaNode {
