@@ -60,6 +60,11 @@ struct Server {
 class KafkaServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    const char* brokers = std::getenv("VEEDURIA_KAFKA_BROKERS");
+    if (std::getenv("VEEDURIA_KAFKA_REAL") && (!brokers || !*brokers)) {
+      skip_ = "no real cluster: set VEEDURIA_KAFKA_BROKERS=host:port,... to run the kafka-real suite";
+      return;
+    }
     dir_ = new veeduria::testing::TempDir();
     embedded_ = new Server{dir_->path + "/embedded"};
     kafka_ = new Server{dir_->path + "/kafka"};
@@ -104,13 +109,7 @@ class KafkaServeTest : public ::testing::Test {
     std::vector<std::string> kargs = {"--data", kafka_->data,   "serve",
                                       "--http", "127.0.0.1:0",  "--maintenance-every",
                                       "3600",   "--partitions", "4"};
-    if (const char* real = std::getenv("VEEDURIA_KAFKA_REAL")) {
-      (void)real;
-      const char* brokers = std::getenv("VEEDURIA_KAFKA_BROKERS");
-      if (!brokers || !*brokers) {
-        skip_ = "no real cluster: set VEEDURIA_KAFKA_BROKERS=host:port,... to run the kafka-real suite";
-        return;
-      }
+    if (std::getenv("VEEDURIA_KAFKA_REAL")) {
       veeduria::kafka::KafkaConfig c = veeduria::kafka::KafkaConfig::ForBrokers(brokers);
       c.topic_prefix = "veeduria-serve-test-" + std::to_string(getpid()) + ".";
       ASSERT_TRUE(veeduria::kafka::CreateTopics(c, 4, 3, 2).ok());

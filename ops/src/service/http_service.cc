@@ -100,6 +100,8 @@ struct HttpService::Impl {
   int port = 0;
   std::atomic<int> in_flight{0};
   std::atomic<bool> caught_up_once{false};  // the first catch-up (a rebuild, maybe) is done
+  // Serve/Stop hand-over: httplib's stop() before listen_after_bind() runs is lost.
+  std::atomic<bool> stop_requested{false}, serve_entered{false}, serve_returned{false};
 
   // Background maintenance and detached query workers.
   std::mutex bg_mu;
@@ -666,13 +668,26 @@ int HttpService::port() const { return impl_->port; }
 bool HttpService::tls() const { return !impl_->options.tls_cert.empty(); }
 
 Status HttpService::Serve() {
+  impl_->serve_entered = true;
+  struct Returned {
+    std::atomic<bool>& flag;
+    ~Returned() { flag = true; }
+  } returned{impl_->serve_returned};
+  if (impl_->stop_requested) return Status::Ok();  // stopped before it could listen
   if (!impl_->server->listen_after_bind() && impl_->server->is_running())
     return Status::IOError("the HTTP server stopped with an error");
   return Status::Ok();
 }
 
 void HttpService::Stop() {
-  if (impl_->server) impl_->server->stop();
+  if (!impl_->server) return;
+  impl_->stop_requested = true;
+  // Serve() may be between its check and listening: wait (bounded) until it listens, so that
+  // stop() is not lost (a SIGTERM right after the "serving" line left the server running).
+  for (int i = 0; i < 5000 && impl_->serve_entered && !impl_->serve_returned && !impl_->server->is_running();
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->server->stop();
 }
 
 }  // namespace veeduria::service
