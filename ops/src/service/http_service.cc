@@ -252,10 +252,14 @@ struct HttpService::Impl {
       } catch (const std::exception& e) {
         Error(r, 500, "internal", "the query failed");
       }
-      done->set_value(std::move(r));
-      std::lock_guard<std::mutex> l(bg_mu);
-      --workers;
-      bg_cv.notify_all();
+      {
+        // The slot is free before the answer is: a client that got it and asks again at once
+        // must not meet its own finished query as one still running (a spurious 429).
+        std::lock_guard<std::mutex> l(bg_mu);
+        --workers;
+        bg_cv.notify_all();
+      }
+      done->set_value(std::move(r));  // `done` is the thread's own: nothing of *this after the slot
     }).detach();
     if (future.wait_for(std::chrono::milliseconds(options.query_timeout_ms)) != std::future_status::ready)
       return Error(res, 504, "query_timeout",
