@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,8 @@
 #include "decider_state.h"
 #include "veeduria/consumers/projector.h"
 #include "veeduria/events/command.h"
+#include "veeduria/events/render.h"
+#include "veeduria/events/state.h"
 #include "veeduria/kafka/kafka_log.h"
 
 namespace veeduria::kafka {
@@ -48,6 +52,7 @@ struct CommandMsg {
   int64_t timestamp_ms = 0;
   uint64_t directory_token = 0;  // header vd-dir: the directory seq the submitter has seen
   std::string request;           // header vd-req: echoed in the outcome (the submitter's handle)
+  std::string authenticated;     // header vd-auth: the sender a front end authenticated ("" none)
 };
 
 struct Outgoing {
@@ -91,6 +96,11 @@ struct KafkaNode::Impl {
   NodeStats st;           // GUARDED_BY(mu)
   mutable std::mutex store_mu;
   std::condition_variable_any projected_cv;
+  // The directory's decider state, folded from what the projectors applied (DirectoryRecord).
+  mutable std::mutex dir_mu;
+  events::MemoryState dir_state;  // GUARDED_BY(dir_mu)
+  uint64_t dir_next = 0;          // GUARDED_BY(dir_mu): next directory offset to fold
+  uint64_t dir_seq = 0;           // GUARDED_BY(dir_mu): last directory stream_seq folded
   bool stopped = false;
 
   void Error(const std::string& e) {
@@ -229,7 +239,10 @@ struct KafkaNode::Impl {
              {"events", nlohmann::json::array()},
              {"flags", nlohmann::json::array()}};
       } else {
-        const events::Command& cmd = *parsed.command;
+        events::Command& cmd = *parsed.command;
+        // The sender the HTTP API authenticated (its token's user): Decide refuses the command,
+        // recorded, when its actor is anyone else, as the embedded ledger does.
+        cmd.authenticated_actor = c.authenticated;
         // The ledger's clock on Kafka is the commands topic's timestamp (DESIGN §2.2).
         events::Decision d = events::Decide(ctx.state->overlay(), cmd, c.timestamp_ms * 1000);
         bool misrouted = false;
@@ -403,6 +416,7 @@ struct KafkaNode::Impl {
             c.timestamp_ms = rd_kafka_message_timestamp(m, &tt);
             c.directory_token = std::strtoull(internal::Header(m, "vd-dir").c_str(), nullptr, 10);
             c.request = internal::Header(m, "vd-req");
+            c.authenticated = internal::Header(m, "vd-auth");
             batches[static_cast<uint32_t>(m->partition)].push_back(std::move(c));
             ++n;
           }
@@ -435,15 +449,35 @@ struct KafkaNode::Impl {
 
   // ---- projectors ----------------------------------------------------------------------------
 
+  // Folds the directory events below offset `upto` (applied, so checked, by the projectors)
+  // into dir_state, skipping exact re-deliveries.
+  void FoldDirectory(uint64_t upto) {
+    std::lock_guard<std::mutex> l(dir_mu);
+    if (upto <= dir_next) return;
+    Status s = log->ScanPartition(events::kDirectoryTopic, 0, dir_next, [&](const events::LogEntry& e) {
+      if (e.position.offset >= upto) return false;
+      dir_next = e.position.offset + 1;
+      if (!events::VerifyEventBytes(e.bytes)) return true;  // the projector refused it already
+      events::SealedEvent se = events::DescribeEvent(e.bytes, e.hash);
+      if (se.stream_seq != dir_seq + 1) return true;  // a re-delivery (a gap stops the projector)
+      events::Evolve(dir_state, se);
+      dir_seq = se.stream_seq;
+      return true;
+    });
+    if (!s.ok()) Error("directory fold: " + s.ToString());
+  }
+
   void ProjectorLoop() {
     while (!stop) {
       uint64_t applied = 0;
       uint64_t lag = 0;
+      std::vector<PartitionLag> lags;
       {
         std::lock_guard<std::mutex> l(store_mu);
         auto r = consumers::CatchUp(*log, *store, 4096);
         if (!r.ok()) {
           Error("projector: " + r.status().ToString());
+          if (r.status().code() == StatusCode::kCorruption) Stat([](NodeStats& s) { s.chain_broken = true; });
         } else {
           applied = r->events;
         }
@@ -451,12 +485,17 @@ struct KafkaNode::Impl {
           for (uint32_t p = 0; p < log->partitions(topic); ++p)
             if (auto end = log->EndOffset(topic, p); end.ok()) {
               const uint64_t next = store->NextOffset(topic, p);
-              if (*end > next) lag += *end - next;
+              const uint64_t behind = *end > next ? *end - next : 0;
+              lag += behind;
+              lags.push_back({std::string(topic), p, behind});
             }
+        FoldDirectory(store->NextOffset(events::kDirectoryTopic, 0));
       }
       Stat([&](NodeStats& s) {
         s.projected += applied;
         s.lag = lag;
+        s.lags = std::move(lags);
+        s.projector_looked = true;
       });
       projected_cv.notify_all();
       if (applied == 0) {
@@ -484,6 +523,18 @@ Result<std::unique_ptr<KafkaNode>> KafkaNode::Start(const KafkaConfig& config, N
     auto s = projections::ProjectionStore::Open(impl->options.data_dir);
     if (!s.ok()) return s.status();
     impl->store = std::move(*s);
+    // Marks DATA as a Kafka node's (the query commands read its projections without a log).
+    const std::string marker = impl->options.data_dir + "/kafka-node.json";
+    std::ofstream out(marker + ".tmp", std::ios::trunc);
+    out << nlohmann::json{{"backend", "kafka"},
+                          {"brokers", config.brokers},
+                          {"topic_prefix", config.topic_prefix},
+                          {"partitions", impl->partitions}}
+               .dump()
+        << "\n";
+    out.close();
+    if (!out || std::rename((marker + ".tmp").c_str(), marker.c_str()) != 0)
+      return Status::IOError("cannot write " + marker);
   }
   if (impl->options.run_deciders) {
     auto db = internal::DeciderDb::Open(impl->options.data_dir + "/kafka-decider");
@@ -566,6 +617,11 @@ Status KafkaNode::WaitProjected(std::chrono::milliseconds timeout) {
 std::vector<std::pair<std::string, std::string>> KafkaNode::Digests() const {
   std::lock_guard<std::mutex> l(impl_->store_mu);
   return impl_->store ? impl_->store->Digests() : std::vector<std::pair<std::string, std::string>>{};
+}
+
+nlohmann::json KafkaNode::DirectoryRecord(const std::string& key) const {
+  std::lock_guard<std::mutex> l(impl_->dir_mu);
+  return events::ReadRecord(impl_->dir_state, key);
 }
 
 void KafkaNode::WithProjections(const std::function<void(const projections::ProjectionStore&)>& fn) const {

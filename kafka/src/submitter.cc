@@ -151,13 +151,21 @@ Result<std::vector<nlohmann::json>> KafkaSubmitter::Submit(const std::vector<eve
     const std::string& req = requests[i];
     const int32_t partition = static_cast<int32_t>(PartitionOfKey(key, im.partitions));
     for (;;) {
+      rd_kafka_headers_t* hdrs = rd_kafka_headers_new(3);
+      rd_kafka_header_add(hdrs, "vd-dir", -1, tok.data(), static_cast<ssize_t>(tok.size()));
+      rd_kafka_header_add(hdrs, "vd-req", -1, req.data(), static_cast<ssize_t>(req.size()));
+      // The sender a front end authenticated travels beside the command, not in it (it is not
+      // part of the command's canonical bytes): the decider enforces it (vd-auth, node.h).
+      if (!c.authenticated_actor.empty())
+        rd_kafka_header_add(hdrs, "vd-auth", -1, c.authenticated_actor.data(),
+                            static_cast<ssize_t>(c.authenticated_actor.size()));
       rd_kafka_resp_err_t e = rd_kafka_producev(
           im.producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
           RD_KAFKA_V_KEY(key.data(), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("vd-dir", tok.data(), tok.size()),
-          RD_KAFKA_V_HEADER("vd-req", req.data(), req.size()), RD_KAFKA_V_END);
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      rd_kafka_headers_destroy(hdrs);
       if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return FromKafka(e, "producing a command to " + topic);
       rd_kafka_poll(im.producer.get(), 10);
     }

@@ -27,6 +27,14 @@ struct Opened {
   std::unique_ptr<projections::ProjectionStore> store;
 };
 Result<Opened> OpenCaughtUp(const std::string& data_dir);
+// The file a Kafka node writes in its data directory (kafka/node.h): such a directory has
+// projections and no embedded log.
+inline constexpr std::string_view kKafkaNodeFile = "kafka-node.json";
+bool IsKafkaNodeDir(const std::string& data_dir);
+// For the read-only commands (queries, digest): an embedded ledger's projections caught up
+// (OpenCaughtUp), or a Kafka node's projections opened read-only as a RocksDB secondary, which
+// works while its `serve --kafka` runs (`ledger` is then null).
+Result<Opened> OpenProjections(const std::string& data_dir);
 
 int RunInit(const std::string& data, const std::string& clock, const std::string& admin,
             const std::string& at, int partitions);
@@ -75,7 +83,8 @@ Result<projections::Table> ProgressTable(const projections::ProjectionStore& sto
 Result<projections::Table> ReviewsTable(const projections::ProjectionStore& store,
                                         const projections::ReviewsParams& params, const std::string& as_of);
 Result<projections::Table> ComplianceTable(const projections::ProjectionStore& store,
-                                           const projections::ComplianceParams& params, const std::string& as_of);
+                                           const projections::ComplianceParams& params,
+                                           const std::string& as_of);
 Result<projections::Table> UsersTable(const projections::ProjectionStore& store,
                                       const projections::UsersParams& params, const std::string& as_of);
 projections::SemaforoBands BandsOf(const producers::LedgerConfig& config);

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "serve_cli.h"
+
 namespace veeduria::cli {
 
 // Adds --kafka/--kafka-config/--kafka-mock/--partitions/--stats-every to `serve`.
@@ -15,7 +17,8 @@ class KafkaServe {
   ~KafkaServe();
   // `serve` was chosen with a Kafka option.
   bool requested() const;
-  int Run();
+  // With `http` (serve --http was given too): the HTTP service over this node (kafka_backend.h).
+  int Run(ServeCli* http);
 
  private:
   struct Flags;
@@ -36,6 +39,20 @@ class SubmitKafka {
   struct Flags;
   const std::string& file_;
   const bool& json_;
+  std::unique_ptr<Flags> flags_;
+};
+
+// Adds --kafka/--kafka-config/--partitions to `verify`: every stream of the Kafka topics
+// (kafka/verify.h); names the first bad event.
+class VerifyKafka {
+ public:
+  explicit VerifyKafka(CLI::App* verify);
+  ~VerifyKafka();
+  bool requested() const;
+  int Run();
+
+ private:
+  struct Flags;
   std::unique_ptr<Flags> flags_;
 };
 

@@ -1,9 +1,9 @@
 // The ledger's own subcommands: init, submit, log, verify, rebuild, digest.
 
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -38,10 +38,29 @@ std::string DefaultDataDir() {
 
 Result<std::unique_ptr<producers::EmbeddedLedger>> OpenLedger(const std::string& dir, bool must_exist) {
   if (must_exist && !std::ifstream(dir + "/log/CURRENT"))
-    return Status::NotFound("no ledger in " + dir + " (run 'veeduria init' first, or pass --data)");
+    return Status::NotFound(
+        "no ledger in " + dir +
+        (std::ifstream(dir + "/" + std::string(kKafkaNodeFile))
+             ? " (it is a Kafka node's data directory: this command needs an embedded ledger)"
+             : " (run 'veeduria init' first, or pass --data)"));
   auto opened = producers::EmbeddedLedger::Open(dir);
   if (opened.ok() && must_exist) ConfigureCheckpointPolicy(dir, **opened);  // DATA/config.json, if keyed
   return opened;
+}
+
+bool IsKafkaNodeDir(const std::string& data_dir) {
+  return !std::ifstream(data_dir + "/log/CURRENT") &&
+         std::ifstream(data_dir + "/" + std::string(kKafkaNodeFile));
+}
+
+Result<Opened> OpenProjections(const std::string& data_dir) {
+  if (!IsKafkaNodeDir(data_dir)) return OpenCaughtUp(data_dir);
+  Opened o;
+  auto store = projections::ProjectionStore::OpenSecondary(data_dir);
+  if (!store.ok()) return store.status();
+  o.store = std::move(*store);
+  std::cerr << data_dir << " is a Kafka node's: its projections as far as the node has applied the log\n";
+  return o;
 }
 
 Result<Opened> OpenCaughtUp(const std::string& data_dir) {
@@ -403,7 +422,7 @@ int RunRebuild(const std::string& data, const std::string& projection) {
 }
 
 int RunDigest(const std::string& data) {
-  auto opened = OpenCaughtUp(data);
+  auto opened = OpenProjections(data);
   if (!opened.ok()) return Fail(opened.status().ToString());
   std::string all;
   for (const auto& [name, digest] : opened->store->Digests()) {
@@ -428,13 +447,13 @@ int RunGen(const producers::GeneratorOptions& options, const std::string& out_pa
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // CPU time too: on a shared machine the wall rate says more about the neighbours.
   const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::fprintf(stderr,
-               "gen: %llu commands (%llu active entities, %llu goals) in %.2f s (%.0f commands/s; %.2f s of CPU, "
-               "%.0f commands per CPU-second)\n",
-               static_cast<unsigned long long>(stats->commands),
-               static_cast<unsigned long long>(stats->entities_active),
-               static_cast<unsigned long long>(stats->goals), secs, secs > 0 ? stats->commands / secs : 0.0, cpu,
-               cpu > 0 ? stats->commands / cpu : 0.0);
+  std::fprintf(
+      stderr,
+      "gen: %llu commands (%llu active entities, %llu goals) in %.2f s (%.0f commands/s; %.2f s of CPU, "
+      "%.0f commands per CPU-second)\n",
+      static_cast<unsigned long long>(stats->commands),
+      static_cast<unsigned long long>(stats->entities_active), static_cast<unsigned long long>(stats->goals),
+      secs, secs > 0 ? stats->commands / secs : 0.0, cpu, cpu > 0 ? stats->commands / cpu : 0.0);
   return 0;
 }
 

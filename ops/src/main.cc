@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> from_checkpoint;
   verify->add_option("--from-checkpoint", from_checkpoint,
                      "trust the checkpoint at this lsn; check only what follows");
+  cli::VerifyKafka verify_kafka(verify);  // verify --kafka (kafka_commands.cc)
   std::string signing_key;
   init->add_option("--signing-key", signing_key,
                    "the Ed25519 signing key file (created if missing, mode 0600; default DATA/signing.key)");
@@ -109,7 +110,8 @@ int main(int argc, char** argv) {
   gen_o.data_dir = "../shared/data";
   gen_o.campaigns_file = "ops/campaigns/2023.jsonl";
   std::string gen_out = "-";
-  auto* gen = app.add_subcommand("gen", "write a realistic, deterministic command file (a simulated 2023 or 2020-2023 term)");
+  auto* gen = app.add_subcommand(
+      "gen", "write a realistic, deterministic command file (a simulated 2023 or 2020-2023 term)");
   gen->add_option("--scale", gen_o.scale,
                   "tiny (5 municipalities, 2023), demo (Cundinamarca, 2023), department (Cundinamarca, "
                   "2020-2023, national-sized plans) or national (every DIVIPOLA entity, 2020-2023)");
@@ -119,19 +121,25 @@ int main(int argc, char** argv) {
   gen->add_option("--out", gen_out, "output file (default: standard output)");
 
   cli::BenchOptions bench_o;
-  auto* bench = app.add_subcommand(
-      "bench", "generate a dataset, measure append, rebuild, as-of, audit and verify beside baselines (docs/benchmarks.md)");
-  bench->add_option("--scale", bench_o.scale, "tiny, demo, department (default) or national; --quick defaults to demo");
+  auto* bench = app.add_subcommand("bench",
+                                   "generate a dataset, measure append, rebuild, as-of, audit and verify "
+                                   "beside baselines (docs/benchmarks.md)");
+  bench->add_option("--scale", bench_o.scale,
+                    "tiny, demo, department (default) or national; --quick defaults to demo");
   bench->add_option("--seed", bench_o.seed, "generator seed (default 2023)");
   bench->add_flag("--quick", bench_o.quick, "fewer samples, one rebuild (under two minutes on 2 cores)");
   bench->add_flag("--json", bench_o.json, "one JSON object: machine, dataset, workloads, ratios");
   bench->add_flag("--postgres", bench_o.postgres, "also run append and rebuild on a local PostgreSQL 15");
-  bench->add_option("--workload", bench_o.workloads, "only these: append, rebuild, asof, audit, verify, baselines");
-  bench->add_option("--submitters", bench_o.submitters, "concurrent submitters of the append workload (default 4)");
+  bench->add_option("--workload", bench_o.workloads,
+                    "only these: append, rebuild, asof, audit, verify, baselines");
+  bench->add_option("--submitters", bench_o.submitters,
+                    "concurrent submitters of the append workload (default 4)");
   bench->add_option("--shared-data", bench_o.data_dir, "the shared data folder (default ../shared/data)");
-  bench->add_option("--campaigns", bench_o.campaigns_file, "campaign file (default ops/campaigns/2023.jsonl)");
+  bench->add_option("--campaigns", bench_o.campaigns_file,
+                    "campaign file (default ops/campaigns/2023.jsonl)");
   bench->add_option("--sql", bench_o.sql_dir, "the PostgreSQL baseline's SQL (default ops/bench)");
-  bench->add_option("--dir", bench_o.work_dir, "work directory (default: a temporary one, removed afterwards)");
+  bench->add_option("--dir", bench_o.work_dir,
+                    "work directory (default: a temporary one, removed afterwards)");
 
   std::string import_kind, import_file;
   producers::ImportOptions import_o;
@@ -243,12 +251,12 @@ int main(int argc, char** argv) {
     return rc ? rc : cli::RunInitKey(data, signing_key);
   }
   if (kafka_serve.requested()) {
-    // One process is an HTTP service over the embedded ledger or a Kafka node, not both yet.
-    if (serve_cli.http_requested()) return cli::Fail("serve: --http and --kafka cannot be combined yet");
-    return kafka_serve.Run();
+    // A Kafka node; with --http, the HTTP service over it (one process).
+    return kafka_serve.Run(serve_cli.http_requested() ? &serve_cli : nullptr);
   }
   if (serve_cli.Selected()) return serve_cli.Run(data);
   if (*verify && !bundle_dir.empty()) return cli::RunVerifyBundle(bundle_dir, bundle_key);
+  if (*verify && verify_kafka.requested()) return verify_kafka.Run();
   if (*key_show) return cli::RunKeyShow(data);
   if (*checkpoint) return cli::RunCheckpoint(data);
   if (*evidence) return cli::RunEvidence(data, evidence_o);

@@ -94,7 +94,7 @@ Result<projections::Table> MdmTable(const projections::ProjectionStore& store, c
 int RunMdm(const std::string& data, const MdmOptions& o, const QueryOptions& q) {
   if (o.vigencia == 0) return Fail("mdm: --vigencia is required");
   if (o.explain && o.params.entity.empty()) return Fail("mdm --explain needs --entity");
-  auto opened = OpenCaughtUp(data);
+  auto opened = OpenProjections(data);
   if (!opened.ok()) return Fail(opened.status().ToString());
   auto table = MdmTable(*opened->store, o, q.as_of);
   if (!table.ok()) return Fail(table.status().message());

@@ -22,16 +22,16 @@ events::Micros Now() {
 
 // Runs `query` on the view `as_of` asks for; `keys` gives the index keys of an as-of view.
 template <typename Query, typename Keys>
-Result<projections::Table> Answer(const projections::ProjectionStore& store, const std::string& as_of, Keys keys,
-                                  Query query) {
+Result<projections::Table> Answer(const projections::ProjectionStore& store, const std::string& as_of,
+                                  Keys keys, Query query) {
   std::unique_ptr<projections::View> view;
   if (as_of.empty()) {
     view = projections::LiveView(store, Now());
   } else {
     auto t = events::ParseInstant(as_of);
     if (!t)
-      return Status::InvalidArgument("--as-of: expected an RFC 3339 time or a date YYYY-MM-DD, got '" + as_of +
-                                     "'");
+      return Status::InvalidArgument("--as-of: expected an RFC 3339 time or a date YYYY-MM-DD, got '" +
+                                     as_of + "'");
     auto v = projections::AsOfView(store, keys(store), *t);
     if (!v.ok()) return Status(v.status().code(), v.status().ToString());
     view = std::move(*v);
@@ -41,7 +41,7 @@ Result<projections::Table> Answer(const projections::ProjectionStore& store, con
 
 int Print(const std::string& data, const QueryOptions& options,
           const std::function<Result<projections::Table>(const projections::ProjectionStore&)>& table_of) {
-  auto opened = OpenCaughtUp(data);
+  auto opened = OpenProjections(data);
   if (!opened.ok()) return Fail(opened.status().ToString());
   Result<projections::Table> table = table_of(*opened->store);
   if (!table.ok()) return Fail(table.status().message());
@@ -58,17 +58,21 @@ Result<projections::Table> AuditTable(const projections::ProjectionStore& store,
   for (auto [text, slot] : {std::pair{&from, &p.from}, std::pair{&to, &p.to}}) {
     if (text->empty()) continue;
     auto t = events::ParseInstant(*text);
-    if (!t) return Status::InvalidArgument("expected an RFC 3339 time or a date YYYY-MM-DD, got '" + *text + "'");
+    if (!t)
+      return Status::InvalidArgument("expected an RFC 3339 time or a date YYYY-MM-DD, got '" + *text + "'");
     *slot = *t;
   }
   return Answer(
       store, as_of,
-      [&](const projections::ProjectionStore& s) { return projections::AsOfKeysForEntity(s, p.entity, false); },
+      [&](const projections::ProjectionStore& s) {
+        return projections::AsOfKeysForEntity(s, p.entity, false);
+      },
       [&](const projections::View& v) { return projections::AuditQuery(v, p); });
 }
 
 Result<projections::Table> ProgressTable(const projections::ProjectionStore& store,
-                                         const projections::ProgressParams& params, const std::string& as_of) {
+                                         const projections::ProgressParams& params,
+                                         const std::string& as_of) {
   return Answer(
       store, as_of,
       [&](const projections::ProjectionStore& s) {
@@ -91,7 +95,8 @@ Result<projections::Table> ReviewsTable(const projections::ProjectionStore& stor
 }
 
 Result<projections::Table> ComplianceTable(const projections::ProjectionStore& store,
-                                           const projections::ComplianceParams& params, const std::string& as_of) {
+                                           const projections::ComplianceParams& params,
+                                           const std::string& as_of) {
   return Answer(
       store, as_of,
       [&](const projections::ProjectionStore& s) {
@@ -105,7 +110,9 @@ Result<projections::Table> UsersTable(const projections::ProjectionStore& store,
                                       const projections::UsersParams& params, const std::string& as_of) {
   return Answer(
       store, as_of,
-      [&](const projections::ProjectionStore& s) { return projections::AsOfKeysForEntity(s, params.entity, true); },
+      [&](const projections::ProjectionStore& s) {
+        return projections::AsOfKeysForEntity(s, params.entity, true);
+      },
       [&](const projections::View& v) { return projections::UsersQuery(v, params); });
 }
 
@@ -127,8 +134,9 @@ int RunProgress(const std::string& data, const projections::ProgressParams& give
   if (!config.ok()) return Fail(config.status().ToString());
   projections::ProgressParams params = given;
   params.bands = BandsOf(*config);
-  return Print(data, options,
-               [&](const projections::ProjectionStore& s) { return ProgressTable(s, params, options.as_of); });
+  return Print(data, options, [&](const projections::ProjectionStore& s) {
+    return ProgressTable(s, params, options.as_of);
+  });
 }
 
 int RunReviews(const std::string& data, const projections::ReviewsParams& params,
@@ -139,8 +147,9 @@ int RunReviews(const std::string& data, const projections::ReviewsParams& params
 
 int RunCompliance(const std::string& data, const projections::ComplianceParams& params,
                   const QueryOptions& options) {
-  return Print(data, options,
-               [&](const projections::ProjectionStore& s) { return ComplianceTable(s, params, options.as_of); });
+  return Print(data, options, [&](const projections::ProjectionStore& s) {
+    return ComplianceTable(s, params, options.as_of);
+  });
 }
 
 int RunUsers(const std::string& data, const projections::UsersParams& params, const QueryOptions& options) {

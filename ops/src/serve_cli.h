@@ -15,6 +15,11 @@ class ServeCli {
   // True when `serve` or `token …` was on the command line (after parsing).
   bool Selected() const;
   int Run(const std::string& data);
+  // `serve --http` over the backend `factory` makes (null: the embedded ledger in `data`), until
+  // SIGINT/SIGTERM. `what` names the backend on stderr (e.g. "kafka 127.0.0.1:9092"); the
+  // "serving http://HOST:PORT (data DIR)" line on stdout stays the same for both backends.
+  int RunHttp(const std::string& data, const service::HttpService::BackendFactory* factory,
+              const std::string& what);
   CLI::App* serve() const { return serve_; }
   bool http_requested() const { return !http_.empty(); }
 

@@ -13,24 +13,37 @@
 namespace veeduria::cli {
 
 ServeCli::ServeCli(CLI::App& app) {
-  serve_ = app.add_subcommand(
-      "serve",
-      "run the service: the HTTP JSON API with tokens, /metrics, /healthz (--http), or a Kafka node (--kafka)");
+  serve_ = app.add_subcommand("serve",
+                              "run the service: the HTTP JSON API with tokens, /metrics, /healthz (--http), "
+                              "or a Kafka node (--kafka)");
   serve_->add_option("--http", http_, "listen on HOST:PORT (PORT 0: an ephemeral port, printed on start)");
   serve_->add_option("--tokens", tokens_file_, "the token file (default DATA/tokens)");
-  serve_->add_option("--tls-cert", options_.tls_cert, "serve HTTPS with this certificate (PEM; needs --tls-key)");
+  serve_->add_option("--tls-cert", options_.tls_cert,
+                     "serve HTTPS with this certificate (PEM; needs --tls-key)");
   serve_->add_option("--tls-key", options_.tls_key, "the certificate's private key (PEM)");
-  serve_->add_option("--max-body-bytes", options_.max_body_bytes, "larger request bodies get 413 (default 8 MiB)");
-  serve_->add_option("--max-lines", options_.max_lines, "POST /v1/commands: more lines get 413 (default 10000)");
-  serve_->add_option("--query-timeout-ms", options_.query_timeout_ms, "slower queries get 504 (default 10000)")
+  serve_->add_option("--max-body-bytes", options_.max_body_bytes,
+                     "larger request bodies get 413 (default 8 MiB)");
+  serve_->add_option("--max-lines", options_.max_lines,
+                     "POST /v1/commands: more lines get 413 (default 10000)");
+  serve_
+      ->add_option("--query-timeout-ms", options_.query_timeout_ms, "slower queries get 504 (default 10000)")
       ->check(CLI::PositiveNumber);
-  serve_->add_option("--max-concurrent", options_.max_concurrent, "/v1 requests in flight; beyond: 429 (default 32)")
+  serve_
+      ->add_option("--max-concurrent", options_.max_concurrent,
+                   "/v1 requests in flight; beyond: 429 (default 32)")
       ->check(CLI::PositiveNumber);
-  serve_->add_option("--threads", options_.threads, "HTTP worker threads (default 8)")->check(CLI::PositiveNumber);
+  serve_->add_option("--threads", options_.threads, "HTTP worker threads (default 8)")
+      ->check(CLI::PositiveNumber);
   serve_->add_option("--verify-every", options_.verify_every_seconds,
                      "verify the whole log every N seconds, first at start (default 3600; 0: never)");
-  serve_->add_option("--maintenance-every", options_.maintenance_seconds,
-                     "background catch-up and metric sampling period in seconds (default 5)")
+  serve_
+      ->add_option("--maintenance-every", options_.maintenance_seconds,
+                   "background catch-up and metric sampling period in seconds (default 5)")
+      ->check(CLI::PositiveNumber);
+  serve_
+      ->add_option("--command-timeout-ms", options_.command_timeout_ms,
+                   "with --kafka: POST /v1/commands waits this long for each outcome, then answers it "
+                   "\"timeout\" (default 30000)")
       ->check(CLI::PositiveNumber);
 
   auto* token = app.add_subcommand("token", "bearer tokens of the HTTP API (only their hashes are stored)");
@@ -71,7 +84,14 @@ int ServeCli::Run(const std::string& data) {
     for (const auto& r : *records) std::cout << r.id << "  " << r.user << "\n";
     return 0;
   }
-  if (http_.empty()) return Fail("serve: give --http HOST:PORT, or --kafka BROKERS (--kafka-config FILE, --kafka-mock N)");
+  if (http_.empty())
+    return Fail("serve: give --http HOST:PORT, or --kafka BROKERS (--kafka-config FILE, --kafka-mock N)");
+  return RunHttp(data, nullptr, "");
+}
+
+int ServeCli::RunHttp(const std::string& data, const service::HttpService::BackendFactory* factory,
+                      const std::string& what) {
+  const std::string tokens = tokens_file_.empty() ? data + "/tokens" : tokens_file_;
   const size_t colon = http_.rfind(':');
   if (colon == std::string::npos) return Fail("--http: expected HOST:PORT, got '" + http_ + "'");
   options_.data = data;
@@ -88,7 +108,8 @@ int ServeCli::Run(const std::string& data) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  auto service = service::HttpService::Open(options_);
+  auto service =
+      factory ? service::HttpService::Open(options_, *factory) : service::HttpService::Open(options_);
   if (!service.ok()) return Fail(service.status().ToString());
   service::HttpService* raw = service->get();
   std::thread([set, raw] {
@@ -106,6 +127,7 @@ int ServeCli::Run(const std::string& data) {
               << "); /readyz answers 503 and /v1 routes 503 until fixed\n";
   std::cout << "serving " << (raw->tls() ? "https" : "http") << "://" << options_.host << ":" << raw->port()
             << " (data " << data << ")" << std::endl;
+  if (!what.empty()) std::cerr << "serve: the HTTP service runs over " << what << std::endl;
   server.join();
   if (!served.ok()) return Fail(served.ToString());
   std::cerr << "serve: stopped\n";

@@ -1,6 +1,7 @@
 #include "veeduria/projections/store.h"
 
 #include <rocksdb/db.h>
+#include <stdlib.h>
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
@@ -72,6 +73,14 @@ uint64_t ReadU64(std::string_view s) {
 }  // namespace
 
 struct ProjectionStore::Impl {
+  // OpenSecondary's own directory, removed after the database closes (declared before it).
+  struct SecondaryDir {
+    std::string path;
+    ~SecondaryDir() {
+      std::error_code ec;
+      if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+  } secondary;
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -137,6 +146,38 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
     if (v && *v == std::to_string(p->version())) continue;
     if (v) store->reset_on_open_.push_back(name);
     VEEDURIA_RETURN_IF_ERROR(store->impl_->DropRows(name));
+  }
+  return store;
+}
+
+Result<std::unique_ptr<ProjectionStore>> ProjectionStore::OpenSecondary(const std::string& data_dir) {
+  const std::string path = data_dir + "/projections";
+  if (!std::filesystem::exists(path + "/CURRENT")) return Status::NotFound("no projections in " + path);
+  auto impl = std::make_unique<Impl>();
+  std::string tmpl = (std::filesystem::temp_directory_path() / "veeduria-secondary-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) return Status::IOError("cannot create a directory for a secondary instance");
+  impl->secondary.path = tmpl;
+  rocksdb::DBOptions options;
+  options.max_open_files = -1;  // a secondary keeps every file open: the primary may delete them
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
+  for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), {}});
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, path, tmpl, cfs, &impl->handles, &db);
+  if (!s.ok()) return FromRocks(s, "opening " + path + " as a secondary instance");
+  // Opening recovers the primary's MANIFEST and WAL as they are now: no TryCatchUpWithPrimary
+  // (RocksDB 7.8's crashes on the column families Reset dropped).
+  impl->db.reset(db);
+  impl->meta = impl->handles[0];
+  for (size_t i = 0; i < AllProjections().size(); ++i)
+    impl->rows.emplace(std::string(AllProjections()[i]->name()),
+                       std::make_unique<DbRows>(db, impl->handles[i + 1]));
+  auto store = std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
+  for (const Projection* p : AllProjections()) {
+    auto v = store->impl_->Meta("version/" + std::string(p->name()));
+    if (!v || *v != std::to_string(p->version()))
+      return Status::FailedPrecondition(path + ": projection " + std::string(p->name()) + " is at version " +
+                                        (v ? *v : std::string("(none)")) + ", this binary reads version " +
+                                        std::to_string(p->version()) + ": let its writer rebuild it first");
   }
   return store;
 }

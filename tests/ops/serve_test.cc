@@ -36,7 +36,8 @@ class ServeTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new veeduria::testing::TempDir();
     data_ = dir_->path + "/data";
-    ASSERT_EQ(Run({"init", "--clock", "simulated", "--admin", kAdmin, "--at", "2023-01-02T08:00:00-05:00"}).rc, 0);
+    ASSERT_EQ(
+        Run({"init", "--clock", "simulated", "--admin", kAdmin, "--at", "2023-01-02T08:00:00-05:00"}).rc, 0);
     const std::string cycle = veeduria::testing::ScenarioCommands(dir_->path);
     ASSERT_EQ(Run({"submit", cycle}).rc, 0);
     ASSERT_EQ(Run({"checkpoint"}).rc, 0);
@@ -55,7 +56,8 @@ class ServeTest : public ::testing::Test {
     delete dir_;
   }
   static std::vector<std::string> Args(std::vector<std::string> extra) {
-    std::vector<std::string> a = {"--data", data_, "serve", "--http", "127.0.0.1:0", "--maintenance-every", "3600"};
+    std::vector<std::string> a = {"--data", data_, "serve", "--http", "127.0.0.1:0", "--maintenance-every",
+                                  "3600"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -66,8 +68,10 @@ class ServeTest : public ::testing::Test {
   // HTTP path → the CLI command that must print the same bytes.
   static std::vector<std::pair<std::string, std::vector<std::string>>> Queries() {
     return {
-        {"/v1/audit?entity=25799&object=IP-155", {"audit", "--entity", "25799", "--object", "IP-155", "--json"}},
-        {"/v1/audit?entity=25799&as_of=2023-06-30", {"audit", "--entity", "25799", "--as-of", "2023-06-30", "--json"}},
+        {"/v1/audit?entity=25799&object=IP-155",
+         {"audit", "--entity", "25799", "--object", "IP-155", "--json"}},
+        {"/v1/audit?entity=25799&as_of=2023-06-30",
+         {"audit", "--entity", "25799", "--as-of", "2023-06-30", "--json"}},
         {"/v1/progress?entity=25799&campaign=KPT-2023&milestone=Q2",
          {"progress", "--entity", "25799", "--campaign", "KPT-2023", "--milestone", "Q2", "--json"}},
         {"/v1/progress?department=25", {"progress", "--department", "25", "--json"}},
@@ -125,10 +129,11 @@ TEST_F(ServeTest, HealthReadyAndMetricsNeedNoToken) {
   auto m = Get("/metrics", "");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->status, 200);
-  for (const char* name : {"veeduria_http_requests_total", "veeduria_projector_lag_events", "veeduria_apply_seconds",
-                           "veeduria_append_seconds", "veeduria_checkpoint_age_seconds", "veeduria_rocksdb_sst_bytes",
-                           "veeduria_rocksdb_pending_compaction_bytes", "veeduria_rebuild_records_done",
-                           "veeduria_verification_ok 1"})
+  for (const char* name :
+       {"veeduria_http_requests_total", "veeduria_projector_lag_events", "veeduria_apply_seconds",
+        "veeduria_append_seconds", "veeduria_checkpoint_age_seconds", "veeduria_rocksdb_sst_bytes",
+        "veeduria_rocksdb_pending_compaction_bytes", "veeduria_rebuild_records_done",
+        "veeduria_verification_ok 1"})
     EXPECT_NE(m->body.find(name), std::string::npos) << name;
   EXPECT_NE(m->body.find("veeduria_checkpoint_present 1"), std::string::npos);
 }
@@ -182,7 +187,8 @@ TEST_F(ServeTest, EvidenceIsTheBundleWithEveryFile) {
   ASSERT_EQ(r->status, 200) << r->body;
   json j = json::parse(r->body);
   EXPECT_GT(j["events"].get<int>(), 0);
-  for (const char* f : {"manifest.json", "manifest.sig", "timeline.html", "public_key.pem", "checkpoint.json"})
+  for (const char* f :
+       {"manifest.json", "manifest.sig", "timeline.html", "public_key.pem", "checkpoint.json"})
     EXPECT_TRUE(j["files"].contains(f)) << f;
   size_t event_files = 0;
   for (const auto& [name, content] : j["files"].items()) event_files += name.rfind("events/", 0) == 0;
@@ -255,11 +261,15 @@ TEST_F(ServeTest, ReadsAreLimitedByRole) {
 TEST_F(ServeTest, CommandsAnswerPerLineAndTheActorIsTheTokensUser) {
   const std::string body =
       // actor omitted: the token's user
-      "{\"command\":\"request_password_reset\",\"command_id\":\"http-reset-1\",\"at\":\"2024-03-01T08:00:00-05:00\","
-      "\"user\":\"" + kLeader25799 + "\"}\n"
+      "{\"command\":\"request_password_reset\",\"command_id\":\"http-reset-1\",\"at\":\"2024-03-01T08:00:00-"
+      "05:00\","
+      "\"user\":\"" +
+      kLeader25799 +
+      "\"}\n"
       // actor names someone else: refused and recorded
-      "{\"command\":\"request_password_reset\",\"command_id\":\"http-reset-2\",\"actor\":\"" + kAdmin +
-      "\",\"at\":\"2024-03-01T08:01:00-05:00\",\"user\":\"" + kAdmin + "\"}\n"
+      "{\"command\":\"request_password_reset\",\"command_id\":\"http-reset-2\",\"actor\":\"" +
+      kAdmin + "\",\"at\":\"2024-03-01T08:01:00-05:00\",\"user\":\"" + kAdmin +
+      "\"}\n"
       "{\"command\":\"nonsense\"\n";
   auto r = Post(body, kLeader25799);
   ASSERT_TRUE(r);
@@ -274,14 +284,17 @@ TEST_F(ServeTest, CommandsAnswerPerLineAndTheActorIsTheTokensUser) {
   EXPECT_EQ(lines[1]["events"].size(), 1u) << "a refusal is recorded";
   EXPECT_EQ(lines[2]["status"], "invalid");
   // The shape of submit --json.
-  EXPECT_EQ(r->body.rfind("{\"line\":1,\"command_id\":\"http-reset-1\",\"status\":\"accepted\",\"message\":", 0), 0u);
+  EXPECT_EQ(
+      r->body.rfind("{\"line\":1,\"command_id\":\"http-reset-1\",\"status\":\"accepted\",\"message\":", 0),
+      0u);
   // Read your writes: the entity's users show the reset requested by the token's user at once.
   auto users = Get("/v1/users?entity=25799", kAdmin);
   ASSERT_TRUE(users);
   bool reset = false;
   const json users_json = json::parse(users->body);
   for (const auto& row : users_json["rows"])
-    reset = reset || (row.value("detail", "") == "request http-reset-1" && row.value("by", "") == kLeader25799);
+    reset =
+        reset || (row.value("detail", "") == "request http-reset-1" && row.value("by", "") == kLeader25799);
   EXPECT_TRUE(reset) << users->body;
   // A retry is a duplicate with the original events.
   auto again = Post(body, kLeader25799);
@@ -292,10 +305,13 @@ TEST_F(ServeTest, CommandsAnswerPerLineAndTheActorIsTheTokensUser) {
   auto m = Get("/metrics", "");
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("veeduria_commands_total{outcome=\"rejected\",reason=\"not_authorized\"} 1"),
-            std::string::npos) << m->body;
+            std::string::npos)
+      << m->body;
   EXPECT_NE(m->body.find("veeduria_events_appended_total{type=\"CommandRejected\"} 1"), std::string::npos);
-  EXPECT_NE(m->body.find("veeduria_commands_total{outcome=\"invalid\",reason=\"bad_json\"}"), std::string::npos);
-  EXPECT_NE(m->body.find("veeduria_http_requests_total{route=\"/v1/commands\",status=\"200\"}"), std::string::npos);
+  EXPECT_NE(m->body.find("veeduria_commands_total{outcome=\"invalid\",reason=\"bad_json\"}"),
+            std::string::npos);
+  EXPECT_NE(m->body.find("veeduria_http_requests_total{route=\"/v1/commands\",status=\"200\"}"),
+            std::string::npos);
 }
 
 TEST_F(ServeTest, BodyAndLineLimitsAre413AndTheServiceKeepsServing) {
@@ -303,14 +319,16 @@ TEST_F(ServeTest, BodyAndLineLimitsAre413AndTheServiceKeepsServing) {
   const std::string copy = dir_->path + "/limits";
   std::filesystem::copy(data_ + "/tokens", dir_->path + "/tokens-copy");
   {
-    veeduria::testing::RunResult init = veeduria::testing::Run(
-        {"--data", copy, "init", "--clock", "system", "--admin", kAdmin});
+    veeduria::testing::RunResult init =
+        veeduria::testing::Run({"--data", copy, "init", "--clock", "system", "--admin", kAdmin});
     ASSERT_EQ(init.rc, 0);
   }
-  ServeProcess small({"--data", copy, "serve", "--http", "127.0.0.1:0", "--tokens", dir_->path + "/tokens-copy",
-                      "--max-body-bytes", "2000", "--max-lines", "2", "--maintenance-every", "3600"});
+  ServeProcess small({"--data", copy, "serve", "--http", "127.0.0.1:0", "--tokens",
+                      dir_->path + "/tokens-copy", "--max-body-bytes", "2000", "--max-lines", "2",
+                      "--maintenance-every", "3600"});
   ASSERT_GT(small.port, 0) << small.first_line;
-  const std::string line = "{\"command\":\"request_password_reset\",\"command_id\":\"x\",\"user\":\"" + kAdmin + "\"}\n";
+  const std::string line =
+      "{\"command\":\"request_password_reset\",\"command_id\":\"x\",\"user\":\"" + kAdmin + "\"}\n";
   auto big = Post(std::string(3000, ' ') + line, kAdmin, small.port);
   ASSERT_TRUE(big);
   EXPECT_EQ(big->status, 413);
@@ -324,7 +342,8 @@ TEST_F(ServeTest, BodyAndLineLimitsAre413AndTheServiceKeepsServing) {
   EXPECT_EQ(Lines(ok->body).at(0)["status"], "accepted") << ok->body;
   auto m = Get("/metrics", "", small.port);
   ASSERT_TRUE(m);
-  EXPECT_NE(m->body.find("veeduria_http_requests_total{route=\"/v1/commands\",status=\"413\"} 2"), std::string::npos)
+  EXPECT_NE(m->body.find("veeduria_http_requests_total{route=\"/v1/commands\",status=\"413\"} 2"),
+            std::string::npos)
       << m->body;
 }
 
@@ -336,10 +355,13 @@ TEST_F(ServeTest, TheOpenApiDescriptionMatchesTheServedRoutes) {
   std::string line, path;
   bool in_paths = false;
   while (std::getline(in, line)) {
-    if (line == "paths:") in_paths = true;
-    else if (in_paths && !line.empty() && line[0] != ' ') in_paths = false;
+    if (line == "paths:")
+      in_paths = true;
+    else if (in_paths && !line.empty() && line[0] != ' ')
+      in_paths = false;
     if (!in_paths) continue;
-    if (line.size() > 3 && line.rfind("  /", 0) == 0 && line.back() == ':') path = line.substr(2, line.size() - 3);
+    if (line.size() > 3 && line.rfind("  /", 0) == 0 && line.back() == ':')
+      path = line.substr(2, line.size() - 3);
     for (const char* m : {"get", "post", "put", "delete", "patch"})
       if (line == std::string("    ") + m + ":") {
         std::string upper = m;
@@ -355,6 +377,34 @@ TEST_F(ServeTest, TheOpenApiDescriptionMatchesTheServedRoutes) {
     ASSERT_TRUE(r) << p;
     EXPECT_NE(r->status, 404) << method << " " << p;
     EXPECT_NE(r->status, 405) << method << " " << p;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Regression: SIGTERM right after the "serving" line could reach httplib before its listen loop
+// had started, and that stop() was lost: the server kept running. It must now exit promptly.
+TEST(ServeStopTest, SigtermRightAfterTheServingLineStopsTheServer) {
+  veeduria::testing::TempDir dir;
+  const std::string data = dir.path + "/data";
+  ASSERT_EQ(veeduria::testing::Run({"--data", data, "init", "--clock", "simulated", "--admin", kAdmin}).rc,
+            0);
+  for (int round = 0; round < 30; ++round) {
+    ServeProcess p({"--data", data, "serve", "--http", "127.0.0.1:0", "--maintenance-every", "3600"});
+    ASSERT_GT(p.port, 0) << p.first_line;
+    ::kill(p.pid, SIGTERM);
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 1000 && done == 0; ++i) {  // up to 10 s
+      done = ::waitpid(p.pid, &status, WNOHANG);
+      if (done == 0) ::usleep(10000);  // polling a child's exit, not timing a race
+    }
+    if (done == 0) ::kill(p.pid, SIGKILL);
+    EXPECT_NE(done, 0) << "round " << round << ": the server ignored SIGTERM";
+    if (done == 0) ::waitpid(p.pid, &status, 0);
+    p.pid = -1;
   }
 }
 

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "../cli.h"
+#include "backend.h"
 #include "probes.h"
 #include "tokens.h"
 #include "veeduria/consumers/projector.h"
@@ -51,18 +52,24 @@ void Error(httplib::Response& res, int status, const std::string& error, const s
 
 int HttpStatusOf(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kFailedPrecondition: return 409;
-    case StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 std::string Base64(const std::string& bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   out.resize(n);
   return out;
 }
@@ -73,32 +80,6 @@ std::string RouteLabel(const std::string& path) {
   return "other";  // a bounded label set
 }
 
-// Forwards to the projection store, timing each batch (the projector's probe).
-class ObservedTarget : public events::ProjectionTarget {
- public:
-  ObservedTarget(projections::ProjectionStore& store, ProjectorProbe& probe, uint64_t remaining)
-      : store_(store), probe_(probe), remaining_(remaining) {}
-  uint64_t NextOffset(std::string_view topic, uint32_t partition) const override {
-    return store_.NextOffset(topic, partition);
-  }
-  Status Apply(const std::vector<events::LogEntry>& entries) override {
-    const auto t = Clock::now();
-    Status s = store_.Apply(entries);
-    probe_.OnApply(entries.size(), Since(t));
-    done_ += entries.size();
-    const double secs = Since(start_);
-    probe_.OnProgress(done_, secs > 0 ? done_ / secs : 0, remaining_ > done_ ? remaining_ - done_ : 0);
-    return s;
-  }
-
- private:
-  projections::ProjectionStore& store_;
-  ProjectorProbe& probe_;
-  const uint64_t remaining_;
-  uint64_t done_ = 0;
-  const Clock::time_point start_ = Clock::now();
-};
-
 // Who may read what (DESIGN §2.4 roles): national roles (dnp, auditor, control_body) read
 // everything; a department_reviewer reads its department and its entities; the leader or a
 // reporter of an entity reads that entity. Decided from the decider state (live roles).
@@ -108,23 +89,19 @@ enum class ScopeKind { kEntity, kDepartment, kNational };
 
 struct HttpService::Impl {
   ServiceOptions options;
-  std::unique_ptr<producers::EmbeddedLedger> ledger;
-  std::unique_ptr<projections::ProjectionStore> store;
-  std::shared_mutex store_mu;  // catch-up exclusive; queries shared
-  std::mutex catch_up_mu;      // one catch-up at a time
-  projections::SemaforoBands bands;
   std::unique_ptr<TokenStore> tokens;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   LedgerProbe ledger_probe{*registry};
   ProjectorProbe projector_probe{*registry};
   HttpProbe http_probe{*registry};
   StorageProbe storage_probe{*registry};
+  std::unique_ptr<Backend> backend;  // after the probes it reports to
   std::unique_ptr<httplib::Server> server;
   int port = 0;
   std::atomic<int> in_flight{0};
-  std::atomic<bool> chain_broken{false};
-  std::atomic<uint64_t> applied{0};
   std::atomic<bool> caught_up_once{false};  // the first catch-up (a rebuild, maybe) is done
+  // Serve/Stop hand-over: httplib's stop() before listen_after_bind() runs is lost.
+  std::atomic<bool> stop_requested{false}, serve_entered{false}, serve_returned{false};
 
   // Background maintenance and detached query workers.
   std::mutex bg_mu;
@@ -136,73 +113,39 @@ struct HttpService::Impl {
   bool first_done = false;  // GUARDED_BY(bg_mu): the first catch-up ended (well or not)
   Status first_catch_up;    // GUARDED_BY(bg_mu): how
 
-  uint64_t AppliedCount() const {
-    uint64_t n = 0;
-    for (std::string_view topic : {events::kDirectoryTopic, events::kEventsTopic})
-      for (uint32_t p = 0; p < ledger->partitions(topic); ++p) n += store->NextOffset(topic, p);
-    return n;
+  Status CatchUpNow() { return backend->CatchUp(); }
+
+  // The backend's readiness, and not before the first catch-up ended well.
+  json Readiness() const {
+    json r = backend->Readiness();
+    if (!caught_up_once && r.value("status", "") == "ready") r["status"] = "catching_up";
+    return r;
   }
 
-  // Brings the projections to the end of the log (at least to what was appended before the call).
-  Status CatchUpNow() {
-    std::lock_guard<std::mutex> one(catch_up_mu);
-    std::unique_lock<std::shared_mutex> lock(store_mu);
-    const uint64_t end = ledger->end_lsn(), before = AppliedCount();
-    ObservedTarget target(*store, projector_probe, end > before ? end - before : 0);
-    auto r = consumers::CatchUp(*ledger, target);
-    const uint64_t now_applied = AppliedCount();
-    applied = now_applied;
-    const uint64_t tail = ledger->end_lsn();
-    projector_probe.SetLag(tail > now_applied ? tail - now_applied : 0);
-    if (!r.ok()) {
-      if (r.status().code() == StatusCode::kCorruption) {
-        chain_broken = true;
-        projector_probe.OnChainError();
-      }
-      return r.status();
-    }
-    return Status::Ok();
-  }
-
-  bool Ready() const { return caught_up_once && !chain_broken && applied.load() >= ledger->end_lsn(); }
-
-  void SampleStorage() {
-    for (auto [name, get] : {std::pair<std::string, std::function<uint64_t(const std::string&)>>{
-                                 "log", [&](const std::string& p) { return ledger->DbIntProperty(p); }},
-                             {"projections", [&](const std::string& p) { return store->DbIntProperty(p); }}})
-      storage_probe.SetDb(name, get("rocksdb.live-sst-files-size"),
-                          get("rocksdb.estimate-pending-compaction-bytes"));
-    const events::CheckpointInfo cp = events::ReadLastCheckpoint(ledger->state());
-    storage_probe.SetCheckpoint(cp.present, cp.present ? (NowMicros() - cp.at) / 1e6 : 0);
-    const uint64_t end = ledger->end_lsn(), done = applied.load();
-    projector_probe.SetLag(end > done ? end - done : 0);
-  }
+  void SampleStorage() { backend->SampleMetrics(); }
 
   // Entities whose milestone deadline passed without a report, per campaign and milestone.
   void SampleCompliance() {
-    std::shared_lock<std::shared_mutex> lock(store_mu);
-    auto view = projections::LiveView(*store, NowMicros());
-    std::vector<std::pair<std::string, std::string>> milestones;
-    view->rows("compliance").ScanRecords("c/", [&](std::string_view, const json& c) {
-      for (const auto& m : c.value("milestones", json::array()))
-        milestones.emplace_back(c.value("campaign", ""), m.value("id", ""));
-      return true;
+    backend->ReadProjections([&](const projections::ProjectionStore& store) {
+      auto view = projections::LiveView(store, NowMicros());
+      std::vector<std::pair<std::string, std::string>> milestones;
+      view->rows("compliance").ScanRecords("c/", [&](std::string_view, const json& c) {
+        for (const auto& m : c.value("milestones", json::array()))
+          milestones.emplace_back(c.value("campaign", ""), m.value("id", ""));
+        return true;
+      });
+      for (const auto& [c, m] : milestones) {
+        auto t = projections::ComplianceQuery(*view, {c, m, ""});
+        if (!t.ok()) continue;
+        size_t missing = 0;
+        for (const auto& row : t->rows)
+          if (row.value("status", "") == "missing") ++missing;
+        storage_probe.SetMissingReports(c, m, missing);
+      }
     });
-    for (const auto& [c, m] : milestones) {
-      auto t = projections::ComplianceQuery(*view, {c, m, ""});
-      if (!t.ok()) continue;
-      size_t missing = 0;
-      for (const auto& row : t->rows)
-        if (row.value("status", "") == "missing") ++missing;
-      storage_probe.SetMissingReports(c, m, missing);
-    }
   }
 
-  void Verify() {
-    const auto t = Clock::now();
-    auto r = consumers::VerifyLog(*ledger);
-    storage_probe.OnVerification(r.ok() && r->ok, Since(t));
-  }
+  void Verify() { (void)backend->Verify(); }  // reported by the probes
 
   void Maintain() {
     std::unique_lock<std::mutex> lock(bg_mu);
@@ -224,7 +167,8 @@ struct HttpService::Impl {
                                          std::chrono::duration<double>(options.verify_every_seconds));
       }
       lock.lock();
-      bg_cv.wait_for(lock, std::chrono::duration<double>(options.maintenance_seconds), [&] { return stopping; });
+      bg_cv.wait_for(lock, std::chrono::duration<double>(options.maintenance_seconds),
+                     [&] { return stopping; });
     }
   }
 
@@ -236,7 +180,7 @@ struct HttpService::Impl {
     return tokens->Lookup(h.substr(7));
   }
 
-  json Rec(const std::string& key) const { return events::ReadRecord(ledger->state(), key); }
+  json Rec(const std::string& key) const { return backend->Record(key); }
 
   bool MayRead(const std::string& user, ScopeKind kind, const std::string& code) const {
     const json u = Rec("u/" + user);
@@ -258,7 +202,8 @@ struct HttpService::Impl {
   // --- handlers --------------------------------------------------------------------------
 
   // Wraps a /v1 handler: the concurrency limit, then the token, then the handler.
-  httplib::Server::Handler V1(std::function<void(const httplib::Request&, httplib::Response&, const std::string&)> fn) {
+  httplib::Server::Handler V1(
+      std::function<void(const httplib::Request&, httplib::Response&, const std::string&)> fn) {
     return [this, fn](const httplib::Request& req, httplib::Response& res) {
       struct Slot {
         std::atomic<int>& n;
@@ -277,12 +222,14 @@ struct HttpService::Impl {
         running = workers;
       }
       if (now > options.max_concurrent || running >= options.max_concurrent)
-        return Error(res, 429, "too_many_requests",
-                     "more than " + std::to_string(options.max_concurrent) + " requests in flight; retry later");
+        return Error(
+            res, 429, "too_many_requests",
+            "more than " + std::to_string(options.max_concurrent) + " requests in flight; retry later");
       auto user = Authenticate(req);
       if (!user) {
         res.set_header("WWW-Authenticate", "Bearer");
-        return Error(res, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer TOKEN)");
+        return Error(res, 401, "unauthorized",
+                     "a valid bearer token is required (Authorization: Bearer TOKEN)");
       }
       fn(req, res, *user);
     };
@@ -305,10 +252,14 @@ struct HttpService::Impl {
       } catch (const std::exception& e) {
         Error(r, 500, "internal", "the query failed");
       }
-      done->set_value(std::move(r));
-      std::lock_guard<std::mutex> l(bg_mu);
-      --workers;
-      bg_cv.notify_all();
+      {
+        // The slot is free before the answer is: a client that got it and asks again at once
+        // must not meet its own finished query as one still running (a spurious 429).
+        std::lock_guard<std::mutex> l(bg_mu);
+        --workers;
+        bg_cv.notify_all();
+      }
+      done->set_value(std::move(r));  // `done` is the thread's own: nothing of *this after the slot
     }).detach();
     if (future.wait_for(std::chrono::milliseconds(options.query_timeout_ms)) != std::future_status::ready)
       return Error(res, 504, "query_timeout",
@@ -320,7 +271,8 @@ struct HttpService::Impl {
 
   // The query parameters, refusing any not in `allowed` (a typo must not widen a query).
   std::optional<Params> ParamsOf(const httplib::Request& req, httplib::Response& res,
-                                 std::initializer_list<const char*> allowed, std::initializer_list<const char*> required) {
+                                 std::initializer_list<const char*> allowed,
+                                 std::initializer_list<const char*> required) {
     Params p;
     for (const auto& [k, v] : req.params) {
       bool ok = false;
@@ -344,7 +296,8 @@ struct HttpService::Impl {
   void Table(const httplib::Request& req, httplib::Response& res, const Params& p, ScopeKind kind,
              const std::string& code, const std::string& user,
              std::function<Result<projections::Table>(const projections::ProjectionStore&)> query) {
-    if (!MayRead(user, kind, code)) return Error(res, 403, "forbidden", "the token's user may not read this scope");
+    if (!MayRead(user, kind, code))
+      return Error(res, 403, "forbidden", "the token's user may not read this scope");
     size_t limit = options.default_limit, offset = 0;
     try {
       if (p.count("limit") && !p.at("limit").empty()) limit = std::stoul(p.at("limit"));
@@ -357,19 +310,23 @@ struct HttpService::Impl {
     const std::string path = req.path;
     Params params = p;
     WithTimeout(res, [this, query, limit, offset, path, params](httplib::Response& r) {
-      std::shared_lock<std::shared_mutex> lock(store_mu);
-      auto table = query(*store);
-      lock.unlock();
+      std::optional<Result<projections::Table>> result;
+      backend->ReadProjections(
+          [&](const projections::ProjectionStore& store) { result.emplace(query(store)); });
+      Result<projections::Table>& table = *result;
       if (!table.ok()) return Error(r, HttpStatusOf(table.status()), "bad_request", table.status().message());
       const size_t total = table->rows.size();
       if (offset > 0 || total > limit) {
         std::vector<nlohmann::ordered_json> page;
-        for (size_t i = offset; i < total && i < offset + limit; ++i) page.push_back(std::move(table->rows[i]));
+        for (size_t i = offset; i < total && i < offset + limit; ++i)
+          page.push_back(std::move(table->rows[i]));
         table->rows = std::move(page);
         if (offset + limit < total) {
           std::string next = path + "?";
           for (const auto& [k, v] : params)
-            if (k != "offset") next += httplib::detail::encode_query_param(k) + "=" + httplib::detail::encode_query_param(v) + "&";
+            if (k != "offset")
+              next +=
+                  httplib::detail::encode_query_param(k) + "=" + httplib::detail::encode_query_param(v) + "&";
           next += "offset=" + std::to_string(offset + limit);
           if (!params.count("limit")) next += "&limit=" + std::to_string(limit);
           r.set_header("Link", "<" + next + ">; rel=\"next\"");
@@ -386,34 +343,42 @@ struct HttpService::Impl {
   }
 
   void Audit(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"entity", "object", "actor", "type", "from", "to", "as_of", "limit", "offset"}, {"entity"});
+    auto p =
+        ParamsOf(req, res, {"entity", "object", "actor", "type", "from", "to", "as_of", "limit", "offset"},
+                 {"entity"});
     if (!p) return;
     projections::AuditParams a;
-    a.entity = Get(*p, "entity"), a.object = Get(*p, "object"), a.actor = Get(*p, "actor"), a.type = Get(*p, "type");
+    a.entity = Get(*p, "entity"), a.object = Get(*p, "object"), a.actor = Get(*p, "actor"),
+    a.type = Get(*p, "type");
     const std::string from = Get(*p, "from"), to = Get(*p, "to"), as_of = Get(*p, "as_of");
     Table(req, res, *p, ScopeKind::kEntity, a.entity, user,
           [=](const projections::ProjectionStore& s) { return cli::AuditTable(s, a, from, to, as_of); });
   }
 
   void Progress(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"entity", "department", "national", "campaign", "milestone", "as_of", "limit", "offset"}, {});
+    auto p = ParamsOf(
+        req, res, {"entity", "department", "national", "campaign", "milestone", "as_of", "limit", "offset"},
+        {});
     if (!p) return;
     projections::ProgressParams q;
     q.entity = Get(*p, "entity"), q.department = Get(*p, "department");
     q.national = Get(*p, "national") == "true" || Get(*p, "national") == "1";
     q.campaign = Get(*p, "campaign"), q.milestone = Get(*p, "milestone");
-    q.bands = bands;
+    q.bands = backend->bands();
     if ((!q.entity.empty()) + (!q.department.empty()) + q.national != 1)
       return Error(res, 400, "bad_parameter", "give exactly one of entity, department, national=true");
-    const ScopeKind kind = !q.entity.empty() ? ScopeKind::kEntity
-                           : !q.department.empty() ? ScopeKind::kDepartment : ScopeKind::kNational;
+    const ScopeKind kind = !q.entity.empty()       ? ScopeKind::kEntity
+                           : !q.department.empty() ? ScopeKind::kDepartment
+                                                   : ScopeKind::kNational;
     const std::string as_of = Get(*p, "as_of");
     Table(req, res, *p, kind, q.entity.empty() ? q.department : q.entity, user,
           [=](const projections::ProjectionStore& s) { return cli::ProgressTable(s, q, as_of); });
   }
 
   void Reviews(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"entity", "department", "campaign", "milestone", "status", "as_of", "limit", "offset"}, {});
+    auto p =
+        ParamsOf(req, res,
+                 {"entity", "department", "campaign", "milestone", "status", "as_of", "limit", "offset"}, {});
     if (!p) return;
     projections::ReviewsParams q;
     q.entity = Get(*p, "entity"), q.department = Get(*p, "department");
@@ -429,12 +394,13 @@ struct HttpService::Impl {
   }
 
   void Compliance(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"campaign", "milestone", "department", "as_of", "limit", "offset"}, {"campaign", "milestone"});
+    auto p = ParamsOf(req, res, {"campaign", "milestone", "department", "as_of", "limit", "offset"},
+                      {"campaign", "milestone"});
     if (!p) return;
     projections::ComplianceParams q{Get(*p, "campaign"), Get(*p, "milestone"), Get(*p, "department")};
     const std::string as_of = Get(*p, "as_of");
-    Table(req, res, *p, q.department.empty() ? ScopeKind::kNational : ScopeKind::kDepartment, q.department, user,
-          [=](const projections::ProjectionStore& s) { return cli::ComplianceTable(s, q, as_of); });
+    Table(req, res, *p, q.department.empty() ? ScopeKind::kNational : ScopeKind::kDepartment, q.department,
+          user, [=](const projections::ProjectionStore& s) { return cli::ComplianceTable(s, q, as_of); });
   }
 
   void Users(const httplib::Request& req, httplib::Response& res, const std::string& user) {
@@ -447,7 +413,9 @@ struct HttpService::Impl {
   }
 
   void Mdm(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"vigencia", "group", "department", "entity", "explain", "as_of", "limit", "offset"}, {"vigencia"});
+    auto p = ParamsOf(req, res,
+                      {"vigencia", "group", "department", "entity", "explain", "as_of", "limit", "offset"},
+                      {"vigencia"});
     if (!p) return;
     cli::MdmOptions o;
     try {
@@ -455,10 +423,12 @@ struct HttpService::Impl {
     } catch (const std::exception&) {
       return Error(res, 400, "bad_parameter", "vigencia is a year");
     }
-    o.params.group = Get(*p, "group"), o.params.department = Get(*p, "department"), o.params.entity = Get(*p, "entity");
+    o.params.group = Get(*p, "group"), o.params.department = Get(*p, "department"),
+    o.params.entity = Get(*p, "entity");
     o.explain = Get(*p, "explain") == "true" || Get(*p, "explain") == "1";
-    const ScopeKind kind = !o.params.entity.empty() ? ScopeKind::kEntity
-                           : !o.params.department.empty() ? ScopeKind::kDepartment : ScopeKind::kNational;
+    const ScopeKind kind = !o.params.entity.empty()       ? ScopeKind::kEntity
+                           : !o.params.department.empty() ? ScopeKind::kDepartment
+                                                          : ScopeKind::kNational;
     const std::string as_of = Get(*p, "as_of");
     Table(req, res, *p, kind, o.params.entity.empty() ? o.params.department : o.params.entity, user,
           [=](const projections::ProjectionStore& s) { return cli::MdmTable(s, o, as_of); });
@@ -479,7 +449,7 @@ struct HttpService::Impl {
       std::string tmpl = (fs::temp_directory_path() / "veeduria-evidence-XXXXXX").string();
       if (!::mkdtemp(tmpl.data())) return Error(r, 500, "internal", "cannot create a temporary directory");
       o.out = tmpl;
-      auto summary = cli::WriteEvidence(*ledger, options.data, o);
+      auto summary = backend->WriteEvidence(o);
       if (!summary.ok()) {
         fs::remove_all(tmpl);
         return Error(r, HttpStatusOf(summary.status()), "bad_request", summary.status().message());
@@ -516,7 +486,7 @@ struct HttpService::Impl {
       return Error(res, 413, "too_many_lines",
                    std::to_string(lines.size()) + " lines; at most " + std::to_string(options.max_lines) +
                        " per request");
-    std::vector<std::pair<std::string, events::Decision>> out(lines.size());  // command_id, decision
+    std::vector<std::pair<std::string, CommandOutcome>> out(lines.size());  // command_id, outcome
     std::vector<events::Command> commands;
     std::vector<size_t> slots;
     for (size_t i = 0; i < lines.size(); ++i) {
@@ -529,7 +499,7 @@ struct HttpService::Impl {
       }
       auto parsed = events::ParseCommand(text, lines[i].line_no);
       if (parsed.error) {
-        out[i].second = cli::InvalidLine(*parsed.error, "request", lines[i].text, &out[i].first);
+        out[i].second.decision = cli::InvalidLine(*parsed.error, "request", lines[i].text, &out[i].first);
         ledger_probe.OnInvalid(parsed.error->reason);
         continue;
       }
@@ -539,17 +509,29 @@ struct HttpService::Impl {
       commands.push_back(std::move(*parsed.command));
     }
     if (!commands.empty()) {
-      const auto t = Clock::now();
-      auto decided = ledger->Append(commands);
-      if (!decided.ok()) return Error(res, 503, "unavailable", "the ledger could not append; nothing was written");
-      ledger_probe.OnAppend(*decided, Since(t));
+      auto decided = backend->Decide(commands);
+      if (!decided.ok()) return Error(res, 503, "unavailable", decided.status().message());
       for (size_t k = 0; k < slots.size(); ++k) out[slots[k]].second = std::move((*decided)[k]);
       Status caught = CatchUpNow();  // read-your-writes
       if (!caught.ok()) res.set_header("X-Projections", "behind");
     }
     std::string body;
-    for (size_t i = 0; i < lines.size(); ++i)
-      body += cli::SubmitResultJson(lines[i].line_no, out[i].first, out[i].second) + "\n";
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (out[i].second.timed_out) {
+        body += json{{"line", lines[i].line_no},
+                     {"command_id", out[i].first},
+                     {"status", "timeout"},
+                     {"message",
+                      "no outcome within the command timeout; the command may still be decided: "
+                      "resubmitting it is safe (a retry is a duplicate)"},
+                     {"events", json::array()},
+                     {"flags", json::array()}}
+                    .dump() +
+                "\n";
+        continue;
+      }
+      body += cli::SubmitResultJson(lines[i].line_no, out[i].first, out[i].second.decision) + "\n";
+    }
     res.set_content(body, "application/x-ndjson");
   }
 
@@ -586,14 +568,9 @@ struct HttpService::Impl {
       res.set_content("{\"status\":\"ok\"}\n", "application/json");
     };
     handlers["/readyz"] = [this](const httplib::Request&, httplib::Response& res) {
-      const uint64_t end = ledger->end_lsn(), done = applied.load();
-      const bool ready = Ready();
-      res.status = ready ? 200 : 503;
-      res.set_content(json{{"status", ready ? "ready" : chain_broken ? "chain_broken" : "catching_up"},
-                           {"log_events", end},
-                           {"applied", done}}
-                              .dump() + "\n",
-                      "application/json");
+      const json r = Readiness();
+      res.status = r.value("status", "") == "ready" ? 200 : 503;
+      res.set_content(r.dump() + "\n", "application/json");
     };
     handlers["/metrics"] = [this](const httplib::Request&, httplib::Response& res) {
       SampleStorage();
@@ -627,9 +604,9 @@ struct HttpService::Impl {
 
 const std::vector<Route>& ServedRoutes() {
   static const std::vector<Route> routes = {
-      {"GET", "/healthz"},     {"GET", "/readyz"},         {"GET", "/metrics"},   {"GET", "/v1/audit"},
-      {"GET", "/v1/progress"}, {"GET", "/v1/reviews"},     {"GET", "/v1/compliance"}, {"GET", "/v1/users"},
-      {"GET", "/v1/mdm"},      {"GET", "/v1/evidence"},    {"POST", "/v1/commands"}};
+      {"GET", "/healthz"},     {"GET", "/readyz"},      {"GET", "/metrics"},       {"GET", "/v1/audit"},
+      {"GET", "/v1/progress"}, {"GET", "/v1/reviews"},  {"GET", "/v1/compliance"}, {"GET", "/v1/users"},
+      {"GET", "/v1/mdm"},      {"GET", "/v1/evidence"}, {"POST", "/v1/commands"}};
   return routes;
 }
 
@@ -646,20 +623,19 @@ HttpService::~HttpService() {
 }
 
 Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options) {
+  return Open(std::move(options),
+              [](const ServiceOptions& o, Probes probes) { return OpenEmbeddedBackend(o.data, probes); });
+}
+
+Result<std::unique_ptr<HttpService>> HttpService::Open(ServiceOptions options,
+                                                       const BackendFactory& factory) {
   auto impl = std::make_unique<Impl>();
   if (options.tokens_file.empty()) options.tokens_file = options.data + "/tokens";
   impl->options = options;
-  auto ledger = cli::OpenLedger(options.data, true);
-  if (!ledger.ok()) return ledger.status();
-  impl->ledger = std::move(*ledger);
-  auto store = projections::ProjectionStore::Open(options.data);
-  if (!store.ok()) return store.status();
-  impl->store = std::move(*store);
-  for (const auto& name : impl->store->reset_on_open())
-    std::cerr << "projection " << name << " changed version: rebuilding it from the log\n";
-  auto config = producers::ReadLedgerConfig(options.data);
-  if (!config.ok()) return config.status();
-  impl->bands = cli::BandsOf(*config);
+  auto backend = factory(
+      options, Probes{*impl->registry, impl->ledger_probe, impl->projector_probe, impl->storage_probe});
+  if (!backend.ok()) return backend.status();
+  impl->backend = std::move(*backend);
   impl->tokens = std::make_unique<TokenStore>(options.tokens_file);
   if (options.tls_cert.empty() != options.tls_key.empty())
     return Status::InvalidArgument("TLS needs both --tls-cert and --tls-key");
@@ -696,13 +672,26 @@ int HttpService::port() const { return impl_->port; }
 bool HttpService::tls() const { return !impl_->options.tls_cert.empty(); }
 
 Status HttpService::Serve() {
+  impl_->serve_entered = true;
+  struct Returned {
+    std::atomic<bool>& flag;
+    ~Returned() { flag = true; }
+  } returned{impl_->serve_returned};
+  if (impl_->stop_requested) return Status::Ok();  // stopped before it could listen
   if (!impl_->server->listen_after_bind() && impl_->server->is_running())
     return Status::IOError("the HTTP server stopped with an error");
   return Status::Ok();
 }
 
 void HttpService::Stop() {
-  if (impl_->server) impl_->server->stop();
+  if (!impl_->server) return;
+  impl_->stop_requested = true;
+  // Serve() may be between its check and listening: wait (bounded) until it listens, so that
+  // stop() is not lost (a SIGTERM right after the "serving" line left the server running).
+  for (int i = 0; i < 5000 && impl_->serve_entered && !impl_->serve_returned && !impl_->server->is_running();
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->server->stop();
 }
 
 }  // namespace veeduria::service

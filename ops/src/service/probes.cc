@@ -6,6 +6,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
+
 namespace veeduria::service {
 namespace {
 
@@ -23,10 +25,11 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 }  // namespace
 
 LedgerProbe::LedgerProbe(prometheus::Registry& r)
-    : commands_(BuildCounter()
-                    .Name("veeduria_commands_total")
-                    .Help("Commands decided, by outcome (accepted, rejected, duplicate, invalid) and reason code")
-                    .Register(r)),
+    : commands_(
+          BuildCounter()
+              .Name("veeduria_commands_total")
+              .Help("Commands decided, by outcome (accepted, rejected, duplicate, invalid) and reason code")
+              .Register(r)),
       events_(BuildCounter()
                   .Name("veeduria_events_appended_total")
                   .Help("Events appended to the log, by event type")
@@ -166,6 +169,49 @@ void StorageProbe::OnVerification(bool ok, double) {
 }
 void StorageProbe::SetMissingReports(const std::string& c, const std::string& m, size_t n) {
   missing_.Add({{"campaign", c}, {"milestone", m}}).Set(static_cast<double>(n));
+}
+
+KafkaProbe::KafkaProbe(prometheus::Registry& r)
+    : lag_(BuildGauge()
+               .Name("veeduria_kafka_lag_events")
+               .Help("Events in a partition of the events or directory topic not yet projected by this node")
+               .Register(r)),
+      assigned_(BuildGauge()
+                    .Name("veeduria_kafka_partition_assigned")
+                    .Help("1 when this node's decider owns the commands partition, else 0")
+                    .Register(r)),
+      assigned_count_(BuildGauge()
+                          .Name("veeduria_kafka_assigned_partitions")
+                          .Help("Commands partitions this node's deciders own")
+                          .Register(r)
+                          .Add({})),
+      decider_(
+          BuildCounter()
+              .Name("veeduria_kafka_decider_total")
+              .Help("This node's deciders: commands decided, transactions committed, aborted and retried, "
+                    "producers re-initialized after being fenced (what)")
+              .Register(r)) {}
+
+void KafkaProbe::SetLag(const std::string& topic, uint32_t partition, uint64_t behind) {
+  lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}}).Set(static_cast<double>(behind));
+}
+
+void KafkaProbe::SetAssigned(const std::vector<uint32_t>& assigned, uint32_t partitions) {
+  for (uint32_t p = 0; p < partitions; ++p) {
+    const bool mine = std::find(assigned.begin(), assigned.end(), p) != assigned.end();
+    assigned_.Add({{"partition", std::to_string(p)}}).Set(mine ? 1 : 0);
+  }
+  assigned_count_.Set(static_cast<double>(assigned.size()));
+}
+
+void KafkaProbe::SetTotals(uint64_t commands, uint64_t transactions, uint64_t aborted, uint64_t fenced) {
+  const uint64_t now[4] = {commands, transactions, aborted, fenced};
+  const char* what[4] = {"commands", "transactions", "aborted", "fenced"};
+  for (int i = 0; i < 4; ++i) {
+    auto& c = decider_.Add({{"what", what[i]}});
+    if (now[i] > last_[i]) c.Increment(static_cast<double>(now[i] - last_[i]));
+    last_[i] = std::max(last_[i], now[i]);
+  }
 }
 
 }  // namespace veeduria::service

@@ -93,4 +93,23 @@ class StorageProbe {
   prometheus::Family<prometheus::Gauge>& missing_;
 };
 
+// A Kafka node (serve --kafka … --http): which commands partitions its deciders own, how far
+// its projectors are behind each partition, and its deciders' transactions (kafka/node.h).
+class KafkaProbe {
+ public:
+  explicit KafkaProbe(prometheus::Registry& registry);
+  void SetLag(const std::string& topic, uint32_t partition, uint64_t events_behind);
+  // `assigned` among commands partitions 0..partitions-1.
+  void SetAssigned(const std::vector<uint32_t>& assigned, uint32_t partitions);
+  // The node's running totals (kafka::NodeStats); the counters advance by the difference.
+  void SetTotals(uint64_t commands, uint64_t transactions, uint64_t aborted, uint64_t fenced);
+
+ private:
+  prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& assigned_;
+  prometheus::Gauge& assigned_count_;
+  prometheus::Family<prometheus::Counter>& decider_;
+  uint64_t last_[4] = {0, 0, 0, 0};
+};
+
 }  // namespace veeduria::service

@@ -16,7 +16,9 @@
 //
 // Projectors: every node projects every partition of events and directory into its own
 // ProjectionStore, which stores its offsets with its rows (Kafka's committed offsets are never
-// used) and checks each stream's sequence and hash chain.
+// used) and checks each stream's sequence and hash chain.  A node that projects writes
+// DATA/kafka-node.json ({"backend": "kafka", "brokers", "topic_prefix", "partitions"}; no secret
+// properties), which tells the query commands that DATA holds a Kafka node's projections.
 //
 // Thread-safety: the public methods are thread-safe.
 
@@ -24,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +52,13 @@ struct NodeOptions {
   std::function<bool(uint32_t, uint64_t)> abort_before_commit;
 };
 
+// Events not yet projected in one partition of events or directory.
+struct PartitionLag {
+  std::string topic;  // "events" or "directory"
+  uint32_t partition = 0;
+  uint64_t lag = 0;
+};
+
 struct NodeStats {
   std::vector<uint32_t> assigned;  // commands partitions this node decides now
   uint64_t commands = 0;           // commands decided (duplicates included)
@@ -57,12 +67,15 @@ struct NodeStats {
   // Catch-ups that read past messages of this node's own aborted transactions: 0 on a real
   // cluster (read_committed hides them); the mock shows them (PLATFORM.md).
   uint64_t aborted_seen = 0;
-  uint64_t fenced = 0;            // producers re-initialized after a fatal error (fenced)
-  uint64_t caught_up_events = 0;  // events evolved from the log by catch-up
-  uint64_t projected = 0;         // events applied to the projections
-  uint64_t lag = 0;               // events in the log not yet projected (at the last look)
-  bool killed = false;            // kill_before_commit fired
-  std::string last_error;         // last error of a decider or projector ("" if none)
+  uint64_t fenced = 0;             // producers re-initialized after a fatal error (fenced)
+  uint64_t caught_up_events = 0;   // events evolved from the log by catch-up
+  uint64_t projected = 0;          // events applied to the projections
+  uint64_t lag = 0;                // events in the log not yet projected (at the last look)
+  std::vector<PartitionLag> lags;  // the same per partition (at the last look)
+  bool projector_looked = false;   // the projectors compared their offsets with the log once
+  bool chain_broken = false;       // the projectors met a gap, a fork or unreadable bytes: stopped there
+  bool killed = false;             // kill_before_commit fired
+  std::string last_error;          // last error of a decider or projector ("" if none)
 };
 
 class KafkaNode {
@@ -78,6 +91,11 @@ class KafkaNode {
   std::vector<std::pair<std::string, std::string>> Digests() const;
   // Runs fn with the projection store between two batches (queries while serving).
   void WithProjections(const std::function<void(const projections::ProjectionStore&)>& fn) const;
+  // A record of the directory's decider state (events/state.h keys: "u/<user>", "e/<entity>"),
+  // null when absent: the fold of the directory events the projectors have applied (so a
+  // checked chain). The HTTP service's read scopes use it, as the embedded service uses its
+  // ledger's state. REQUIRES: run_projectors.
+  nlohmann::json DirectoryRecord(const std::string& key) const;
 
  private:
   struct Impl;

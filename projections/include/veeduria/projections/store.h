@@ -22,6 +22,12 @@ namespace veeduria::projections {
 class ProjectionStore : public events::ProjectionTarget {
  public:
   static Result<std::unique_ptr<ProjectionStore>> Open(const std::string& data_dir);
+  // Opens DATA/projections for reading only, as a RocksDB secondary instance (its own files in
+  // a temporary directory, removed on close), so it works while another process (a running
+  // `serve --kafka`) writes: the secondary tails the writer's MANIFEST and WAL and keeps every
+  // file open, and sees each Apply whole (one WriteBatch). A snapshot as of the open; no
+  // Apply/Reset. kFailedPrecondition when a projection's version is not this binary's.
+  static Result<std::unique_ptr<ProjectionStore>> OpenSecondary(const std::string& data_dir);
   ~ProjectionStore() override;
 
   uint64_t NextOffset(std::string_view topic, uint32_t partition) const override;
