@@ -8,6 +8,7 @@
 #include <thread>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "veeduria/events/render.h"
 #include "veeduria/projections/projection.h"
@@ -57,6 +58,19 @@ std::string OffsetKey(std::string_view projection, std::string_view topic, uint3
 }
 std::string HeadKey(std::string_view projection, std::string_view stream) {
   return "head/" + std::string(projection) + "/" + std::string(stream);
+}
+// The chain index, shared by all projections: chain/<stream>/<seq, 8 bytes big-endian> -> the
+// hash of the event applied at that sequence. Written with the first projection that applies the
+// event; read only for an event below a projection's head (a re-delivery, or a fork).
+constexpr std::string_view kChainPrefix = "chain/";
+constexpr std::string_view kChainMarker = "chain-index";  // present once the index is complete
+std::string U64(uint64_t v);
+std::string ChainKey(std::string_view stream, uint64_t seq) {
+  std::string k(kChainPrefix);
+  k += stream;
+  k += '/';
+  k += U64(seq);
+  return k;
 }
 std::string U64(uint64_t v) {
   std::string s(8, '\0');
@@ -131,13 +145,20 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
     impl->rows.emplace(std::string(AllProjections()[i]->name()),
                        std::make_unique<DbRows>(db, impl->handles[i + 1]));
   auto store = std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
+  // A store written before the chain index existed cannot tell a re-delivery from a fork below a
+  // head: every projection is rebuilt (and the index with them).
+  const bool chain = store->impl_->Meta(std::string(kChainMarker)).has_value();
   for (const Projection* p : AllProjections()) {
     const std::string name(p->name());
     auto v = store->impl_->Meta("version/" + name);
-    if (v && *v == std::to_string(p->version())) continue;
+    if (chain && v && *v == std::to_string(p->version())) continue;
     if (v) store->reset_on_open_.push_back(name);
     VEEDURIA_RETURN_IF_ERROR(store->impl_->DropRows(name));
   }
+  if (!chain)
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(
+        store->impl_->db->Put(rocksdb::WriteOptions(), store->impl_->meta, std::string(kChainMarker), ""),
+        "marking the chain index"));
   return store;
 }
 
@@ -176,21 +197,38 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     uint64_t next;  // offset of the first entry it has not applied
     events::OverlayState overlay;
     std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
+    std::vector<char> applied;  // per entry of the batch
     Status status;
   };
   std::vector<std::unique_ptr<Target>> targets;
   for (const Projection* p : AllProjections()) {
     auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
     targets.push_back(std::unique_ptr<Target>(new Target{
-        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}, {}}));
+        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}, {}, {}}));
   }
   // Each projection folds the batch on its own (they share nothing but the read-only events), so
   // they run on up to one thread per core.
+  // The hash of the event applied at (stream, seq) before refs[upto]: from the chain index (an
+  // earlier batch), else the first event of this batch at that sequence (one applied it, or the
+  // batch stopped there). Only events below a head ask, so the hot path never reads it.
+  auto applied_hash = [&](const std::string& stream, uint64_t seq, size_t upto) -> std::optional<events::Hash> {
+    if (auto v = impl_->Meta(ChainKey(stream, seq)); v && v->size() == 32) {
+      events::Hash h;
+      std::memcpy(h.data(), v->data(), 32);
+      return h;
+    }
+    for (size_t i = 0; i < upto; ++i)
+      if (refs[i].env->stream_seq() == seq && Str(refs[i].env->stream()) == stream) return refs[i].hash;
+    return std::nullopt;
+  };
   auto fold = [&](Target& t) {
-    for (const EventRef& ref : refs) {
+    t.applied.assign(refs.size(), 0);
+    for (size_t i = 0; i < refs.size(); ++i) {
+      const EventRef& ref = refs[i];
       if (ref.position.offset < t.next) continue;  // applied before
       // The stream's sequence and hash chain, so that a re-delivered or forked stream (Kafka)
-      // can never corrupt the rows: skip an exact duplicate of the head, stop on anything else.
+      // can never corrupt the rows: skip an exact duplicate of what was applied at that
+      // sequence, stop on anything else.
       const std::string stream = Str(ref.env->stream());
       auto it = t.heads.find(stream);
       if (it == t.heads.end()) {
@@ -202,21 +240,31 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
         it = t.heads.emplace(stream, h).first;
       }
       const uint64_t seq = ref.env->stream_seq();
-      if (seq == it->second.first && ref.hash == it->second.second) continue;  // exact duplicate
-      // An event below the head is a re-delivery of one already applied (Kafka: a transaction
-      // retried after an abort whose messages the consumer still sees, or a producer retry).
-      // It cannot change what was applied; a fork that reaches the head breaks prev_hash below.
-      if (seq < it->second.first) continue;
+      const auto where = [&] {
+        return "stream " + stream + " at seq " + std::to_string(seq) + " (" + topic + "/" +
+               std::to_string(partition) + " offset " + std::to_string(ref.position.offset) + ")";
+      };
+      if (seq <= it->second.first) {
+        // At or below the head: a re-delivery (Kafka: a transaction retried after an abort whose
+        // messages the consumer still sees, or a producer retry) if it is the very event applied
+        // at that sequence; a fork otherwise.
+        const std::optional<events::Hash> known =
+            seq == it->second.first ? std::optional<events::Hash>(it->second.second) : applied_hash(stream, seq, i);
+        if (known && *known == ref.hash) continue;
+        t.status = Status::Corruption(where() + " forks: applied " + (known ? events::ToHex(*known) : "(unknown)") +
+                                      ", got " + events::ToHex(ref.hash) + "; projection " +
+                                      std::string(t.projection->name()) + " stopped");
+        return;
+      }
       if (seq != it->second.first + 1 || !ref.env->prev_hash() ||
           std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0) {
-        t.status = Status::Corruption("stream " + stream + " forks or has a gap at seq " + std::to_string(seq) +
-                                      " (" + topic + "/" + std::to_string(partition) + " offset " +
-                                      std::to_string(ref.position.offset) + "); projection " +
-                                      std::string(t.projection->name()) + " stopped");
+        t.status = Status::Corruption(where() + " forks or has a gap after seq " + std::to_string(it->second.first) +
+                                      "; projection " + std::string(t.projection->name()) + " stopped");
         return;
       }
       t.projection->Apply(ref, t.overlay);
       it->second = {seq, ref.hash};
+      t.applied[i] = 1;
     }
   };
   std::atomic<size_t> next_target{0};
@@ -248,6 +296,13 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     }
     batch.Put(impl_->meta, OffsetKey(t->projection->name(), topic, partition), U64(next));
   }
+  for (size_t i = 0; i < refs.size(); ++i) {
+    bool applied = false;
+    for (auto& t : targets) applied = applied || (!t->applied.empty() && t->applied[i]);
+    if (applied)
+      batch.Put(impl_->meta, ChainKey(Str(refs[i].env->stream()), refs[i].env->stream_seq()),
+                rocksdb::Slice(reinterpret_cast<const char*>(refs[i].hash.data()), 32));
+  }
   // With the WAL (not synced): a killed projector keeps every batch it committed, so one that is
   // killed over and over still progresses (without it, each restart began at the last flush).
   VEEDURIA_RETURN_IF_ERROR(
@@ -260,6 +315,12 @@ Status ProjectionStore::Reset(std::string_view projection) {
   for (const Projection* p : AllProjections())
     if (projection.empty() || p->name() == projection)
       VEEDURIA_RETURN_IF_ERROR(impl_->DropRows(std::string(p->name())));
+  // The chain index describes the log, not a projection: it goes only with all of them (a store
+  // then replays a log from scratch, maybe another one).
+  if (projection.empty())
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(
+        impl_->db->DeleteRange(rocksdb::WriteOptions(), impl_->meta, std::string(kChainPrefix), "chain0"),
+        "dropping the chain index"));
   return Status::Ok();
 }
 

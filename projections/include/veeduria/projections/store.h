@@ -3,10 +3,13 @@
 // with each projection's version, the next offset of each topic partition it has applied and
 // the head (sequence, hash) of each stream it has seen.
 //
-// Apply() checks each stream's sequence and hash chain (an exact re-delivery of the head is
-// skipped; a gap or a fork stops with kCorruption) and writes the rows of every projection and
+// Apply() checks each stream's sequence and hash chain (an exact re-delivery of an event already
+// applied, at the head or below it, is skipped; a gap, or a different event at an applied
+// sequence, stops with kCorruption naming both hashes) and writes the rows of every projection and
 // their new offsets in ONE WriteBatch, so a crash at any point loses nothing and applies nothing
 // twice. Projections have their own offsets, so one can be rebuilt while the others stay.
+// "meta" also holds the chain index chain/<stream>/<seq> -> hash that the check below a head
+// reads (shared by the projections; dropped only with all of them).
 
 #include <functional>
 #include <memory>
