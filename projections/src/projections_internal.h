@@ -5,6 +5,7 @@
 #include <string>
 
 #include "veeduria/events/decide.h"
+#include "msgpack.h"
 #include "veeduria/projections/projection.h"
 #include "veeduria/projections/rows.h"
 
@@ -17,10 +18,25 @@ const Projection& ComplianceProjection();
 const Projection& UsersProjection();
 const Projection& MdmProjection();
 
+// Fixed-width lowercase hex of `v` appended to `out` (Hex16 without a temporary).
+inline void AppendHex16(std::string& out, uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  char buf[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) buf[i] = kDigits[v & 0xf];
+  out.append(buf, 16);
+}
+
 // The key of an event in time order within an index: recorded_at, stream, stream_seq.
 inline std::string TimeKey(const EventRef& e) {
-  return Hex16(static_cast<uint64_t>(e.env->recorded_at())) + "/" + Str(e.env->stream()) + "/" +
-         Hex16(e.env->stream_seq());
+  const std::string_view stream = e.env->stream() ? e.env->stream()->string_view() : std::string_view();
+  std::string out;
+  out.reserve(34 + stream.size());
+  AppendHex16(out, static_cast<uint64_t>(e.env->recorded_at()));
+  out += '/';
+  out += stream;
+  out += '/';
+  AppendHex16(out, e.env->stream_seq());
+  return out;
 }
 
 // The value of an audit index row i/<key>/<time key>: the event itself and where it sits in the

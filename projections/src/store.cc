@@ -53,6 +53,19 @@ class DbRows : public Rows, public events::StateStore {
   rocksdb::ColumnFamilyHandle* cf_;
 };
 
+// The rows of a writes-only projection (Projection::writes_only) for one batch, in the order it
+// wrote them: no ordered map, no copies; later writes of a key win when replayed into a batch.
+class WriteLog : public events::StateStore {
+ public:
+  std::optional<std::string> Get(std::string_view) const override { std::abort(); }
+  void Put(std::string_view key, std::string value) override { writes_.emplace_back(key, std::move(value)); }
+  void Delete(std::string_view key) override { writes_.emplace_back(key, std::nullopt); }
+  const std::vector<std::pair<std::string, std::optional<std::string>>>& writes() const { return writes_; }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
+};
+
 std::string OffsetKey(std::string_view projection, std::string_view topic, uint32_t partition) {
   return "off/" + std::string(projection) + "/" + std::string(topic) + "/" + std::to_string(partition);
 }
@@ -196,6 +209,7 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     const Projection* projection;
     uint64_t next;  // offset of the first entry it has not applied
     events::OverlayState overlay;
+    WriteLog log;  // instead of the overlay when the projection writes only
     std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
     std::vector<char> applied;  // per entry of the batch
     Status status;
@@ -204,10 +218,8 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   for (const Projection* p : AllProjections()) {
     auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
     targets.push_back(std::unique_ptr<Target>(new Target{
-        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}, {}, {}}));
+        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}, {}, {}, {}}));
   }
-  // Each projection folds the batch on its own (they share nothing but the read-only events), so
-  // they run on up to one thread per core.
   // The hash of the event applied at (stream, seq) before refs[upto]: from the chain index (an
   // earlier batch), else the first event of this batch at that sequence (one applied it, or the
   // batch stopped there). Only events below a head ask, so the hot path never reads it.
@@ -221,6 +233,8 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
       if (refs[i].env->stream_seq() == seq && Str(refs[i].env->stream()) == stream) return refs[i].hash;
     return std::nullopt;
   };
+  // Each projection folds the batch on its own (they share nothing but the read-only events), so
+  // they run on up to one thread per core.
   auto fold = [&](Target& t) {
     t.applied.assign(refs.size(), 0);
     for (size_t i = 0; i < refs.size(); ++i) {
@@ -262,7 +276,10 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
                                       "; projection " + std::string(t.projection->name()) + " stopped");
         return;
       }
-      t.projection->Apply(ref, t.overlay);
+      if (t.projection->writes_only())
+        t.projection->Apply(ref, t.log);
+      else
+        t.projection->Apply(ref, t.overlay);
       it->second = {seq, ref.hash};
       t.applied[i] = 1;
     }
@@ -283,12 +300,14 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   for (auto& t : targets) {
     if (next <= t->next) continue;
     rocksdb::ColumnFamilyHandle* cf = impl_->rows.at(std::string(t->projection->name()))->cf();
-    for (const auto& [key, value] : t->overlay.writes().entries()) {
+    auto put = [&](const std::string& key, const std::optional<std::string>& value) {
       if (value)
         batch.Put(cf, key, *value);
       else
         batch.Delete(cf, key);
-    }
+    };
+    for (const auto& [key, value] : t->overlay.writes().entries()) put(key, value);
+    for (const auto& [key, value] : t->log.writes()) put(key, value);
     for (const auto& [stream, head] : t->heads) {
       std::string v = U64(head.first);
       v.append(reinterpret_cast<const char*>(head.second.data()), 32);
