@@ -146,7 +146,8 @@ class Progress : public Projection {
                          [&](const s::Financial* a, const s::Financial* b) { return source(a) < source(b); });
         std::vector<const s::Financial*> unique;
         for (size_t i = 0; i < sources.size(); ++i)
-          if (i + 1 == sources.size() || source(sources[i + 1]) != source(sources[i])) unique.push_back(sources[i]);
+          if (i + 1 == sources.size() || source(sources[i + 1]) != source(sources[i]))
+            unique.push_back(sources[i]);
         auto sv = [](const flatbuffers::String* x) { return x ? x->string_view() : std::string_view(); };
         MsgpackWriter w;
         w.Map(12).Field("campaign", sv(p->campaign())).Str("compromisos").Int(compromisos);
@@ -167,8 +168,12 @@ class Progress : public Projection {
         std::string key;
         key.reserve(64);
         key.append("r/").append(sv(p->entity())).append("/").append(sv(p->plan())).append("/");
-        key.append(sv(p->goal())).append("/").append(sv(p->campaign())).append("/").append(sv(p->milestone()));
-        rows.Put(key, w.Take());
+        key.append(sv(p->goal()))
+            .append("/")
+            .append(sv(p->campaign()))
+            .append("/")
+            .append(sv(p->milestone()));
+        PutUnread(rows, key, w.Take());  // no fold reads r/ rows
         break;
       }
       default:

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "veeduria/events/decide.h"
 #include "msgpack.h"
+#include "veeduria/events/decide.h"
 #include "veeduria/projections/projection.h"
 #include "veeduria/projections/rows.h"
 
@@ -37,6 +37,21 @@ inline std::string TimeKey(const EventRef& e) {
   out += '/';
   AppendHex16(out, e.env->stream_seq());
   return out;
+}
+
+// Rows a fold writes and never reads back (progress's r/ rows), so the store can keep them out of
+// the ordered overlay it reads from (in bulk mode that overlay holds a whole run). A key written
+// this way is never written or read through Put/Get by the same projection.
+class UnreadRows {
+ public:
+  virtual ~UnreadRows() = default;
+  virtual void PutUnread(std::string_view key, std::string value) = 0;
+};
+inline void PutUnread(events::StateStore& rows, std::string_view key, std::string value) {
+  if (auto* unread = dynamic_cast<UnreadRows*>(&rows))
+    unread->PutUnread(key, std::move(value));
+  else
+    rows.Put(key, std::move(value));
 }
 
 // The value of an audit index row i/<key>/<time key>: the event itself and where it sits in the

@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "projections_internal.h"
 #include "veeduria/events/render.h"
 #include "veeduria/projections/projection.h"
 
@@ -72,6 +73,9 @@ class WriteLog : public events::StateStore {
   std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
 };
 
+// A row of a sorted run: views into rows held elsewhere.
+using RunRow = std::pair<std::string_view, const std::optional<std::string>*>;
+
 std::string OffsetKey(std::string_view projection, std::string_view topic, uint32_t partition) {
   return "off/" + std::string(projection) + "/" + std::string(topic) + "/" + std::to_string(partition);
 }
@@ -104,15 +108,26 @@ uint64_t ReadU64(std::string_view s) {
 
 // One projection folding batches: its overlay of rows, the heads of the streams it has seen and,
 // in bulk mode, what it has applied but not yet written (rows, offsets), kept between batches.
+// The overlay a fold reads and writes, whose rows the fold never reads back (UnreadRows) go
+// to `log` instead of the ordered map.
+class FoldOverlay : public events::OverlayState, public UnreadRows {
+ public:
+  FoldOverlay(const DbRows* base, WriteLog* log) : OverlayState(base), log_(log) {}
+  void PutUnread(std::string_view key, std::string value) override { log_->Put(key, std::move(value)); }
+
+ private:
+  WriteLog* log_;
+};
+
 struct Target {
-  Target(const Projection* p, const DbRows* base) : projection(p), overlay(base) {}
+  Target(const Projection* p, const DbRows* base) : projection(p), overlay(base, &log) {}
   const Projection* projection;
   uint64_t next = 0;  // offset of the first entry of this batch's partition it has not applied
-  events::OverlayState overlay;
-  WriteLog log;  // instead of the overlay when the projection writes only
+  WriteLog log;       // a writes-only projection's rows, and rows put as unread
+  FoldOverlay overlay;
   std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
   std::map<std::pair<std::string, uint32_t>, uint64_t> offsets;  // bulk: next offset, not yet written
-  std::vector<char> applied;  // per entry of the batch
+  std::vector<char> applied;                                     // per entry of the batch
   Status status;
 };
 
@@ -147,15 +162,15 @@ struct ProjectionStore::Impl {
     bulk_events = 0;
   }
   // Writes a sorted run of `rows` (keys strictly increasing; nullopt: a deletion) for `cf`.
-  template <typename R>
-  Status WriteRun(rocksdb::ColumnFamilyHandle* cf, const R& rows,
+  Status WriteRun(rocksdb::ColumnFamilyHandle* cf, const std::vector<RunRow>& rows,
                   std::vector<rocksdb::IngestExternalFileArg>* args) {
     if (rows.empty()) return Status::Ok();
-    rocksdb::SstFileWriter w(rocksdb::EnvOptions(), rocksdb::Options(db->GetDBOptions(), db->GetOptions(cf)), cf);
+    rocksdb::SstFileWriter w(rocksdb::EnvOptions(), rocksdb::Options(db->GetDBOptions(), db->GetOptions(cf)),
+                             cf);
     const std::string path = bulk_dir + "/" + cf->GetName() + "-" + std::to_string(bulk_runs) + ".sst";
     VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Open(path), "opening " + path));
     for (const auto& [key, value] : rows) {
-      rocksdb::Status s = value ? w.Put(key, *value) : w.Delete(key);
+      rocksdb::Status s = *value ? w.Put(key, **value) : w.Delete(key);
       VEEDURIA_RETURN_IF_ERROR(FromRocks(s, "writing " + path));
     }
     VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Finish(), "finishing " + path));
@@ -183,22 +198,33 @@ struct ProjectionStore::Impl {
       for (size_t i; (i = next_job++) < jobs.size();) {
         Target& t = *jobs[i].second;
         rocksdb::ColumnFamilyHandle* cf = rows.at(*jobs[i].first)->cf();
-        if (!t.overlay.writes().entries().empty()) {
-          job_status[i] = WriteRun(cf, t.overlay.writes().entries(), &job_args[i]);
-        } else if (!t.log.writes().empty()) {
-          // A writes-only projection's rows in the order written: sorted, the last write of a key
-          // wins (stable sort, then the last of each run of equal keys).
-          auto& w = t.log.mutable_writes();
-          std::stable_sort(w.begin(), w.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-          size_t out = 0;
-          for (size_t j = 0; j < w.size(); ++j)
-            if (j + 1 == w.size() || w[j + 1].first != w[j].first) {
-              if (out != j) w[out] = std::move(w[j]);  // never a self-move
-              ++out;
-            }
-          w.resize(out);
-          job_status[i] = WriteRun(cf, w, &job_args[i]);
+        // The log's rows in the order written: sorted, the last write of a key wins (stable
+        // sort, then the last of each run of equal keys); then merged with the overlay's (their
+        // keys never meet: see UnreadRows).
+        auto& w = t.log.mutable_writes();
+        std::stable_sort(w.begin(), w.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        size_t out = 0;
+        for (size_t j = 0; j < w.size(); ++j)
+          if (j + 1 == w.size() || w[j + 1].first != w[j].first) {
+            if (out != j) w[out] = std::move(w[j]);  // never a self-move
+            ++out;
+          }
+        w.resize(out);
+        const auto& m = t.overlay.writes().entries();
+        std::vector<RunRow> run;
+        run.reserve(m.size() + w.size());
+        auto a = m.begin();
+        auto b = w.begin();
+        while (a != m.end() || b != w.end()) {
+          if (b == w.end() || (a != m.end() && a->first < b->first)) {
+            run.push_back({a->first, &a->second});
+            ++a;
+          } else {
+            run.push_back({b->first, &b->second});
+            ++b;
+          }
         }
+        job_status[i] = WriteRun(cf, run, &job_args[i]);
       }
     };
     const size_t threads = std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
@@ -218,11 +244,14 @@ struct ProjectionStore::Impl {
         v.append(reinterpret_cast<const char*>(head.second.data()), 32);
         meta_rows[HeadKey(name, stream)] = std::move(v);
       }
-      for (const auto& [where, next] : t->offsets) meta_rows[OffsetKey(name, where.first, where.second)] = U64(next);
+      for (const auto& [where, next] : t->offsets)
+        meta_rows[OffsetKey(name, where.first, where.second)] = U64(next);
     }
     for (const auto& [key, hash] : bulk_chain)
       meta_rows[key] = std::string(reinterpret_cast<const char*>(hash.data()), 32);
-    VEEDURIA_RETURN_IF_ERROR(WriteRun(meta, meta_rows, &args));
+    std::vector<RunRow> meta_run;
+    for (const auto& [key, value] : meta_rows) meta_run.push_back({key, &value});
+    VEEDURIA_RETURN_IF_ERROR(WriteRun(meta, meta_run, &args));
     ++bulk_runs;
     const rocksdb::Status s = db->IngestExternalFiles(args);
     for (const auto& a : args)
@@ -264,7 +293,7 @@ ProjectionStore::ProjectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(i
 ProjectionStore::~ProjectionStore() = default;
 
 Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& data_dir,
-                                                                const StoreOptions& store_options) {
+                                                               const StoreOptions& store_options) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   auto impl = std::make_unique<Impl>();
@@ -368,7 +397,8 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   // earlier batch; in bulk mode maybe not written yet), else the first event of this batch at
   // that sequence (one applied it, or the batch stopped there). Only events below a head ask, so
   // the hot path never reads it.
-  auto applied_hash = [&](const std::string& stream, uint64_t seq, size_t upto) -> std::optional<events::Hash> {
+  auto applied_hash = [&](const std::string& stream, uint64_t seq,
+                          size_t upto) -> std::optional<events::Hash> {
     const std::string key = ChainKey(stream, seq);
     if (auto v = impl_->Meta(key); v && v->size() == 32) {
       events::Hash h;
@@ -410,18 +440,20 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
         // At or below the head: a re-delivery (Kafka: a transaction retried after an abort whose
         // messages the consumer still sees, or a producer retry) if it is the very event applied
         // at that sequence; a fork otherwise.
-        const std::optional<events::Hash> known =
-            seq == it->second.first ? std::optional<events::Hash>(it->second.second) : applied_hash(stream, seq, i);
+        const std::optional<events::Hash> known = seq == it->second.first
+                                                      ? std::optional<events::Hash>(it->second.second)
+                                                      : applied_hash(stream, seq, i);
         if (known && *known == ref.hash) continue;
-        t.status = Status::Corruption(where() + " forks: applied " + (known ? events::ToHex(*known) : "(unknown)") +
-                                      ", got " + events::ToHex(ref.hash) + "; projection " +
-                                      std::string(t.projection->name()) + " stopped");
+        t.status = Status::Corruption(
+            where() + " forks: applied " + (known ? events::ToHex(*known) : "(unknown)") + ", got " +
+            events::ToHex(ref.hash) + "; projection " + std::string(t.projection->name()) + " stopped");
         return;
       }
       if (seq != it->second.first + 1 || !ref.env->prev_hash() ||
           std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0) {
-        t.status = Status::Corruption(where() + " forks or has a gap after seq " + std::to_string(it->second.first) +
-                                      "; projection " + std::string(t.projection->name()) + " stopped");
+        t.status =
+            Status::Corruption(where() + " forks or has a gap after seq " + std::to_string(it->second.first) +
+                               "; projection " + std::string(t.projection->name()) + " stopped");
         return;
       }
       if (t.projection->writes_only())
@@ -460,7 +492,8 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
       if (next > t->next) t->offsets[{topic, partition}] = next;
     for (size_t i = 0; i < refs.size(); ++i)
       if (chained(i))
-        impl_->bulk_chain.emplace_back(ChainKey(Str(refs[i].env->stream()), refs[i].env->stream_seq()), refs[i].hash);
+        impl_->bulk_chain.emplace_back(ChainKey(Str(refs[i].env->stream()), refs[i].env->stream_seq()),
+                                       refs[i].hash);
     impl_->bulk_events += entries.size();
     applied_ += entries.size();
     if (impl_->bulk_events >= impl_->options.bulk_events) return impl_->FlushBulk();

@@ -48,7 +48,8 @@ struct Fork {
     EXPECT_EQ(seq, schema::GetEvent(b.events.at(0).bytes.data())->envelope()->stream_seq());
     EXPECT_NE(a.events.at(0).hash, b.events.at(0).hash);
     // The original's head moves past the forked sequence.
-    original.Submit(std::string(R"({"command":"report_progress","command_id":"tenjo-kpt23-q4-IP-155-fix","actor":"mhernandez@tenjo-cundinamarca.gov.co","at":"2024-03-01T10:00:00-05:00","entity":"25799","plan":"PDM-2020-2023","goal":"IP-155","campaign":"KPT-2023","milestone":"Q4","physical_ytd":12})"));
+    original.Submit(std::string(
+        R"({"command":"report_progress","command_id":"tenjo-kpt23-q4-IP-155-fix","actor":"mhernandez@tenjo-cundinamarca.gov.co","at":"2024-03-01T10:00:00-05:00","entity":"25799","plan":"PDM-2020-2023","goal":"IP-155","campaign":"KPT-2023","milestone":"Q4","physical_ytd":12})"));
     original.CatchUp();
   }
 };
@@ -91,7 +92,8 @@ TEST(ProjectionStoreTest, ADifferentEventAtAnAppliedSeqStopsAndIsNamed) {
   EXPECT_NE(m.find(events::ToHex(theirs->hash)), std::string::npos) << m;
   // Nothing of it was written, and the offset did not move.
   EXPECT_EQ(f.original.store().Digests(), digests);
-  EXPECT_EQ(f.original.store().NextOffset(fork.position.topic, fork.position.partition), fork.position.offset);
+  EXPECT_EQ(f.original.store().NextOffset(fork.position.topic, fork.position.partition),
+            fork.position.offset);
 }
 
 // The same, after the store was closed and opened again (the chain is durable, not a cache), and
@@ -222,7 +224,8 @@ TEST(ProjectionStoreTest, BulkModeSkipsReDeliveriesAndStopsOnForks) {
   const auto ours = EventAt(f.original.ledger(), "25799", f.seq);
   const auto theirs = EventAt(f.forked.ledger(), "25799", f.seq);
   ASSERT_TRUE(ours && theirs);
-  auto bulk = projections::ProjectionStore::Open((f.original.dir() / "bulk").string(), {.bulk_events = 1'000'000});
+  auto bulk =
+      projections::ProjectionStore::Open((f.original.dir() / "bulk").string(), {.bulk_events = 1'000'000});
   ASSERT_TRUE(bulk.ok());
   const auto partition = Partition(f.original.ledger(), ours->position.topic, ours->position.partition);
   ASSERT_TRUE((*bulk)->Apply(partition).ok());
