@@ -28,6 +28,7 @@ Result<CatchUpStats> CatchUp(const events::LogReader& log, events::ProjectionTar
       VEEDURIA_RETURN_IF_ERROR(applied);
     }
   }
+  VEEDURIA_RETURN_IF_ERROR(target.Flush());
   return stats;
 }
 

@@ -401,6 +401,7 @@ int RunRebuild(const std::string& data, const std::string& projection) {
   const auto before = opened->store->Digests();
   const auto start = std::chrono::steady_clock::now();
   Status st = opened->store->Reset(projection);
+  if (st.ok()) st = opened->store->SetBulkEvents(projections::kRebuildBulkEvents);  // sorted runs
   if (!st.ok()) return Fail(st.ToString());
   auto caught = consumers::CatchUp(*opened->ledger, *opened->store);
   if (!caught.ok()) return Fail(caught.status().ToString());

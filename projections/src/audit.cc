@@ -34,15 +34,27 @@ class Audit : public Projection {
     out += entry.bytes;
     return out;
   }
+  // Every row is written, none read: the store hands it an append-only sink (no overlay map).
+  bool writes_only() const override { return true; }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     const std::string tk = TimeKey(e);
     const std::string object = ObjectOf(e);
-    const std::string actor = e.env->actor() ? Str(e.env->actor()->user()) : "";
-    const std::string entry = EncodeIndexEntry(e);
-    for (const std::string& k : IndexKeysOf(e)) {
-      rows.Put("i/" + k + "/" + tk, entry);
-      if (!object.empty()) events::WriteRecord(rows, "o/" + k + "/" + object + "/" + tk, nullptr);
-      events::WriteRecord(rows, "x/" + actor + "/" + tk, k);
+    const auto* a = e.env->actor();
+    const std::string_view actor = a && a->user() ? a->user()->string_view() : std::string_view();
+    std::string entry = EncodeIndexEntry(e);
+    const std::vector<std::string> keys = IndexKeysOf(e);
+    std::string key;
+    key.reserve(48 + object.size() + actor.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string& k = keys[i];
+      key.assign("i/").append(k).append("/").append(tk);
+      rows.Put(key, i + 1 == keys.size() ? std::move(entry) : entry);
+      if (!object.empty()) {
+        key.assign("o/").append(k).append("/").append(object).append("/").append(tk);
+        rows.Put(key, std::string(kMsgpackNull));
+      }
+      key.assign("x/").append(actor).append("/").append(tk);
+      rows.Put(key, MsgpackString(k));
     }
   }
 };

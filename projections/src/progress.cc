@@ -126,34 +126,54 @@ class Progress : public Projection {
         events::WriteRecord(rows, key, g);
         break;
       }
-      case s::Payload::ProgressReported: {
+      case s::Payload::ProgressReported: {  // the hottest row: written straight as MessagePack
         const auto* p = ev->payload_as_ProgressReported();
-        json financial = json::object();
+        // financial: source -> amounts, as a json object holds it (sorted; a repeated source keeps
+        // its last amounts); the totals count every entry.
+        std::vector<const s::Financial*> sources;
         int64_t compromisos = 0, obligaciones = 0, pagos = 0;
         if (p->financial())
           for (const auto* f : *p->financial()) {
-            financial[Str(f->source())] = json{{"compromisos", f->compromisos()},
-                                               {"obligaciones", f->obligaciones()},
-                                               {"pagos", f->pagos()}};
+            sources.push_back(f);
             compromisos += f->compromisos();
             obligaciones += f->obligaciones();
             pagos += f->pagos();
           }
-        events::WriteRecord(rows,
-                            "r/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()) + "/" +
-                                Str(p->campaign()) + "/" + Str(p->milestone()),
-                            json{{"entity", Str(p->entity())},
-                                 {"plan", Str(p->plan())},
-                                 {"goal", Str(p->goal())},
-                                 {"campaign", Str(p->campaign())},
-                                 {"milestone", Str(p->milestone())},
-                                 {"year", p->year()},
-                                 {"physical_ytd", p->physical_ytd()},
-                                 {"financial", financial},
-                                 {"compromisos", compromisos},
-                                 {"obligaciones", obligaciones},
-                                 {"pagos", pagos},
-                                 {"recorded_at", e.env->recorded_at()}});
+        auto source = [](const s::Financial* f) {
+          return f->source() ? f->source()->string_view() : std::string_view();
+        };
+        std::stable_sort(sources.begin(), sources.end(),
+                         [&](const s::Financial* a, const s::Financial* b) { return source(a) < source(b); });
+        std::vector<const s::Financial*> unique;
+        for (size_t i = 0; i < sources.size(); ++i)
+          if (i + 1 == sources.size() || source(sources[i + 1]) != source(sources[i]))
+            unique.push_back(sources[i]);
+        auto sv = [](const flatbuffers::String* x) { return x ? x->string_view() : std::string_view(); };
+        MsgpackWriter w;
+        w.Map(12).Field("campaign", sv(p->campaign())).Str("compromisos").Int(compromisos);
+        w.Field("entity", sv(p->entity())).Str("financial").Map(unique.size());
+        for (const auto* f : unique)
+          w.Str(source(f))
+              .Map(3)
+              .Str("compromisos")
+              .Int(f->compromisos())
+              .Str("obligaciones")
+              .Int(f->obligaciones())
+              .Str("pagos")
+              .Int(f->pagos());
+        w.Field("goal", sv(p->goal())).Field("milestone", sv(p->milestone()));
+        w.Str("obligaciones").Int(obligaciones).Str("pagos").Int(pagos);
+        w.Str("physical_ytd").Double(p->physical_ytd()).Field("plan", sv(p->plan()));
+        w.Str("recorded_at").Int(e.env->recorded_at()).Str("year").Int(p->year());
+        std::string key;
+        key.reserve(64);
+        key.append("r/").append(sv(p->entity())).append("/").append(sv(p->plan())).append("/");
+        key.append(sv(p->goal()))
+            .append("/")
+            .append(sv(p->campaign()))
+            .append("/")
+            .append(sv(p->milestone()));
+        PutUnread(rows, key, w.Take());  // no fold reads r/ rows
         break;
       }
       default:

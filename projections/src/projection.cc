@@ -23,9 +23,9 @@ const Projection* FindProjection(std::string_view name) {
 }
 
 std::string Hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
+  std::string out;
+  AppendHex16(out, v);
+  return out;
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "msgpack.h"
 #include "veeduria/events/decide.h"
 #include "veeduria/projections/projection.h"
 #include "veeduria/projections/rows.h"
@@ -17,10 +18,40 @@ const Projection& ComplianceProjection();
 const Projection& UsersProjection();
 const Projection& MdmProjection();
 
+// Fixed-width lowercase hex of `v` appended to `out` (Hex16 without a temporary).
+inline void AppendHex16(std::string& out, uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  char buf[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) buf[i] = kDigits[v & 0xf];
+  out.append(buf, 16);
+}
+
 // The key of an event in time order within an index: recorded_at, stream, stream_seq.
 inline std::string TimeKey(const EventRef& e) {
-  return Hex16(static_cast<uint64_t>(e.env->recorded_at())) + "/" + Str(e.env->stream()) + "/" +
-         Hex16(e.env->stream_seq());
+  const std::string_view stream = e.env->stream() ? e.env->stream()->string_view() : std::string_view();
+  std::string out;
+  out.reserve(34 + stream.size());
+  AppendHex16(out, static_cast<uint64_t>(e.env->recorded_at()));
+  out += '/';
+  out += stream;
+  out += '/';
+  AppendHex16(out, e.env->stream_seq());
+  return out;
+}
+
+// Rows a fold writes and never reads back (progress's r/ rows), so the store can keep them out of
+// the ordered overlay it reads from (in bulk mode that overlay holds a whole run). A key written
+// this way is never written or read through Put/Get by the same projection.
+class UnreadRows {
+ public:
+  virtual ~UnreadRows() = default;
+  virtual void PutUnread(std::string_view key, std::string value) = 0;
+};
+inline void PutUnread(events::StateStore& rows, std::string_view key, std::string value) {
+  if (auto* unread = dynamic_cast<UnreadRows*>(&rows))
+    unread->PutUnread(key, std::move(value));
+  else
+    rows.Put(key, std::move(value));
 }
 
 // The value of an audit index row i/<key>/<time key>: the event itself and where it sits in the

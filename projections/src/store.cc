@@ -1,15 +1,21 @@
 #include "veeduria/projections/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <stdlib.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <thread>
 #include <filesystem>
 #include <map>
+#include <numeric>
+#include <optional>
+#include <thread>
 
+#include "projections_internal.h"
 #include "veeduria/events/render.h"
 #include "veeduria/projections/projection.h"
 
@@ -53,11 +59,42 @@ class DbRows : public Rows, public events::StateStore {
   rocksdb::ColumnFamilyHandle* cf_;
 };
 
+// The rows of a writes-only projection (Projection::writes_only) for one batch, in the order it
+// wrote them: no ordered map, no copies; later writes of a key win when replayed into a batch.
+class WriteLog : public events::StateStore {
+ public:
+  std::optional<std::string> Get(std::string_view) const override { std::abort(); }
+  void Put(std::string_view key, std::string value) override { writes_.emplace_back(key, std::move(value)); }
+  void Delete(std::string_view key) override { writes_.emplace_back(key, std::nullopt); }
+  const std::vector<std::pair<std::string, std::optional<std::string>>>& writes() const { return writes_; }
+  std::vector<std::pair<std::string, std::optional<std::string>>>& mutable_writes() { return writes_; }
+  void Clear() { writes_.clear(); }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
+};
+
+// A row of a sorted run: views into rows held elsewhere.
+using RunRow = std::pair<std::string_view, const std::optional<std::string>*>;
+
 std::string OffsetKey(std::string_view projection, std::string_view topic, uint32_t partition) {
   return "off/" + std::string(projection) + "/" + std::string(topic) + "/" + std::to_string(partition);
 }
 std::string HeadKey(std::string_view projection, std::string_view stream) {
   return "head/" + std::string(projection) + "/" + std::string(stream);
+}
+// The chain index, shared by all projections: chain/<stream>/<seq, 8 bytes big-endian> -> the
+// hash of the event applied at that sequence. Written with the first projection that applies the
+// event; read only for an event below a projection's head (a re-delivery, or a fork).
+constexpr std::string_view kChainPrefix = "chain/";
+constexpr std::string_view kChainMarker = "chain-index";  // present once the index is complete
+std::string U64(uint64_t v);
+std::string ChainKey(std::string_view stream, uint64_t seq) {
+  std::string k(kChainPrefix);
+  k += stream;
+  k += '/';
+  k += U64(seq);
+  return k;
 }
 std::string U64(uint64_t v) {
   std::string s(8, '\0');
@@ -69,6 +106,31 @@ uint64_t ReadU64(std::string_view s) {
   for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
   return v;
 }
+
+// One projection folding batches: its overlay of rows, the heads of the streams it has seen and,
+// in bulk mode, what it has applied but not yet written (rows, offsets), kept between batches.
+// The overlay a fold reads and writes, whose rows the fold never reads back (UnreadRows) go
+// to `log` instead of the ordered map.
+class FoldOverlay : public events::OverlayState, public UnreadRows {
+ public:
+  FoldOverlay(const DbRows* base, WriteLog* log) : OverlayState(base), log_(log) {}
+  void PutUnread(std::string_view key, std::string value) override { log_->Put(key, std::move(value)); }
+
+ private:
+  WriteLog* log_;
+};
+
+struct Target {
+  Target(const Projection* p, const DbRows* base) : projection(p), overlay(base, &log) {}
+  const Projection* projection;
+  uint64_t next = 0;  // offset of the first entry of this batch's partition it has not applied
+  WriteLog log;       // a writes-only projection's rows, and rows put as unread
+  FoldOverlay overlay;
+  std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
+  std::map<std::pair<std::string, uint32_t>, uint64_t> offsets;  // bulk: next offset, not yet written
+  std::vector<char> applied;                                     // per entry of the batch
+  Status status;
+};
 
 }  // namespace
 
@@ -85,6 +147,14 @@ struct ProjectionStore::Impl {
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::map<std::string, std::unique_ptr<DbRows>, std::less<>> rows;  // by projection name
+  StoreOptions options;
+  std::string bulk_dir;  // where sorted runs are written before they are ingested
+  // Bulk mode (options.bulk_events > 0): every projection's Target lives from batch to batch, and
+  // so do the chain entries of what they applied; nothing is written until FlushBulk().
+  std::map<std::string, std::unique_ptr<Target>, std::less<>> bulk;
+  std::vector<std::pair<std::string, events::Hash>> bulk_chain;
+  uint64_t bulk_events = 0;  // applied since the last run was written
+  uint64_t bulk_runs = 0;    // runs written by this process (file names)
 
   ~Impl() {
     rows.clear();
@@ -94,6 +164,115 @@ struct ProjectionStore::Impl {
     std::string v;
     if (!db->Get(rocksdb::ReadOptions(), meta, key, &v).ok()) return std::nullopt;
     return v;
+  }
+  void DropBulk() {
+    bulk.clear();
+    bulk_chain.clear();
+    bulk_events = 0;
+  }
+  // Writes a sorted run of `rows` (keys strictly increasing; nullopt: a deletion) for `cf`.
+  Status WriteRun(rocksdb::ColumnFamilyHandle* cf, const std::vector<RunRow>& rows,
+                  std::vector<rocksdb::IngestExternalFileArg>* args) {
+    if (rows.empty()) return Status::Ok();
+    rocksdb::SstFileWriter w(rocksdb::EnvOptions(), rocksdb::Options(db->GetDBOptions(), db->GetOptions(cf)),
+                             cf);
+    const std::string path = bulk_dir + "/" + cf->GetName() + "-" + std::to_string(bulk_runs) + ".sst";
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Open(path), "opening " + path));
+    for (const auto& [key, value] : rows) {
+      rocksdb::Status s = *value ? w.Put(key, **value) : w.Delete(key);
+      VEEDURIA_RETURN_IF_ERROR(FromRocks(s, "writing " + path));
+    }
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Finish(), "finishing " + path));
+    rocksdb::IngestExternalFileArg arg;
+    arg.column_family = cf;
+    arg.external_files = {path};
+    arg.options.move_files = true;
+    args->push_back(std::move(arg));
+    return Status::Ok();
+  }
+  // Writes what bulk mode holds as one sorted run per column family (rows, then offsets, heads
+  // and chain entries in "meta") and ingests them in one atomic step: after a crash either all of
+  // it is there with its offsets, or none of it.
+  Status FlushBulk() {
+    if (bulk_events == 0) return Status::Ok();
+    std::error_code ec;
+    std::filesystem::create_directories(bulk_dir, ec);
+    // One run per projection, written in parallel (sorting the audit index is the longest).
+    std::vector<std::pair<const std::string*, Target*>> jobs;
+    for (auto& [name, t] : bulk) jobs.emplace_back(&name, t.get());
+    std::vector<std::vector<rocksdb::IngestExternalFileArg>> job_args(jobs.size());
+    std::vector<Status> job_status(jobs.size());
+    std::atomic<size_t> next_job{0};
+    auto worker = [&] {
+      for (size_t i; (i = next_job++) < jobs.size();) {
+        Target& t = *jobs[i].second;
+        rocksdb::ColumnFamilyHandle* cf = rows.at(*jobs[i].first)->cf();
+        // The log's rows in the order written: sorted, the last write of a key wins (stable
+        // sort, then the last of each run of equal keys); then merged with the overlay's (their
+        // keys never meet: see UnreadRows).
+        auto& w = t.log.mutable_writes();
+        std::stable_sort(w.begin(), w.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        size_t out = 0;
+        for (size_t j = 0; j < w.size(); ++j)
+          if (j + 1 == w.size() || w[j + 1].first != w[j].first) {
+            if (out != j) w[out] = std::move(w[j]);  // never a self-move
+            ++out;
+          }
+        w.resize(out);
+        const auto& m = t.overlay.writes().entries();
+        std::vector<RunRow> run;
+        run.reserve(m.size() + w.size());
+        auto a = m.begin();
+        auto b = w.begin();
+        while (a != m.end() || b != w.end()) {
+          if (b == w.end() || (a != m.end() && a->first < b->first)) {
+            run.push_back({a->first, &a->second});
+            ++a;
+          } else {
+            run.push_back({b->first, &b->second});
+            ++b;
+          }
+        }
+        job_status[i] = WriteRun(cf, run, &job_args[i]);
+      }
+    };
+    const size_t threads = std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
+    worker();
+    for (auto& th : pool) th.join();
+    std::vector<rocksdb::IngestExternalFileArg> args;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      VEEDURIA_RETURN_IF_ERROR(job_status[i]);
+      for (auto& a : job_args[i]) args.push_back(std::move(a));
+    }
+    std::map<std::string, std::optional<std::string>> meta_rows;
+    for (auto& [name, t] : bulk) {
+      for (const auto& [stream, head] : t->heads) {
+        std::string v = U64(head.first);
+        v.append(reinterpret_cast<const char*>(head.second.data()), 32);
+        meta_rows[HeadKey(name, stream)] = std::move(v);
+      }
+      for (const auto& [where, next] : t->offsets)
+        meta_rows[OffsetKey(name, where.first, where.second)] = U64(next);
+    }
+    for (const auto& [key, hash] : bulk_chain)
+      meta_rows[key] = std::string(reinterpret_cast<const char*>(hash.data()), 32);
+    std::vector<RunRow> meta_run;
+    for (const auto& [key, value] : meta_rows) meta_run.push_back({key, &value});
+    VEEDURIA_RETURN_IF_ERROR(WriteRun(meta, meta_run, &args));
+    ++bulk_runs;
+    const rocksdb::Status s = db->IngestExternalFiles(args);
+    for (const auto& a : args)
+      for (const auto& f : a.external_files) std::filesystem::remove(f, ec);
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(s, "ingesting a sorted run of the projections"));
+    for (auto& [name, t] : bulk) {
+      t->overlay.Clear();
+      t->log.Clear();
+    }
+    bulk_chain.clear();
+    bulk_events = 0;
+    return Status::Ok();
   }
   Status DropRows(const std::string& name) {
     DbRows& r = *rows.at(name);
@@ -122,10 +301,15 @@ struct ProjectionStore::Impl {
 ProjectionStore::ProjectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ProjectionStore::~ProjectionStore() = default;
 
-Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& data_dir) {
+Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& data_dir,
+                                                               const StoreOptions& store_options) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   auto impl = std::make_unique<Impl>();
+  impl->options = store_options;
+  // Runs written but not ingested when a process died: never part of the store.
+  impl->bulk_dir = data_dir + "/projections.bulk";
+  std::filesystem::remove_all(impl->bulk_dir, ec);
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -140,13 +324,20 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
     impl->rows.emplace(std::string(AllProjections()[i]->name()),
                        std::make_unique<DbRows>(db, impl->handles[i + 1]));
   auto store = std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
+  // A store written before the chain index existed cannot tell a re-delivery from a fork below a
+  // head: every projection is rebuilt (and the index with them).
+  const bool chain = store->impl_->Meta(std::string(kChainMarker)).has_value();
   for (const Projection* p : AllProjections()) {
     const std::string name(p->name());
     auto v = store->impl_->Meta("version/" + name);
-    if (v && *v == std::to_string(p->version())) continue;
+    if (chain && v && *v == std::to_string(p->version())) continue;
     if (v) store->reset_on_open_.push_back(name);
     VEEDURIA_RETURN_IF_ERROR(store->impl_->DropRows(name));
   }
+  if (!chain)
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(
+        store->impl_->db->Put(rocksdb::WriteOptions(), store->impl_->meta, std::string(kChainMarker), ""),
+        "marking the chain index"));
   return store;
 }
 
@@ -190,6 +381,13 @@ uint64_t ProjectionStore::DbIntProperty(const std::string& name) const {
 uint64_t ProjectionStore::NextOffset(std::string_view topic, uint32_t partition) const {
   uint64_t min = UINT64_MAX;
   for (const Projection* p : AllProjections()) {
+    if (auto b = impl_->bulk.find(p->name()); b != impl_->bulk.end()) {
+      auto o = b->second->offsets.find({std::string(topic), partition});
+      if (o != b->second->offsets.end()) {
+        min = std::min(min, o->second);
+        continue;
+      }
+    }
     auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
     min = std::min<uint64_t>(min, v ? ReadU64(*v) : 0);
   }
@@ -212,26 +410,58 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     const schema::Event* ev = schema::GetEvent(e.bytes.data());
     refs.push_back(EventRef{ev, ev->envelope(), e.bytes, e.hash, e.position});
   }
-  struct Target {
-    const Projection* projection;
-    uint64_t next;  // offset of the first entry it has not applied
-    events::OverlayState overlay;
-    std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
-    Status status;
-  };
-  std::vector<std::unique_ptr<Target>> targets;
+  const bool bulk = impl_->options.bulk_events > 0;
+  std::vector<std::unique_ptr<Target>> owned;  // this batch's targets, when not in bulk mode
+  std::vector<Target*> targets;
   for (const Projection* p : AllProjections()) {
-    auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
-    targets.push_back(std::unique_ptr<Target>(new Target{
-        p, v ? ReadU64(*v) : 0, events::OverlayState(impl_->rows.at(std::string(p->name())).get()), {}, {}}));
+    const DbRows* base = impl_->rows.at(std::string(p->name())).get();
+    Target* t;
+    if (bulk) {
+      auto& b = impl_->bulk[std::string(p->name())];
+      if (!b) b = std::make_unique<Target>(p, base);
+      t = b.get();
+    } else {
+      owned.push_back(std::make_unique<Target>(p, base));
+      t = owned.back().get();
+    }
+    auto o = t->offsets.find({topic, partition});
+    if (o != t->offsets.end()) {
+      t->next = o->second;
+    } else {
+      auto v = impl_->Meta(OffsetKey(p->name(), topic, partition));
+      t->next = v ? ReadU64(*v) : 0;
+    }
+    t->status = Status::Ok();
+    targets.push_back(t);
   }
+  // The hash of the event applied at (stream, seq) before refs[upto]: from the chain index (an
+  // earlier batch; in bulk mode maybe not written yet), else the first event of this batch at
+  // that sequence (one applied it, or the batch stopped there). Only events below a head ask, so
+  // the hot path never reads it.
+  auto applied_hash = [&](const std::string& stream, uint64_t seq,
+                          size_t upto) -> std::optional<events::Hash> {
+    const std::string key = ChainKey(stream, seq);
+    if (auto v = impl_->Meta(key); v && v->size() == 32) {
+      events::Hash h;
+      std::memcpy(h.data(), v->data(), 32);
+      return h;
+    }
+    for (auto it = impl_->bulk_chain.rbegin(); it != impl_->bulk_chain.rend(); ++it)
+      if (it->first == key) return it->second;
+    for (size_t i = 0; i < upto; ++i)
+      if (refs[i].env->stream_seq() == seq && Str(refs[i].env->stream()) == stream) return refs[i].hash;
+    return std::nullopt;
+  };
   // Each projection folds the batch on its own (they share nothing but the read-only events), so
   // they run on up to one thread per core.
   auto fold = [&](Target& t) {
-    for (const EventRef& ref : refs) {
+    t.applied.assign(refs.size(), 0);
+    for (size_t i = 0; i < refs.size(); ++i) {
+      const EventRef& ref = refs[i];
       if (ref.position.offset < t.next) continue;  // applied before
       // The stream's sequence and hash chain, so that a re-delivered or forked stream (Kafka)
-      // can never corrupt the rows: skip an exact duplicate of the head, stop on anything else.
+      // can never corrupt the rows: skip an exact duplicate of what was applied at that
+      // sequence, stop on anything else.
       const std::string stream = Str(ref.env->stream());
       auto it = t.heads.find(stream);
       if (it == t.heads.end()) {
@@ -243,21 +473,36 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
         it = t.heads.emplace(stream, h).first;
       }
       const uint64_t seq = ref.env->stream_seq();
-      if (seq == it->second.first && ref.hash == it->second.second) continue;  // exact duplicate
-      // An event below the head is a re-delivery of one already applied (Kafka: a transaction
-      // retried after an abort whose messages the consumer still sees, or a producer retry).
-      // It cannot change what was applied; a fork that reaches the head breaks prev_hash below.
-      if (seq < it->second.first) continue;
-      if (seq != it->second.first + 1 || !ref.env->prev_hash() ||
-          std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0) {
-        t.status = Status::Corruption("stream " + stream + " forks or has a gap at seq " + std::to_string(seq) +
-                                      " (" + topic + "/" + std::to_string(partition) + " offset " +
-                                      std::to_string(ref.position.offset) + "); projection " +
-                                      std::string(t.projection->name()) + " stopped");
+      const auto where = [&] {
+        return "stream " + stream + " at seq " + std::to_string(seq) + " (" + topic + "/" +
+               std::to_string(partition) + " offset " + std::to_string(ref.position.offset) + ")";
+      };
+      if (seq <= it->second.first) {
+        // At or below the head: a re-delivery (Kafka: a transaction retried after an abort whose
+        // messages the consumer still sees, or a producer retry) if it is the very event applied
+        // at that sequence; a fork otherwise.
+        const std::optional<events::Hash> known = seq == it->second.first
+                                                      ? std::optional<events::Hash>(it->second.second)
+                                                      : applied_hash(stream, seq, i);
+        if (known && *known == ref.hash) continue;
+        t.status = Status::Corruption(
+            where() + " forks: applied " + (known ? events::ToHex(*known) : "(unknown)") + ", got " +
+            events::ToHex(ref.hash) + "; projection " + std::string(t.projection->name()) + " stopped");
         return;
       }
-      t.projection->Apply(ref, t.overlay);
+      if (seq != it->second.first + 1 || !ref.env->prev_hash() ||
+          std::memcmp(ref.env->prev_hash()->b()->data(), it->second.second.data(), 32) != 0) {
+        t.status =
+            Status::Corruption(where() + " forks or has a gap after seq " + std::to_string(it->second.first) +
+                               "; projection " + std::string(t.projection->name()) + " stopped");
+        return;
+      }
+      if (t.projection->writes_only())
+        t.projection->Apply(ref, t.log);
+      else
+        t.projection->Apply(ref, t.overlay);
       it->second = {seq, ref.hash};
+      t.applied[i] = 1;
     }
   };
   std::atomic<size_t> next_target{0};
@@ -269,19 +514,45 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
   worker();
   for (auto& th : pool) th.join();
-  for (auto& t : targets) VEEDURIA_RETURN_IF_ERROR(t->status);
+  for (Target* t : targets)
+    if (!t->status.ok()) {
+      // Bulk mode folded part of this batch into what it keeps: drop all it holds unwritten, as a
+      // crash would (the stored offsets say where to resume).
+      if (bulk) impl_->DropBulk();
+      return t->status;
+    }
+
+  const uint64_t next = entries.back().position.offset + 1;
+  auto chained = [&](size_t i) {
+    for (Target* t : targets)
+      if (!t->applied.empty() && t->applied[i]) return true;
+    return false;
+  };
+  if (bulk) {
+    for (Target* t : targets)
+      if (next > t->next) t->offsets[{topic, partition}] = next;
+    for (size_t i = 0; i < refs.size(); ++i)
+      if (chained(i))
+        impl_->bulk_chain.emplace_back(ChainKey(Str(refs[i].env->stream()), refs[i].env->stream_seq()),
+                                       refs[i].hash);
+    impl_->bulk_events += entries.size();
+    applied_ += entries.size();
+    if (impl_->bulk_events >= impl_->options.bulk_events) return impl_->FlushBulk();
+    return Status::Ok();
+  }
 
   rocksdb::WriteBatch batch;
-  const uint64_t next = entries.back().position.offset + 1;
-  for (auto& t : targets) {
+  for (Target* t : targets) {
     if (next <= t->next) continue;
     rocksdb::ColumnFamilyHandle* cf = impl_->rows.at(std::string(t->projection->name()))->cf();
-    for (const auto& [key, value] : t->overlay.writes().entries()) {
+    auto put = [&](const std::string& key, const std::optional<std::string>& value) {
       if (value)
         batch.Put(cf, key, *value);
       else
         batch.Delete(cf, key);
-    }
+    };
+    for (const auto& [key, value] : t->overlay.writes().entries()) put(key, value);
+    for (const auto& [key, value] : t->log.writes()) put(key, value);
     for (const auto& [stream, head] : t->heads) {
       std::string v = U64(head.first);
       v.append(reinterpret_cast<const char*>(head.second.data()), 32);
@@ -289,6 +560,10 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     }
     batch.Put(impl_->meta, OffsetKey(t->projection->name(), topic, partition), U64(next));
   }
+  for (size_t i = 0; i < refs.size(); ++i)
+    if (chained(i))
+      batch.Put(impl_->meta, ChainKey(Str(refs[i].env->stream()), refs[i].env->stream_seq()),
+                rocksdb::Slice(reinterpret_cast<const char*>(refs[i].hash.data()), 32));
   // With the WAL (not synced): a killed projector keeps every batch it committed, so one that is
   // killed over and over still progresses (without it, each restart began at the last flush).
   VEEDURIA_RETURN_IF_ERROR(
@@ -297,10 +572,28 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   return Status::Ok();
 }
 
+Status ProjectionStore::Flush() { return impl_->FlushBulk(); }
+
+Status ProjectionStore::SetBulkEvents(uint64_t n) {
+  VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());
+  impl_->options.bulk_events = n;
+  if (n == 0) impl_->DropBulk();  // only caches of what is stored now
+  return Status::Ok();
+}
+
 Status ProjectionStore::Reset(std::string_view projection) {
+  if (projection.empty()) impl_->DropBulk();
   for (const Projection* p : AllProjections())
-    if (projection.empty() || p->name() == projection)
+    if (projection.empty() || p->name() == projection) {
+      if (!projection.empty()) impl_->bulk.erase(std::string(projection));
       VEEDURIA_RETURN_IF_ERROR(impl_->DropRows(std::string(p->name())));
+    }
+  // The chain index describes the log, not a projection: it goes only with all of them (a store
+  // then replays a log from scratch, maybe another one).
+  if (projection.empty())
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(
+        impl_->db->DeleteRange(rocksdb::WriteOptions(), impl_->meta, std::string(kChainPrefix), "chain0"),
+        "dropping the chain index"));
   return Status::Ok();
 }
 

@@ -76,6 +76,7 @@ void BM_RebuildAllProjections(benchmark::State& state) {
   uint64_t events = 0;
   for (auto _ : state) {
     (void)d.store->Reset("");
+    (void)d.store->SetBulkEvents(projections::kRebuildBulkEvents);  // as `veeduria rebuild`
     auto r = consumers::CatchUp(*d.ledger, *d.store);
     events += r->events;
   }

@@ -4,9 +4,12 @@
 //
 //   crash_child append DIR FIRST ACK_FD       appends leader changes FIRST, FIRST+1, … and writes
 //                                             each index to ACK_FD once it is durable
-//   crash_child project DIR BATCH TICK_FD GO_FD  catches the projections up in batches of BATCH,
-//                                             writing a byte to TICK_FD after each committed batch
-//                                             and waiting for one on GO_FD before going on
+//   crash_child project DIR BATCH TICK_FD GO_FD BULK
+//                                             catches the projections up in batches of BATCH (in
+//                                             bulk mode with runs of BULK events when BULK > 0),
+//                                             writing a byte to TICK_FD after each applied batch and
+//                                             after the final Flush, and waiting for one on GO_FD
+//                                             before going on
 // Exit codes: 0 done (project only), 2 open failed, 3 append/apply failed, 4 pipe closed.
 #include <unistd.h>
 
@@ -27,14 +30,15 @@ class Ticking : public events::ProjectionTarget {
   uint64_t NextOffset(std::string_view topic, uint32_t partition) const override {
     return inner_.NextOffset(topic, partition);
   }
-  Status Apply(const std::vector<events::LogEntry>& entries) override {
-    Status st = inner_.Apply(entries);
+  Status Apply(const std::vector<events::LogEntry>& entries) override { return Tick(inner_.Apply(entries)); }
+  Status Flush() override { return Tick(inner_.Flush()); }
+
+ private:
+  Status Tick(Status st) {
     char c = 't';
     if (st.ok() && (write(tick_, &c, 1) != 1 || read(go_, &c, 1) != 1)) _exit(4);
     return st;
   }
-
- private:
   events::ProjectionTarget& inner_;
   int tick_, go_;
 };
@@ -48,9 +52,9 @@ int Append(const std::string& dir, int first, int ack) {
   }
 }
 
-int Project(const std::string& dir, int batch, int tick, int go) {
+int Project(const std::string& dir, int batch, int tick, int go, uint64_t bulk) {
   auto ledger = producers::EmbeddedLedger::Open(dir);
-  auto store = projections::ProjectionStore::Open(dir);
+  auto store = projections::ProjectionStore::Open(dir, {.bulk_events = bulk});
   if (!ledger.ok() || !store.ok()) return 2;
   Ticking target(**store, tick, go);
   return consumers::CatchUp(**ledger, target, batch).ok() ? 0 : 3;
@@ -62,7 +66,8 @@ int Project(const std::string& dir, int batch, int tick, int go) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "append" && argc == 5) return veeduria::Append(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
-  if (mode == "project" && argc == 6)
-    return veeduria::Project(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  if (mode == "project" && argc == 7)
+    return veeduria::Project(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
+                             std::strtoull(argv[6], nullptr, 10));
   return 64;
 }

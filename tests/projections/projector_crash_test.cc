@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <random>
 
 #include "../crash/spawn.h"
@@ -23,7 +24,9 @@ bool ReadableSoon(int fd) {
   return poll(&p, 1, 30'000) > 0;
 }
 
-TEST(ProjectorCrashTest, KilledProjectorsEndIdenticalToACleanRebuild) {
+// Kills projector children (crash_child project) at random commit points until one finishes,
+// then compares the store with a clean rebuild. `bulk`: the child's StoreOptions::bulk_events.
+void KillUntilDone(const std::function<int(int round)>& batch_of_round, uint64_t bulk) {
   testing::LedgerFixture f;
   f.LoadScenario("tests/scenarios/cycle_2023.scn");
   for (int i = 0; i < 600; ++i) {  // more directory events, for more points to die at
@@ -49,9 +52,9 @@ TEST(ProjectorCrashTest, KilledProjectorsEndIdenticalToACleanRebuild) {
     ASSERT_EQ(pipe(go), 0);
     ASSERT_EQ(fcntl(fds[0], F_SETFD, FD_CLOEXEC), 0);
     ASSERT_EQ(fcntl(go[1], F_SETFD, FD_CLOEXEC), 0);
-    // Batches of 1–3 events: many commit points to die between.
-    const pid_t pid = testing::SpawnCrashChild({"project", f.dir().string(), std::to_string(1 + rounds % 3),
-                                                std::to_string(fds[1]), std::to_string(go[0])});
+    const pid_t pid =
+        testing::SpawnCrashChild({"project", f.dir().string(), std::to_string(batch_of_round(rounds)),
+                                  std::to_string(fds[1]), std::to_string(go[0]), std::to_string(bulk)});
     ASSERT_GT(pid, 0);
     close(fds[1]);
     close(go[0]);
@@ -88,6 +91,16 @@ TEST(ProjectorCrashTest, KilledProjectorsEndIdenticalToACleanRebuild) {
   ASSERT_TRUE(f.store().Reset("").ok());
   f.CatchUp();
   EXPECT_EQ(f.store().Digests(), incremental);
+}
+
+TEST(ProjectorCrashTest, KilledProjectorsEndIdenticalToACleanRebuild) {
+  // Batches of 1–3 events: many commit points to die between.
+  KillUntilDone([](int round) { return 1 + round % 3; }, 0);
+}
+
+// In bulk mode a child dies while runs are held in memory, written, or ingested.
+TEST(ProjectorCrashTest, KilledBulkProjectorsEndIdenticalToACleanRebuild) {
+  KillUntilDone([](int round) { return 8 + 8 * (round % 3); }, 40);
 }
 
 }  // namespace

@@ -63,6 +63,9 @@ class ProjectionTarget {
   // Applies consecutive entries of one partition, starting at NextOffset, and stores the new
   // offset in the same atomic write. REQUIRES: !entries.empty().
   virtual Status Apply(const std::vector<LogEntry>& entries) = 0;
+  // Makes durable what Apply may have held back (a target that writes in sorted runs); the
+  // runner calls it once it has reached the end of the log.
+  virtual Status Flush() { return Status::Ok(); }
 };
 
 }  // namespace veeduria::events

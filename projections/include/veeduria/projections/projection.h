@@ -34,6 +34,9 @@ class Projection {
   // dropped and rebuilt from the log when the store opens.
   virtual int version() const = 0;
   virtual void Apply(const EventRef& e, events::StateStore& rows) const = 0;
+  // True when Apply only writes `rows` and never reads them: the store then hands it an
+  // append-only sink (whose Get aborts) instead of an overlay over the stored rows.
+  virtual bool writes_only() const { return false; }
   // What of a row the digest covers (ProjectionStore::Digests): its content, not the log
   // positions it records, which differ between the embedded log and Kafka (DESIGN §2.6).
   virtual std::string DigestValue(std::string_view value) const { return std::string(value); }

@@ -3,10 +3,21 @@
 // with each projection's version, the next offset of each topic partition it has applied and
 // the head (sequence, hash) of each stream it has seen.
 //
-// Apply() checks each stream's sequence and hash chain (an exact re-delivery of the head is
-// skipped; a gap or a fork stops with kCorruption) and writes the rows of every projection and
+// Apply() checks each stream's sequence and hash chain (an exact re-delivery of an event already
+// applied, at the head or below it, is skipped; a gap, or a different event at an applied
+// sequence, stops with kCorruption naming both hashes) and writes the rows of every projection and
 // their new offsets in ONE WriteBatch, so a crash at any point loses nothing and applies nothing
 // twice. Projections have their own offsets, so one can be rebuilt while the others stay.
+// "meta" also holds the chain index chain/<stream>/<seq> -> hash that the check below a head
+// reads (shared by the projections; dropped only with all of them).
+//
+// Bulk mode (StoreOptions::bulk_events, for rebuilds and projectors far behind): the folds keep
+// their rows in memory from batch to batch (no read of the database for a row folded before, and
+// a row updated by many events is written once), and every bulk_events events, and at Flush(),
+// they are written as sorted runs (SST files), rows with offsets, heads and chain entries,
+// ingested in one atomic step. What was applied since the last run is neither durable nor
+// visible to readers until then; a crash, a fold error or closing the store without Flush()
+// drops it, and the next catch-up resumes from the stored offsets.
 
 #include <functional>
 #include <memory>
@@ -19,9 +30,18 @@
 
 namespace veeduria::projections {
 
+struct StoreOptions {
+  // 0 (default): every Apply commits its batch. N > 0: bulk mode, a sorted run every N events.
+  // The rows held meanwhile are bounded by N (about 1–2 KB per event with the audit index).
+  uint64_t bulk_events = 0;
+};
+// What `veeduria rebuild` and the benchmarks use: ~0.5–1 GB held at most.
+inline constexpr uint64_t kRebuildBulkEvents = 1 << 19;
+
 class ProjectionStore : public events::ProjectionTarget {
  public:
-  static Result<std::unique_ptr<ProjectionStore>> Open(const std::string& data_dir);
+  static Result<std::unique_ptr<ProjectionStore>> Open(const std::string& data_dir,
+                                                       const StoreOptions& options = {});
   // Opens DATA/projections for reading only, as a RocksDB secondary instance (its own files in
   // a temporary directory, removed on close), so it works while another process (a running
   // `serve --kafka`) writes: the secondary tails the writer's MANIFEST and WAL and keeps every
@@ -32,6 +52,11 @@ class ProjectionStore : public events::ProjectionTarget {
 
   uint64_t NextOffset(std::string_view topic, uint32_t partition) const override;
   Status Apply(const std::vector<events::LogEntry>& entries) override;
+  // Bulk mode: writes what Apply holds in memory (a no-op otherwise, or when nothing is held).
+  Status Flush() override;
+  // Turns bulk mode on (a run every n events) or off (0), writing first what it holds; e.g. after
+  // Reset, for the replay that follows.
+  Status SetBulkEvents(uint64_t n);
 
   // Read access to one projection's rows. REQUIRES: a known projection name.
   const Rows& rows(std::string_view projection) const;
