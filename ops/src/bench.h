@@ -13,9 +13,9 @@ namespace veeduria::cli {
 struct BenchOptions {
   std::string scale;  // tiny, demo, department, national; default: department (demo with --quick)
   uint64_t seed = 2023;
-  bool quick = false;     // fewer samples and one rebuild: under two minutes at tiny scale
-  bool json = false;      // one JSON object instead of the table
-  bool postgres = false;  // also run append and rebuild on a local PostgreSQL 15
+  bool quick = false;                  // fewer samples and one rebuild: under two minutes at tiny scale
+  bool json = false;                   // one JSON object instead of the table
+  bool postgres = false;               // also run append and rebuild on a local PostgreSQL 15
   std::vector<std::string> workloads;  // empty: all
   int submitters = 4;
   std::string data_dir = "../shared/data";

@@ -67,7 +67,7 @@ json Machine(const std::string& dir) {
   m["ram_gib"] = std::round(std::atof(mem.c_str()) / (1024.0 * 1024.0) * 10) / 10;
   utsname u{};
   if (uname(&u) == 0) m["kernel"] = std::string(u.sysname) + " " + u.release;
-  struct statvfs s{};
+  struct statvfs s {};
   if (statvfs(dir.c_str(), &s) == 0)
     m["disk_free_gib"] = std::round(static_cast<double>(s.f_bavail) * s.f_frsize / (1 << 30) * 10) / 10;
   return m;
@@ -308,8 +308,9 @@ int RunBench(const BenchOptions& opt_in) {
   }
   auto ledger = std::move(*ledger_or);
   {
-    const std::string init = R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":")" +
-                             producers::GeneratorInitAt(o.scale) + "\"}";
+    const std::string init =
+        R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":")" +
+        producers::GeneratorInitAt(o.scale) + "\"}";
     auto p = events::ParseCommand(init, 0);
     if (!p.command || !ledger->Append({*p.command}).ok()) {
       cleanup();
@@ -396,7 +397,8 @@ int RunBench(const BenchOptions& opt_in) {
     const int n = o.quick ? 100 : 1000;
     for (int i = 0; i < n; ++i) {
       const std::string& e = entities[rng() % entities.size()];
-      const events::Micros t = t_begin + static_cast<events::Micros>(rng() % static_cast<uint64_t>(t_end - t_begin + 1));
+      const events::Micros t =
+          t_begin + static_cast<events::Micros>(rng() % static_cast<uint64_t>(t_end - t_begin + 1));
       const auto start = Clock::now();
       auto view = projections::AsOfView(*store, projections::AsOfKeysForEntity(*store, e, false), t);
       if (!view.ok()) {
@@ -424,7 +426,9 @@ int RunBench(const BenchOptions& opt_in) {
       const auto start = Clock::now();
       // Every generated plan has at least 8 goals (tiny) and 90 (department, national).
       auto table = projections::AuditQuery(
-          *view, {.entity = e, .object = "IP-" + std::to_string(1 + rng() % (o.scale == "tiny" || o.scale == "demo" ? 8 : 90))});
+          *view,
+          {.entity = e,
+           .object = "IP-" + std::to_string(1 + rng() % (o.scale == "tiny" || o.scale == "demo" ? 8 : 90))});
       ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
       if (!table.ok()) {
         cleanup();
@@ -461,7 +465,8 @@ int RunBench(const BenchOptions& opt_in) {
       cleanup();
       return Fail(raw.status().ToString());
     }
-    Workload rw{"rocksdb_puts", "baseline: raw RocksDB, one 200-byte put per event, WriteBatch of 1,000, WAL off"};
+    Workload rw{"rocksdb_puts",
+                "baseline: raw RocksDB, one 200-byte put per event, WriteBatch of 1,000, WAL off"};
     rw.seconds = *raw;
     rw.cpu_seconds = CpuSeconds() - raw_cpu;
     rw.count = events;
@@ -478,12 +483,14 @@ int RunBench(const BenchOptions& opt_in) {
     for (std::string_view topic : {events::kDirectoryTopic, events::kEventsTopic})
       for (uint32_t p = 0; p < ledger->partitions(topic); ++p)
         (void)ledger->ScanPartition(topic, p, 0, [&](const events::LogEntry& e) {
-          if (events::VerifyEventBytes(e.bytes)) seq_sum += schema::GetEvent(e.bytes.data())->envelope()->stream_seq();
+          if (events::VerifyEventBytes(e.bytes))
+            seq_sum += schema::GetEvent(e.bytes.data())->envelope()->stream_seq();
           ++scanned;
           return true;
         });
     const double scan_secs = Since(start);
-    Workload sw{"scan_decode", "baseline: scan every partition of the log, verify and decode each event's envelope"};
+    Workload sw{"scan_decode",
+                "baseline: scan every partition of the log, verify and decode each event's envelope"};
     sw.seconds = scan_secs;
     sw.cpu_seconds = CpuSeconds() - scan_cpu;
     sw.count = scanned;
@@ -500,8 +507,9 @@ int RunBench(const BenchOptions& opt_in) {
     const double hash_cpu = CpuSeconds();
     for (const std::string& b : sample) acc ^= events::Sha256(b)[0];
     const double hash_secs = Since(hs);
-    Workload hw{"sha256", "baseline: SHA-256 of each event's bytes, in memory (" + std::to_string(sample.size()) +
-                              " events, " + std::to_string(sample_bytes / std::max<size_t>(1, sample.size())) +
+    Workload hw{"sha256", "baseline: SHA-256 of each event's bytes, in memory (" +
+                              std::to_string(sample.size()) + " events, " +
+                              std::to_string(sample_bytes / std::max<size_t>(1, sample.size())) +
                               " B average)"};
     g_sink = g_sink + acc;
     hw.seconds = hash_secs;
@@ -520,12 +528,15 @@ int RunBench(const BenchOptions& opt_in) {
       return Fail("PostgreSQL baseline: " + r.status().ToString());
     }
     pg = *r;
-    Workload pa{"postgres_append", "PostgreSQL 15: events table + six projections as SQL, a transaction per batch, synchronous_commit=on"};
+    Workload pa{"postgres_append",
+                "PostgreSQL 15: events table + six projections as SQL, a transaction per batch, "
+                "synchronous_commit=on"};
     pa.seconds = pg->append_seconds;
     pa.count = pg->events;
     pa.events_per_s = pg->events / pg->append_seconds;
     ws.push_back(pa);
-    Workload pr{"postgres_rebuild", "PostgreSQL 15: truncate the six projections, rebuild them set-based from the events table"};
+    Workload pr{"postgres_rebuild",
+                "PostgreSQL 15: truncate the six projections, rebuild them set-based from the events table"};
     pr.seconds = pg->rebuild_seconds;
     pr.count = pg->events;
     pr.events_per_s = pg->events / pg->rebuild_seconds;
@@ -562,25 +573,29 @@ int RunBench(const BenchOptions& opt_in) {
   }
   const json& m = out["machine"];
   std::printf("machine: %s, %u cores, %.1f GiB RAM, %s, %.1f GiB free on the bench disk\n",
-              m.value("cpu", "?").c_str(), m.value("cores", 0u), m.value("ram_gib", 0.0), m.value("kernel", "?").c_str(),
-              m.value("disk_free_gib", 0.0));
+              m.value("cpu", "?").c_str(), m.value("cores", 0u), m.value("ram_gib", 0.0),
+              m.value("kernel", "?").c_str(), m.value("disk_free_gib", 0.0));
   const json& d = out["dataset"];
-  std::printf("dataset: gen --scale %s --seed %llu: %llu commands, %llu events, %llu active entities, %llu goals "
-              "(%llu refused by the rules, %llu invalid)\n\n",
-              o.scale.c_str(), static_cast<unsigned long long>(o.seed), d.value("commands", 0ull), d.value("events", 0ull),
-              d.value("active_entities", 0ull), d.value("goals", 0ull), d.value("refused", 0ull), d.value("invalid", 0ull));
-  std::printf("%-18s %14s %14s %10s %10s %10s %10s\n", "workload", "events/s", "commands/s", "p50 ms", "p99 ms",
-              "seconds", "cpu s");
+  std::printf(
+      "dataset: gen --scale %s --seed %llu: %llu commands, %llu events, %llu active entities, %llu goals "
+      "(%llu refused by the rules, %llu invalid)\n\n",
+      o.scale.c_str(), static_cast<unsigned long long>(o.seed), d.value("commands", 0ull),
+      d.value("events", 0ull), d.value("active_entities", 0ull), d.value("goals", 0ull),
+      d.value("refused", 0ull), d.value("invalid", 0ull));
+  std::printf("%-18s %14s %14s %10s %10s %10s %10s\n", "workload", "events/s", "commands/s", "p50 ms",
+              "p99 ms", "seconds", "cpu s");
   for (const Workload& w : ws)
     std::printf("%-18s %14s %14s %10s %10s %10s %10s\n", w.name.c_str(), Fmt(w.events_per_s).c_str(),
-                Fmt(w.commands_per_s).c_str(), Fmt(w.p50_ms).c_str(), Fmt(w.p99_ms).c_str(), Fmt(w.seconds).c_str(),
-                Fmt(w.cpu_seconds).c_str());
+                Fmt(w.commands_per_s).c_str(), Fmt(w.p50_ms).c_str(), Fmt(w.p99_ms).c_str(),
+                Fmt(w.seconds).c_str(), Fmt(w.cpu_seconds).c_str());
   if (out.contains("postgres"))
-    std::printf("\nPostgreSQL %s: %llu transactions; rows %s\n", out["postgres"]["version"].get<std::string>().c_str(),
+    std::printf("\nPostgreSQL %s: %llu transactions; rows %s\n",
+                out["postgres"]["version"].get<std::string>().c_str(),
                 static_cast<unsigned long long>(pg->batches), out["postgres"]["rows"].dump().c_str());
   std::printf("\nratios (above 1: veeduria faster)\n");
   for (const auto& [k, v] : ratios.items())
-    std::printf("  %-22s %s\n", k.c_str(), v.is_null() ? "(not measured)" : Fmt(v.get<double>(), "×").c_str());
+    std::printf("  %-22s %s\n", k.c_str(),
+                v.is_null() ? "(not measured)" : Fmt(v.get<double>(), "×").c_str());
   return 0;
 }
 

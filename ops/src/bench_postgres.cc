@@ -45,8 +45,9 @@ class Server {
   explicit Server(fs::path dir) : dir_(std::move(dir)) {}
   ~Server() {
     if (started_)
-      (void)Run(std::string(kBin) + "/pg_ctl -D " + (dir_ / "data").string() + " -m fast -w stop >/dev/null 2>&1",
-                "pg_ctl stop");
+      (void)Run(
+          std::string(kBin) + "/pg_ctl -D " + (dir_ / "data").string() + " -m fast -w stop >/dev/null 2>&1",
+          "pg_ctl stop");
   }
   Status Start() {
     std::error_code ec;
@@ -55,19 +56,21 @@ class Server {
       // The postgres user must reach the directory: open the bench's own directory (mkdtemp
       // makes it 0700), never anything above it, and own the server's part.
       const fs::path bench_dir = dir_.parent_path();
-      struct stat st{};
+      struct stat st {};
       if (stat(bench_dir.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
         chmod(bench_dir.c_str(), st.st_mode | S_IXOTH);
       if (std::system(("runuser -u postgres -- test -x " + bench_dir.string()).c_str()) != 0)
         return Status::FailedPrecondition("the postgres user cannot reach " + bench_dir.string() +
                                           ": give --dir a directory under one it can traverse (e.g. /tmp)");
       const std::string chown = "chown -R postgres:postgres " + dir_.string();
-      if (std::system(chown.c_str()) != 0) return Status::Unavailable("cannot chown " + dir_.string() + " to postgres");
+      if (std::system(chown.c_str()) != 0)
+        return Status::Unavailable("cannot chown " + dir_.string() + " to postgres");
     }
     const std::string data = (dir_ / "data").string(), log = (dir_ / "server.log").string();
-    if (Status st = Run(std::string(kBin) + "/initdb -D " + data +
-                            " -U postgres --auth=trust -E UTF8 --no-locale >" + (dir_ / "initdb.log").string() + " 2>&1",
-                        "initdb");
+    if (Status st =
+            Run(std::string(kBin) + "/initdb -D " + data + " -U postgres --auth=trust -E UTF8 --no-locale >" +
+                    (dir_ / "initdb.log").string() + " 2>&1",
+                "initdb");
         !st.ok())
       return st;
     // Durability as the ledger's (fsync on, synchronous_commit on: a commit is on disk before it
@@ -75,7 +78,8 @@ class Server {
     const std::string opts = "-p " + std::to_string(kPort) + " -k " + dir_.string() +
                              " -c listen_addresses= -c fsync=on -c synchronous_commit=on"
                              " -c shared_buffers=1GB -c max_wal_size=8GB -c work_mem=64MB";
-    if (Status st = Run(std::string(kBin) + "/pg_ctl -D " + data + " -l " + log + " -o \"" + opts + "\" -w start >/dev/null",
+    if (Status st = Run(std::string(kBin) + "/pg_ctl -D " + data + " -l " + log + " -o \"" + opts +
+                            "\" -w start >/dev/null",
                         "pg_ctl start");
         !st.ok())
       return st;
@@ -177,15 +181,17 @@ Result<PostgresFigures> RunPostgresBaseline(const events::LogReader& log, uint64
   if (!failed.ok()) return failed;
   if (in_batch > 0)
     if (Status st = flush(); !st.ok()) return st;
-  if (f.events != end_lsn) return Status::Internal("PostgreSQL baseline: scanned " + std::to_string(f.events) +
-                                                   " events of " + std::to_string(end_lsn));
+  if (f.events != end_lsn)
+    return Status::Internal("PostgreSQL baseline: scanned " + std::to_string(f.events) + " events of " +
+                            std::to_string(end_lsn));
   f.append_seconds = secs;
   if (Status st = conn.Exec("CHECKPOINT"); !st.ok()) return st;
   if (Status st = conn.Exec("VACUUM ANALYZE"); !st.ok()) return st;
 
   // Row counts of every projection table: the rebuild must give the same ones.
   const std::string kCounts =
-      "SELECT json_build_object('events', (SELECT count(*) FROM events), 'goals', (SELECT count(*) FROM goals), "
+      "SELECT json_build_object('events', (SELECT count(*) FROM events), 'goals', (SELECT count(*) FROM "
+      "goals), "
       "'programming', (SELECT count(*) FROM programming), 'progress', (SELECT count(*) FROM progress), "
       "'audit', (SELECT count(*) FROM audit), 'reviews', (SELECT count(*) FROM reviews), "
       "'compliance', (SELECT count(*) FROM compliance), 'leaders', (SELECT count(*) FROM leaders), "
@@ -201,7 +207,8 @@ Result<PostgresFigures> RunPostgresBaseline(const events::LogReader& log, uint64
   auto rebuilt = conn.Value(kCounts);
   if (!rebuilt.ok()) return rebuilt.status();
   if (*rebuilt != *appended)
-    return Status::Internal("PostgreSQL baseline: rebuilt rows " + *rebuilt + " differ from appended " + *appended);
+    return Status::Internal("PostgreSQL baseline: rebuilt rows " + *rebuilt + " differ from appended " +
+                            *appended);
   f.row_counts = *rebuilt;
   return f;
 }

@@ -109,7 +109,8 @@ Result<EvidenceSummary> WriteEvidence(producers::EmbeddedLedger& ledger, const s
                                       const EvidenceOptions& o) {
   auto key = LoadKey(data);
   if (!key.ok()) return Status(key.status().code(), key.status().ToString());
-  if (o.milestone.size() && o.campaign.empty()) return Status::InvalidArgument("--milestone needs --campaign");
+  if (o.milestone.size() && o.campaign.empty())
+    return Status::InvalidArgument("--milestone needs --campaign");
   const auto from = Bound(o.from, false), to = Bound(o.to, true);
   if (!from || !to) return Status::InvalidArgument("--from/--to: not an RFC 3339 time or a date");
   if (o.checkpoint_first) {
@@ -195,7 +196,8 @@ Result<EvidenceSummary> WriteEvidence(producers::EmbeddedLedger& ledger, const s
   const double proof_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - proved).count();
   Status w = consumers::WriteBundle(in, o.out);
   if (!w.ok()) return Status(w.code(), w.ToString());
-  return EvidenceSummary{in.events.size(), last.tree_size, events::ToHex(last.root), key->key_id, proof_s, after};
+  return EvidenceSummary{in.events.size(), last.tree_size, events::ToHex(last.root),
+                         key->key_id,      proof_s,        after};
 }
 
 int RunEvidence(const std::string& data, const EvidenceOptions& o) {
@@ -206,8 +208,8 @@ int RunEvidence(const std::string& data, const EvidenceOptions& o) {
   if (!r.ok()) return Fail(r.status().message());
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "evidence: " << r->events << " events of " << o.entity << " with inclusion proofs against "
-            << "the checkpoint of " << r->tree_size << " events (root " << r->root_hex << ", key " << r->key_id
-            << ") in " << o.out << " (" << s << " s, proofs " << r->proof_seconds << " s)\n";
+            << "the checkpoint of " << r->tree_size << " events (root " << r->root_hex << ", key "
+            << r->key_id << ") in " << o.out << " (" << s << " s, proofs " << r->proof_seconds << " s)\n";
   if (r->after)
     std::cerr << "note: " << r->after
               << " matching event(s) recorded after that checkpoint are not in the bundle; "

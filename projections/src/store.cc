@@ -3,8 +3,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_writer.h>
-#include <stdlib.h>
 #include <rocksdb/write_batch.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>

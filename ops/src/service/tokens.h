@@ -7,12 +7,13 @@
 // Thread-safety: TokenStore is safe to share; Lookup reloads the file when it changed on disk
 // (so `token revoke` takes effect on a running server without a restart).
 
+#include <sys/types.h>
+
 #include <map>
-#include <vector>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <sys/types.h>
+#include <vector>
 
 #include "veeduria/events/status.h"
 
@@ -39,9 +40,9 @@ class TokenStore {
   const std::string file_;
   std::mutex mu_;
   std::map<std::string, std::string> user_by_hash_;  // GUARDED_BY(mu_)
-  struct timespec mtime_ {};                          // GUARDED_BY(mu_)
-  off_t size_ = -1;                                   // GUARDED_BY(mu_)
-  ino_t inode_ = 0;                                   // GUARDED_BY(mu_)
+  struct timespec mtime_ {};                         // GUARDED_BY(mu_)
+  off_t size_ = -1;                                  // GUARDED_BY(mu_)
+  ino_t inode_ = 0;                                  // GUARDED_BY(mu_)
 };
 
 }  // namespace veeduria::service
