@@ -16,8 +16,9 @@ namespace {
 namespace p = projections;
 
 // The reference: the index rows of `keys` up to `t`, one per time key, folded through `proj`.
-std::unique_ptr<p::MemoryRows> PlainFold(const p::ProjectionStore& store, const std::vector<std::string>& keys,
-                                         events::Micros t, const p::Projection& proj) {
+std::unique_ptr<p::MemoryRows> PlainFold(const p::ProjectionStore& store,
+                                         const std::vector<std::string>& keys, events::Micros t,
+                                         const p::Projection& proj) {
   std::map<std::string, std::string> rows;
   const std::string limit = p::Hex16(static_cast<uint64_t>(t));
   for (const std::string& key : keys) {
