@@ -42,11 +42,14 @@ std::string GoalKey(const flatbuffers::String* entity, const flatbuffers::String
   return "g/" + Str(entity) + "/" + Str(plan) + "/" + Str(goal);
 }
 
-// A goal row to update; events of one stream arrive in order, so the goal normally exists.
-json ReadGoal(const events::StateStore& rows, const std::string& key) {
-  json g = events::ReadRecord(rows, key);
-  if (!g.is_object()) g = json{{"years", json::object()}};
-  return g;
+// Updates a goal row (in place when the rows are kept decoded); events of one stream arrive in
+// order, so the goal normally exists.
+template <typename Update>
+void UpdateGoal(events::StateStore& rows, const std::string& key, Update&& update) {
+  UpdateRecord(rows, key, [&](json& g) {
+    if (!g.is_object()) g = json{{"years", json::object()}};
+    update(g);
+  });
 }
 
 class Progress : public Projection {
@@ -84,36 +87,32 @@ class Progress : public Projection {
       }
       case s::Payload::GoalDefined: {  // a redefinition keeps the yearly programming
         const auto* p = ev->payload_as_GoalDefined();
-        const std::string key = GoalKey(p->entity(), p->plan(), p->goal());
-        json g = ReadGoal(rows, key);
-        g["entity"] = Str(p->entity());
-        g["plan"] = Str(p->plan());
-        g["goal"] = Str(p->goal());
-        g["cpi"] = Str(p->cpi_indicator());
-        g["sector"] = SectorOf(Str(p->cpi_indicator()));
-        g["name"] = Str(p->name());
-        g["unit"] = Str(p->unit());
-        g["baseline"] = p->baseline();
-        g["target"] = p->target();
-        g["accumulation"] = s::EnumNameAccumulation(p->accumulation());
-        g["homologated"] = p->homologated();
-        events::WriteRecord(rows, key, g);
+        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()), [&](json& g) {
+          g["entity"] = Str(p->entity());
+          g["plan"] = Str(p->plan());
+          g["goal"] = Str(p->goal());
+          g["cpi"] = Str(p->cpi_indicator());
+          g["sector"] = SectorOf(Str(p->cpi_indicator()));
+          g["name"] = Str(p->name());
+          g["unit"] = Str(p->unit());
+          g["baseline"] = p->baseline();
+          g["target"] = p->target();
+          g["accumulation"] = s::EnumNameAccumulation(p->accumulation());
+          g["homologated"] = p->homologated();
+        });
         break;
       }
       case s::Payload::GoalHomologated: {
         const auto* p = ev->payload_as_GoalHomologated();
-        const std::string key = GoalKey(p->entity(), p->plan(), p->goal());
-        json g = ReadGoal(rows, key);
-        g["cpi"] = Str(p->cpi_indicator());
-        g["sector"] = SectorOf(Str(p->cpi_indicator()));
-        g["homologated"] = true;
-        events::WriteRecord(rows, key, g);
+        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()), [&](json& g) {
+          g["cpi"] = Str(p->cpi_indicator());
+          g["sector"] = SectorOf(Str(p->cpi_indicator()));
+          g["homologated"] = true;
+        });
         break;
       }
       case s::Payload::GoalProgrammed: {  // the whole programming of one year, replacing the last
         const auto* p = ev->payload_as_GoalProgrammed();
-        const std::string key = GoalKey(p->entity(), p->plan(), p->goal());
-        json g = ReadGoal(rows, key);
         json resources = json::object();
         int64_t pesos = 0;
         if (p->resources())
@@ -121,9 +120,10 @@ class Progress : public Projection {
             resources[Str(a->source())] = a->pesos();
             pesos += a->pesos();
           }
-        g["years"][std::to_string(p->year())] =
-            json{{"physical", p->physical()}, {"resources", resources}, {"pesos", pesos}};
-        events::WriteRecord(rows, key, g);
+        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()), [&](json& g) {
+          g["years"][std::to_string(p->year())] =
+              json{{"physical", p->physical()}, {"resources", std::move(resources)}, {"pesos", pesos}};
+        });
         break;
       }
       case s::Payload::ProgressReported: {  // the hottest row: written straight as MessagePack

@@ -54,6 +54,27 @@ inline void PutUnread(events::StateStore& rows, std::string_view key, std::strin
     rows.Put(key, std::move(value));
 }
 
+// Rows that keep records decoded for their whole life (an as-of view's overlay): a fold updates a
+// record in place instead of decoding and re-encoding its MessagePack at every event.
+class DecodedRecords {
+ public:
+  virtual ~DecodedRecords() = default;
+  // The record under `key` (null when absent), to modify in place; valid until the next write.
+  virtual nlohmann::json& MutableRecord(std::string_view key) = 0;
+};
+// Lets `update` change the record under `key` (null when absent) and stores the result: in place
+// on DecodedRecords, else as events::ReadRecord then events::WriteRecord.
+template <typename Update>
+void UpdateRecord(events::StateStore& rows, std::string_view key, Update&& update) {
+  if (auto* decoded = dynamic_cast<DecodedRecords*>(&rows)) {
+    update(decoded->MutableRecord(key));
+    return;
+  }
+  nlohmann::json record = events::ReadRecord(rows, key);
+  update(record);
+  events::WriteRecord(rows, key, record);
+}
+
 // The value of an audit index row i/<key>/<time key>: the event itself and where it sits in the
 // log, in a fixed binary layout (as-of views read thousands of them per query; no JSON):
 //   lsn u64 | partition u32 | offset u64 | topic length u8 | topic | sha256 (32) | event bytes

@@ -26,6 +26,88 @@ class Live : public View {
   events::Micros now_;
 };
 
+// The rows of a projection folded for an as-of view, read by queries for the view's life. A
+// record a fold updates in place (UpdateRecord: progress's goal rows, rewritten by a definition
+// and one programming per year) stays decoded: no MessagePack per update, none for Record and
+// ScanRecords, which hand it as it is; Get and Scan encode it on the fly, byte for byte what
+// events::WriteRecord would have stored. Rows put as bytes stay bytes.
+// Thread-safety: written by one fold, then only read (every const member is a pure read).
+class AsOfRows : public Rows, public events::StateStore, public DecodedRecords {
+ public:
+  std::optional<std::string> Get(std::string_view key) const override {  // Rows and StateStore
+    auto it = rows_.find(key);
+    if (it == rows_.end()) return std::nullopt;
+    return Bytes(it->second);
+  }
+  void Put(std::string_view key, std::string value) override {
+    Row& row = At(key);
+    row.bytes = std::move(value);
+    row.record = nullptr;
+    row.decoded = false;
+  }
+  void Delete(std::string_view key) override {
+    auto it = rows_.find(key);
+    if (it != rows_.end()) rows_.erase(it);
+  }
+  json& MutableRecord(std::string_view key) override {
+    auto it = rows_.find(key);
+    if (it == rows_.end()) {
+      Row& row = rows_[std::string(key)];
+      row.decoded = true;
+      return row.record;
+    }
+    Row& row = it->second;
+    if (!row.decoded) {
+      row.record = json::from_msgpack(row.bytes);
+      row.bytes.clear();
+      row.decoded = true;
+    }
+    return row.record;
+  }
+
+  void Scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    ScanFrom(prefix, prefix, fn);
+  }
+  void ScanFrom(std::string_view start, std::string_view prefix,
+                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    for (auto it = rows_.lower_bound(start); it != rows_.end() && it->first.starts_with(prefix); ++it) {
+      const Row& row = it->second;
+      if (!(row.decoded ? fn(it->first, Bytes(row)) : fn(it->first, row.bytes))) break;
+    }
+  }
+  json Record(std::string_view key) const override {
+    auto it = rows_.find(key);
+    if (it == rows_.end()) return nullptr;
+    return it->second.decoded ? it->second.record : json::from_msgpack(it->second.bytes);
+  }
+  void ScanRecords(std::string_view prefix,
+                   const std::function<bool(std::string_view, const json&)>& fn) const override {
+    for (auto it = rows_.lower_bound(prefix); it != rows_.end() && it->first.starts_with(prefix); ++it) {
+      const Row& row = it->second;
+      if (!(row.decoded ? fn(it->first, row.record) : fn(it->first, json::from_msgpack(row.bytes)))) break;
+    }
+  }
+
+ private:
+  struct Row {
+    bool decoded = false;
+    std::string bytes;  // the MessagePack, unless decoded
+    json record;        // when decoded
+  };
+  static std::string Bytes(const Row& row) {
+    if (!row.decoded) return row.bytes;
+    const std::vector<uint8_t> v = json::to_msgpack(row.record);
+    return std::string(v.begin(), v.end());
+  }
+  Row& At(std::string_view key) {
+    auto it = rows_.find(key);
+    if (it == rows_.end()) it = rows_.emplace(std::string(key), Row{}).first;
+    return it->second;
+  }
+  std::map<std::string, Row, std::less<>> rows_;
+};
+
 // The events of the index keys up to t, folded through a projection the first time a query
 // reads it (a query reads one or two of the six).
 class AsOf : public View {
@@ -45,10 +127,10 @@ class AsOf : public View {
     auto it = folded_.find(projection);
     if (it != folded_.end()) return it->second;
     const Projection* p = FindProjection(projection);
-    MemoryRows& rows = folded_[std::string(projection)];
+    AsOfRows& rows = folded_[std::string(projection)];
     for (const IndexEntry& entry : entries_) {
       const s::Event* ev = s::GetEvent(entry.bytes.data());
-      p->Apply(EventRef{ev, ev->envelope(), entry.bytes, entry.hash, entry.position}, rows.state());
+      p->Apply(EventRef{ev, ev->envelope(), entry.bytes, entry.hash, entry.position}, rows);
     }
     return rows;
   }
@@ -60,7 +142,7 @@ class AsOf : public View {
   std::map<std::string, std::string> index_rows_;  // time key → index row, in time order
   std::vector<IndexEntry> entries_;                // views into index_rows_
   mutable std::mutex mu_;
-  mutable std::map<std::string, MemoryRows, std::less<>> folded_;  // guarded by mu_
+  mutable std::map<std::string, AsOfRows, std::less<>> folded_;  // guarded by mu_
 };
 
 }  // namespace

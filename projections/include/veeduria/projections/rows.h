@@ -19,12 +19,15 @@ class Rows {
   virtual void Scan(std::string_view prefix,
                     const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
   // Rows from the first key >= `start` on, while their key starts with `prefix`.
-  virtual void ScanFrom(std::string_view start, std::string_view prefix,
-                        const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
+  virtual void ScanFrom(
+      std::string_view start, std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
 
-  nlohmann::json Record(std::string_view key) const;  // null when absent
-  void ScanRecords(std::string_view prefix,
-                   const std::function<bool(std::string_view key, const nlohmann::json& value)>& fn) const;
+  // The rows decoded from MessagePack; a view that keeps its rows decoded hands them as they are.
+  virtual nlohmann::json Record(std::string_view key) const;  // null when absent
+  virtual void ScanRecords(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, const nlohmann::json& value)>& fn) const;
 };
 
 // Rows folded in memory (as-of views, tests).
