@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "term_generator.h"
 #include "veeduria/events/command.h"
 #include "veeduria/events/time.h"
 #include "veeduria/producers/csv.h"
-#include "term_generator.h"
 
 namespace veeduria::producers {
 namespace {
@@ -82,7 +82,8 @@ struct Cut {
 }  // namespace
 
 std::string GeneratorInitAt(const std::string& scale) {
-  return scale == "department" || scale == "national" ? "2020-01-02T08:00:00-05:00" : "2023-01-02T08:00:00-05:00";
+  return scale == "department" || scale == "national" ? "2020-01-02T08:00:00-05:00"
+                                                      : "2023-01-02T08:00:00-05:00";
 }
 
 Result<GeneratorStats> Generate(const GeneratorOptions& o, std::ostream& out) {

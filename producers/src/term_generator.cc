@@ -45,7 +45,8 @@ Micros Day(int y, int m, int d) {
 void AppendEscaped(std::string& b, std::string_view v) {
   b += '"';
   // Almost every value needs no escaping: append it whole.
-  if (std::none_of(v.begin(), v.end(), [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; })) {
+  if (std::none_of(v.begin(), v.end(),
+                   [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; })) {
     b += v;
     b += '"';
     return;
@@ -197,7 +198,8 @@ class Script {
       date_prefix_ = full.substr(0, full.find('T') + 1);
     }
     const int64_t secs = (at % kDay) / kSecond;
-    const int hh = static_cast<int>(secs / 3600), mm = static_cast<int>(secs / 60 % 60), ss = static_cast<int>(secs % 60);
+    const int hh = static_cast<int>(secs / 3600), mm = static_cast<int>(secs / 60 % 60),
+              ss = static_cast<int>(secs % 60);
     last_at_text_ = date_prefix_;
     const char t[] = {static_cast<char>('0' + hh / 10), static_cast<char>('0' + hh % 10), ':',
                       static_cast<char>('0' + mm / 10), static_cast<char>('0' + mm % 10), ':',
@@ -237,7 +239,7 @@ struct Entity {
   bool is_dept = false;
   std::string reporter, reviewer;
   std::vector<std::pair<Micros, std::string>> leaders;  // (activated at, email), in time order
-  std::vector<LeaderChange> changes;                     // after the first leader
+  std::vector<LeaderChange> changes;                    // after the first leader
   double late_p = 0, perf = 1;
   std::vector<Goal> goals;
   const std::string& LeaderAt(Micros t) const {
@@ -303,7 +305,8 @@ Status Term::Load() {
       all_.push_back({rec.fields[0], rec.fields[1], rec.fields[0], "departamento"});
   for (const auto& rec : ParseCsv(*munis)) {
     if (rec.line == 1 || rec.fields.size() < 5 || rec.fields[4] != "Municipio") continue;  // islands, ANM
-    all_.push_back({rec.fields[2], rec.fields[3], rec.fields[0], rec.fields[2] == "11001" ? "distrito" : "municipio"});
+    all_.push_back(
+        {rec.fields[2], rec.fields[3], rec.fields[0], rec.fields[2] == "11001" ? "distrito" : "municipio"});
   }
   catalog_rows_ = "[";
   for (const auto& rec : ParseCsv(*cpi)) {
@@ -348,7 +351,8 @@ void Term::Program(Entity& e, Goal& g, int year, Micros at, const std::string& i
   if (Chance(0.2)) res.I("SGR", sgr = static_cast<int64_t>(Uniform(100, 2000)) * 1'000'000);
   res.End();
   g.pesos[y] = sgp + propios + sgr;
-  Obj c = s_.Begin(at, "program_goal", e.code + "-prog-" + g.id + "-" + std::to_string(year) + id_suffix, e.reporter);
+  Obj c = s_.Begin(at, "program_goal", e.code + "-prog-" + g.id + "-" + std::to_string(year) + id_suffix,
+                   e.reporter);
   c.S("entity", e.code)
       .S("plan", "PDT-2020-2023")
       .S("goal", g.id)
@@ -482,14 +486,17 @@ void Term::YearStart(int year) {
           .S("name", "Jefe de planeación de " + e.name + " (" + std::to_string(year) + ")")
           .Raw("supports", "[{\"kind\":\"acta_de_posesion\",\"sha256\":\"" + Hash() + "\"}]");
       s_.Done(rq);
-      Obj a = s_.Begin(ch.activated, "activate_leader", e.code + "-activate-" + std::to_string(year), "system");
+      Obj a =
+          s_.Begin(ch.activated, "activate_leader", e.code + "-activate-" + std::to_string(year), "system");
       a.S("request_id", req_id);
       s_.Done(a);
     }
     if (Chance(0.15)) {  // a second reporter, granted by the leader of the day
       const Micros at = Day(year, 3, 20) + Pick(8, 17) * kHour;
       Obj g = s_.Begin(at, "grant_role", e.code + "-grant-apoyo-" + std::to_string(year), e.LeaderAt(at));
-      g.S("user", "apoyo" + std::to_string(year) + "@" + e.code + ".gov.co").S("role", "reporter").S("scope", e.code);
+      g.S("user", "apoyo" + std::to_string(year) + "@" + e.code + ".gov.co")
+          .S("role", "reporter")
+          .S("scope", e.code);
       s_.Done(g);
     }
     if (Chance(0.1)) {
@@ -498,7 +505,8 @@ void Term::YearStart(int year) {
       Obj rq = s_.Begin(at, "request_password_reset", e.code + "-reset-req-" + std::to_string(year), who);
       rq.S("user", who);
       s_.Done(rq);
-      Obj dn = s_.Begin(at + 20 * kMinute, "complete_password_reset", e.code + "-reset-done-" + std::to_string(year), who);
+      Obj dn = s_.Begin(at + 20 * kMinute, "complete_password_reset",
+                        e.code + "-reset-done-" + std::to_string(year), who);
       dn.S("user", who);
       s_.Done(dn);
     }
@@ -508,7 +516,8 @@ void Term::YearStart(int year) {
     for (size_t i : active_) {
       const Entity& e = all_[i];
       if (e.is_dept || ++n > 3) continue;
-      Obj p = s_.Begin(Day(2020, 3, 20) + 15 * kHour, "program_goal", e.code + "-prog-IP-1-2020-millones", e.reporter);
+      Obj p = s_.Begin(Day(2020, 3, 20) + 15 * kHour, "program_goal", e.code + "-prog-IP-1-2020-millones",
+                       e.reporter);
       p.S("entity", e.code)
           .S("plan", "PDT-2020-2023")
           .S("goal", "IP-1")
@@ -516,7 +525,8 @@ void Term::YearStart(int year) {
           .I("physical", 1)
           .Raw("resources", "{\"SGP\":\"1.234.567,89\"}");
       s_.Done(p);
-      Obj r = s_.Begin(Day(2020, 3, 25) + 16 * kHour, "complete_password_reset", e.code + "-dnp-reset", kAdmin);
+      Obj r =
+          s_.Begin(Day(2020, 3, 25) + 16 * kHour, "complete_password_reset", e.code + "-dnp-reset", kAdmin);
       r.S("user", e.leaders[0].second);
       s_.Done(r);
     }
@@ -526,7 +536,8 @@ void Term::YearStart(int year) {
 void Term::Gestion(Entity& e, int year) {
   if (e.is_dept || Chance(0.05)) return;  // 5% never report GESTIONWEB
   const Micros deadline = Day(year, 6, 23);
-  const Micros at = Chance(0.8) ? deadline - Pick(1, 25) * kDayUs + 10 * kHour : deadline + Pick(1, 9) * kDayUs + 10 * kHour;
+  const Micros at = Chance(0.8) ? deadline - Pick(1, 25) * kDayUs + 10 * kHour
+                                : deadline + Pick(1, 9) * kDayUs + 10 * kHour;
   buf_.clear();
   Obj v(buf_);
   v.I("MR_01", static_cast<int64_t>(Uniform(500, 90000)) * 1'000'000)
@@ -558,12 +569,14 @@ void Term::CutPhase(int year, int q) {
       continue;
     }
     const bool late = q < 3 && Chance(e.late_p);
-    Micros at = late ? deadline + Pick(1, 20) * kDayUs + 9 * kHour : deadline - Pick(1, 10) * kDayUs + 9 * kHour;
+    Micros at =
+        late ? deadline + Pick(1, 20) * kDayUs + 9 * kHour : deadline - Pick(1, 10) * kDayUs + 9 * kHour;
     const std::string prefix = e.code + "-" + std::to_string(year) + cut.id + "-";
     for (Goal& g : e.goals) {
       if (Chance(0.02)) continue;  // a goal left without its report
       const double ytd = std::round(g.yearly[y] * (q + 1) / 4.0 * e.perf * Uniform(0.8, 1.2) * 10) / 10;
-      const int64_t obl = static_cast<int64_t>(static_cast<double>(g.pesos[y]) * (q + 1) / 4.0 * e.perf * Uniform(0.5, 1.0));
+      const int64_t obl =
+          static_cast<int64_t>(static_cast<double>(g.pesos[y]) * (q + 1) / 4.0 * e.perf * Uniform(0.5, 1.0));
       fin.clear();
       fin += "{\"SGP\":{\"compromisos\":";
       AppendInt(fin, obl + obl / 4);
@@ -582,8 +595,8 @@ void Term::CutPhase(int year, int q) {
           .Raw("financial", fin);
       s_.Done(c);
       if (Chance(0.1)) {  // the entity corrects its own report a few days later
-        Obj f = s_.Begin(std::min(at + Pick(1, 5) * kDayUs, q == 3 ? deadline - kHour : INT64_MAX), "report_progress",
-                         prefix + g.id + "-corr", e.reporter);
+        Obj f = s_.Begin(std::min(at + Pick(1, 5) * kDayUs, q == 3 ? deadline - kHour : INT64_MAX),
+                         "report_progress", prefix + g.id + "-corr", e.reporter);
         f.S("entity", e.code)
             .S("plan", "PDT-2020-2023")
             .S("goal", g.id)
@@ -596,7 +609,8 @@ void Term::CutPhase(int year, int q) {
       at += 2 * kMinute;
     }
     at += 30 * kMinute;
-    Obj sub = s_.Begin(at, "submit_report", e.code + "-submit-" + std::to_string(year) + cut.id, e.LeaderAt(at));
+    Obj sub =
+        s_.Begin(at, "submit_report", e.code + "-submit-" + std::to_string(year) + cut.id, e.LeaderAt(at));
     sub.S("entity", e.code).S("campaign", campaign).S("milestone", cut.id);
     s_.Done(sub);
     if (e.is_dept || q == 3) continue;
@@ -610,8 +624,9 @@ void Term::CutPhase(int year, int q) {
           .S("campaign", campaign)
           .S("milestone", cut.id)
           .S("kind", Chance(0.7) ? "adjustment" : "clarification")
-          .Raw("items", "[{\"goal\":\"" + g.id +
-                            "\",\"observation\":\"El avance reportado no es coherente con la programación\"}]")
+          .Raw("items",
+               "[{\"goal\":\"" + g.id +
+                   "\",\"observation\":\"El avance reportado no es coherente con la programación\"}]")
           .S("due", events::FormatDate(events::BogotaDay(due)));
       s_.Done(r);
       if (Chance(0.7)) {
@@ -630,8 +645,8 @@ void Term::CutPhase(int year, int q) {
             .S("note", "Se corrigió el avance de la meta " + g.id)
             .Raw("evidence", "[{\"name\":\"oficio_respuesta.pdf\",\"sha256\":\"" + Hash() + "\"}]");
         s_.Done(a);
-        Obj v = s_.Begin(fix + 3 * kDayUs, "validate_report", e.code + "-validate-" + std::to_string(year) + cut.id,
-                         e.reviewer);
+        Obj v = s_.Begin(fix + 3 * kDayUs, "validate_report",
+                         e.code + "-validate-" + std::to_string(year) + cut.id, e.reviewer);
         v.S("entity", e.code).S("campaign", campaign).S("milestone", cut.id).S("note", "Ajustes verificados");
         s_.Done(v);
       } else {
@@ -646,7 +661,8 @@ void Term::CutPhase(int year, int q) {
         s_.Done(n);
       }
     } else if (Chance(0.8)) {
-      Obj v = s_.Begin(review, "validate_report", e.code + "-validate-" + std::to_string(year) + cut.id, e.reviewer);
+      Obj v = s_.Begin(review, "validate_report", e.code + "-validate-" + std::to_string(year) + cut.id,
+                       e.reviewer);
       v.S("entity", e.code).S("campaign", campaign).S("milestone", cut.id).S("note", "Sin observaciones");
       s_.Done(v);
     }
@@ -658,7 +674,8 @@ void Term::CutPhase(int year, int q) {
     for (size_t k : active_)
       if (all_[k].code == code) e = &all_[k];
     const Micros n_at = deadline + 6 * kDayUs + 10 * kHour + static_cast<Micros>(i) * kMinute;
-    Obj n = s_.Begin(n_at, "notify_noncompliance", code + "-notify-" + std::to_string(year) + cut.id, e->reviewer);
+    Obj n = s_.Begin(n_at, "notify_noncompliance", code + "-notify-" + std::to_string(year) + cut.id,
+                     e->reviewer);
     n.S("entity", code)
         .S("campaign", campaign)
         .S("milestone", cut.id)
@@ -667,8 +684,8 @@ void Term::CutPhase(int year, int q) {
         .S("message_sha256", Hash());
     s_.Done(n);
     if (Chance(0.2)) {
-      Obj r = s_.Begin(deadline + 31 * kDayUs + 10 * kHour + static_cast<Micros>(i) * kMinute, "refer_to_control_body",
-                       code + "-refer-" + std::to_string(year) + cut.id, kAdmin);
+      Obj r = s_.Begin(deadline + 31 * kDayUs + 10 * kHour + static_cast<Micros>(i) * kMinute,
+                       "refer_to_control_body", code + "-refer-" + std::to_string(year) + cut.id, kAdmin);
       r.S("entity", code)
           .S("campaign", campaign)
           .S("milestone", cut.id)

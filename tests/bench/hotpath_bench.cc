@@ -80,7 +80,8 @@ BENCHMARK(BM_DecideAndEvolve)->Unit(benchmark::kMillisecond);
 void BM_VerifyEventBytes(benchmark::State& state) {
   const Dataset& d = Data();
   size_t i = 0;
-  for (auto _ : state) benchmark::DoNotOptimize(events::VerifyEventBytes(d.events[i++ % d.events.size()].bytes));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(events::VerifyEventBytes(d.events[i++ % d.events.size()].bytes));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_VerifyEventBytes);

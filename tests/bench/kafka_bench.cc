@@ -18,9 +18,9 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <thread>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "veeduria/events/command.h"
@@ -35,7 +35,8 @@ using namespace veeduria;
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-rd_kafka_t* Client(rd_kafka_type_t type, const std::string& brokers, std::vector<std::pair<const char*, const char*>> kv) {
+rd_kafka_t* Client(rd_kafka_type_t type, const std::string& brokers,
+                   std::vector<std::pair<const char*, const char*>> kv) {
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   kv.insert(kv.begin(), {{"bootstrap.servers", brokers.c_str()}, {"socket.nagle.disable", "true"}});
@@ -68,13 +69,17 @@ int main(int argc, char** argv) {
   const std::string topic = "raw.events";
   std::string payload(200, 'x');
   {
-    rd_kafka_t* p = Client(RD_KAFKA_PRODUCER, rb, {{"enable.idempotence", "true"}, {"acks", "all"},
-                                                    {"partitioner", "murmur2_random"}, {"linger.ms", "5"}});
+    rd_kafka_t* p = Client(RD_KAFKA_PRODUCER, rb,
+                           {{"enable.idempotence", "true"},
+                            {"acks", "all"},
+                            {"partitioner", "murmur2_random"},
+                            {"linger.ms", "5"}});
     auto t0 = Clock::now();
     for (long i = 0; i < raw; ++i) {
       std::string key = std::to_string(i % 1103);
       while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-                               RD_KAFKA_V_VALUE(payload.data(), payload.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(p, 1);
       rd_kafka_poll(p, 0);
@@ -86,11 +91,13 @@ int main(int argc, char** argv) {
     rd_kafka_destroy(p);
   }
   {
-    rd_kafka_t* c = Client(RD_KAFKA_CONSUMER, rb, {{"group.id", "raw"}, {"isolation.level", "read_committed"},
-                                                    {"enable.auto.commit", "false"}});
+    rd_kafka_t* c =
+        Client(RD_KAFKA_CONSUMER, rb,
+               {{"group.id", "raw"}, {"isolation.level", "read_committed"}, {"enable.auto.commit", "false"}});
     rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(static_cast<int>(partitions));
     for (uint32_t i = 0; i < partitions; ++i)
-      rd_kafka_topic_partition_list_add(l, topic.c_str(), static_cast<int32_t>(i))->offset = RD_KAFKA_OFFSET_BEGINNING;
+      rd_kafka_topic_partition_list_add(l, topic.c_str(), static_cast<int32_t>(i))->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(c, l);
     rd_kafka_topic_partition_list_destroy(l);
     long n = 0;
@@ -102,7 +109,8 @@ int main(int argc, char** argv) {
       rd_kafka_message_destroy(m);
     }
     const double s = Since(t0);
-    std::cout << "raw consume: " << n << " messages, read_committed: " << static_cast<long>(n / s) << " msg/s" << std::endl;
+    std::cout << "raw consume: " << n << " messages, read_committed: " << static_cast<long>(n / s) << " msg/s"
+              << std::endl;
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
   }
@@ -119,18 +127,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<events::Command> commands;
-  commands.push_back(*events::ParseCommand(
-      "{\"command\":\"init\",\"command_id\":\"init\",\"actor\":\"admin@dnp.gov.co\",\"clock\":\"simulated\","
-      "\"admin\":\"admin@dnp.gov.co\",\"partitions\":" + std::to_string(partitions) +
-          ",\"at\":\"2023-01-02T08:00:00-05:00\"}", 0).command);
+  commands.push_back(*events::ParseCommand("{\"command\":\"init\",\"command_id\":\"init\",\"actor\":\"admin@"
+                                           "dnp.gov.co\",\"clock\":\"simulated\","
+                                           "\"admin\":\"admin@dnp.gov.co\",\"partitions\":" +
+                                               std::to_string(partitions) +
+                                               ",\"at\":\"2023-01-02T08:00:00-05:00\"}",
+                                           0)
+                          .command);
   const std::string text = gen.str();
   for (const auto& l : events::SplitLines(text))
-    if (auto p = events::ParseCommand(l.text, l.line_no); p.command) commands.push_back(std::move(*p.command));
+    if (auto p = events::ParseCommand(l.text, l.line_no); p.command)
+      commands.push_back(std::move(*p.command));
 
   auto cluster = kafka::MockCluster::Start(3, partitions);
   if (!cluster.ok()) return 1;
   const kafka::KafkaConfig config = (*cluster)->Config();
-  const auto dir = std::filesystem::temp_directory_path() / ("veeduria-kafka-bench-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("veeduria-kafka-bench-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   kafka::NodeOptions o;
   o.data_dir = (dir / "node").string();
@@ -151,7 +164,8 @@ int main(int argc, char** argv) {
     timeouts += x.value("status", "") == "timeout";
     ++statuses[x.value("status", "") + (x.value("reason", "").empty() ? "" : "/" + x.value("reason", ""))];
   }
-  for (const auto& c : commands) directory += kafka::CommandKey(c.name, c.Has("entity") ? c.Str("entity") : "", "x") == "directory";
+  for (const auto& c : commands)
+    directory += kafka::CommandKey(c.name, c.Has("entity") ? c.Str("entity") : "", "x") == "directory";
   const kafka::NodeStats ns = (*node)->stats();
   std::cout << "end to end (" << scale << "): " << commands.size() << " commands (" << directory
             << " directory commands) in " << e2e << " s: " << static_cast<long>(commands.size() / e2e)
@@ -173,8 +187,8 @@ int main(int argc, char** argv) {
   const double proj = Since(t1);
   const uint64_t events = (*projector)->stats().projected;
   std::cout << "projected: " << events << " events from Kafka into a fresh ProjectionStore in " << proj
-            << " s: " << static_cast<long>(events / proj) << " events/s" << (w.ok() ? "" : " (" + w.ToString() + ")")
-            << "\n";
+            << " s: " << static_cast<long>(events / proj) << " events/s"
+            << (w.ok() ? "" : " (" + w.ToString() + ")") << "\n";
   (*projector)->Stop();
   (*node)->Stop();
   std::filesystem::remove_all(dir);

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "veeduria/consumers/projector.h"
 #include "../scenarios/scenario_lines.h"
+#include "veeduria/consumers/projector.h"
 #include "veeduria/events/command.h"
 #include "veeduria/events/render.h"
 #include "veeduria/kafka/kafka_log.h"
@@ -85,8 +85,8 @@ inline Reference EmbeddedReference(const std::vector<events::Command>& commands)
 // What the topics hold: every stream must be 1..n with an intact chain, once its exact
 // re-deliveries (aborted transactions the mock still shows, retried decisions) are set aside.
 struct TopicAudit {
-  uint64_t messages = 0;    // events read, re-deliveries included
-  uint64_t redelivered = 0; // exact copies of an event already read
+  uint64_t messages = 0;     // events read, re-deliveries included
+  uint64_t redelivered = 0;  // exact copies of an event already read
   std::set<std::string> event_ids;
   std::map<std::string, uint64_t> heads;
   std::vector<std::string> problems;  // gaps, forks, unreadable bytes
