@@ -160,6 +160,20 @@ struct ProjectionStore::Impl {
     rows.clear();
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   }
+  // The column families of DATA/projections: "default" (meta), then one per projection.
+  static std::vector<rocksdb::ColumnFamilyDescriptor> Families() {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
+    for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), {}});
+    return cfs;
+  }
+  // Takes the database opened with Families() and its handles.
+  void Attach(rocksdb::DB* opened) {
+    db.reset(opened);
+    meta = handles[0];
+    for (size_t i = 0; i < AllProjections().size(); ++i)
+      rows.emplace(std::string(AllProjections()[i]->name()),
+                   std::make_unique<DbRows>(opened, handles[i + 1]));
+  }
   std::optional<std::string> Meta(const std::string& key) const {
     std::string v;
     if (!db->Get(rocksdb::ReadOptions(), meta, key, &v).ok()) return std::nullopt;
@@ -313,16 +327,11 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
-  for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), {}});
+  const std::vector<rocksdb::ColumnFamilyDescriptor> cfs = Impl::Families();
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/projections", cfs, &impl->handles, &db);
   if (!s.ok()) return FromRocks(s, "opening " + data_dir + "/projections");
-  impl->db.reset(db);
-  impl->meta = impl->handles[0];
-  for (size_t i = 0; i < AllProjections().size(); ++i)
-    impl->rows.emplace(std::string(AllProjections()[i]->name()),
-                       std::make_unique<DbRows>(db, impl->handles[i + 1]));
+  impl->Attach(db);
   auto store = std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
   // A store written before the chain index existed cannot tell a re-delivery from a fork below a
   // head: every projection is rebuilt (and the index with them).
@@ -350,18 +359,13 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::OpenSecondary(const st
   impl->secondary.path = tmpl;
   rocksdb::DBOptions options;
   options.max_open_files = -1;  // a secondary keeps every file open: the primary may delete them
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
-  for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), {}});
+  const std::vector<rocksdb::ColumnFamilyDescriptor> cfs = Impl::Families();
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, path, tmpl, cfs, &impl->handles, &db);
   if (!s.ok()) return FromRocks(s, "opening " + path + " as a secondary instance");
   // Opening recovers the primary's MANIFEST and WAL as they are now: no TryCatchUpWithPrimary
   // (RocksDB 7.8's crashes on the column families Reset dropped).
-  impl->db.reset(db);
-  impl->meta = impl->handles[0];
-  for (size_t i = 0; i < AllProjections().size(); ++i)
-    impl->rows.emplace(std::string(AllProjections()[i]->name()),
-                       std::make_unique<DbRows>(db, impl->handles[i + 1]));
+  impl->Attach(db);
   auto store = std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
   for (const Projection* p : AllProjections()) {
     auto v = store->impl_->Meta("version/" + std::string(p->name()));

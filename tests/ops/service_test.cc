@@ -44,12 +44,15 @@ class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     data_ = dir_.path + "/data";
-    ASSERT_EQ(veeduria::testing::Run({"--data", data_, "init", "--clock", "system", "--admin", "admin@dnp.gov.co"}).rc,
-              0);
+    ASSERT_EQ(
+        veeduria::testing::Run({"--data", data_, "init", "--clock", "system", "--admin", "admin@dnp.gov.co"})
+            .rc,
+        0);
     {
       std::ofstream f(dir_.path + "/e25.jsonl");
       f << R"({"command":"register_entity","command_id":"e25","actor":"admin@dnp.gov.co","entity":"25",)"
-        << R"("name":"CUNDINAMARCA","kind":"departamento","department":"25"})" << "\n";
+        << R"("name":"CUNDINAMARCA","kind":"departamento","department":"25"})"
+        << "\n";
     }
     ASSERT_EQ(veeduria::testing::Run({"--data", data_, "submit", dir_.path + "/e25.jsonl"}).rc, 0);
     auto t = veeduria::testing::Run({"--data", data_, "token", "add", "--user", "admin@dnp.gov.co"});
@@ -163,9 +166,10 @@ TEST_F(ServiceTest, AnAbandonedQueryStillCountsAgainstTheConcurrencyLimit) {
 
 TEST_F(ServiceTest, ServesHttpsWhenACertificateIsConfigured) {
   const std::string cert = dir_.path + "/cert.pem", key = dir_.path + "/key.pem";
-  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
-                          " -out " + cert + " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl (installed by ops/install-deps) makes the test certificate";
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
+                          key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0)
+      << "openssl (installed by ops/install-deps) makes the test certificate";
   ServiceOptions o;
   o.tls_cert = cert;
   o.tls_key = key;

@@ -133,11 +133,12 @@ TEST(GeneratorTest, TheRulesAcceptTheFourYearTerm) {
   auto ledger = EmbeddedLedger::Open(dir.string());
   ASSERT_TRUE(ledger.ok());
   std::vector<events::Command> commands;
-  commands.push_back(*events::ParseCommand(
-                          R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":")" +
-                              GeneratorInitAt("department") + "\"}",
-                          0)
-                          .command);
+  commands.push_back(
+      *events::ParseCommand(
+           R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":")" +
+               GeneratorInitAt("department") + "\"}",
+           0)
+           .command);
   std::map<std::string, int> refused, flags;
   std::string refusals;  // for the failure message
   auto append = [&] {

@@ -3,8 +3,6 @@
 // scenario file (tests/scenarios/*.scn, expectations ignored), for projection and query tests.
 
 #include <gtest/gtest.h>
-
-#include "../scenarios/scenario_lines.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../scenarios/scenario_lines.h"
 #include "veeduria/consumers/projector.h"
 #include "veeduria/events/command.h"
 #include "veeduria/producers/embedded_ledger.h"
