@@ -227,6 +227,9 @@ int RunBench(const BenchOptions& opt_in) {
   for (const std::string& w : o.workloads)
     if (w != "append" && w != "rebuild" && w != "asof" && w != "audit" && w != "verify" && w != "baselines")
       return Fail("unknown workload '" + w + "' (append, rebuild, asof, audit, verify, baselines)");
+  if (o.reuse && o.work_dir.empty()) return Fail("--reuse needs --dir DIR, the directory of an earlier run");
+  if (o.reuse && std::find(o.workloads.begin(), o.workloads.end(), "append") != o.workloads.end())
+    return Fail("--reuse measures an existing ledger: the append workload cannot run");
   const bool own_dir = o.work_dir.empty();
   fs::path dir = o.work_dir;
   if (own_dir) {
@@ -247,57 +250,74 @@ int RunBench(const BenchOptions& opt_in) {
     if (own_dir) fs::remove_all(dir, ec);
   };
 
-  // The dataset: generated, written to a file, read back whole (not timed).
-  producers::GeneratorOptions g;
-  g.data_dir = o.data_dir;
-  g.campaigns_file = o.campaigns_file;
-  g.scale = o.scale;
-  g.seed = o.seed;
+  // The dataset: generated, written to a file, read back whole (not timed) — or, with --reuse,
+  // the command file and ledger an earlier run left in --dir.
   const fs::path commands_file = dir / "commands.jsonl";
-  Workload gen{"gen", "generate the command file (JSON lines written to disk)"};
-  {
-    std::ofstream f(commands_file, std::ios::binary | std::ios::trunc);
-    const auto start = Clock::now();
-    const std::clock_t cpu_start = std::clock();
-    auto stats = producers::Generate(g, f);
-    f.close();
-    gen.seconds = Since(start);
-    const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-    gen.cpu_seconds = cpu;
-    if (!stats.ok() || !f) {
-      cleanup();
-      return Fail(stats.ok() ? "cannot write " + commands_file.string() : stats.status().ToString());
-    }
-    gen.count = stats->commands;
-    gen.commands_per_s = stats->commands / *gen.seconds;
-    out["dataset"] = {{"scale", o.scale},
-                      {"seed", o.seed},
-                      {"commands", stats->commands},
-                      {"active_entities", stats->entities_active},
-                      {"goals", stats->goals},
-                      {"file_bytes", fs::file_size(commands_file)},
-                      {"gen_cpu_seconds", cpu},
-                      {"gen_commands_per_cpu_s", cpu > 0 ? stats->commands / cpu : 0.0}};
-    log("generated " + std::to_string(stats->commands) + " commands in " + Fmt(gen.seconds, " s"));
-  }
-  ws.push_back(gen);
   std::string text;
-  {
-    std::ifstream in(commands_file, std::ios::binary);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
   std::vector<std::string_view> lines;
   std::vector<std::string> entities;  // with a plan: the as-of and audit subjects
-  for (size_t pos = 0; pos < text.size();) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line(text.data() + pos, end - pos);
-    if (!line.empty()) lines.push_back(line);
-    if (line.find("\"upload_plan\"") != std::string_view::npos) {
-      json j = json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("entity")) entities.push_back(j["entity"].get<std::string>());
+  auto note_plan = [&](std::string_view line) {
+    if (line.find("\"upload_plan\"") == std::string_view::npos) return;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("entity")) entities.push_back(j["entity"].get<std::string>());
+  };
+  if (o.reuse) {
+    std::ifstream in(commands_file, std::ios::binary);
+    if (!in) return Fail("--reuse: cannot read " + commands_file.string());
+    uint64_t commands = 0;
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) {
+        ++commands;
+        note_plan(line);
+      }
+    out["dataset"] = {{"scale", o.scale},
+                      {"seed", o.seed},
+                      {"commands", commands},
+                      {"file_bytes", fs::file_size(commands_file)},
+                      {"reused", dir.string()}};
+  } else {
+    producers::GeneratorOptions g;
+    g.data_dir = o.data_dir;
+    g.campaigns_file = o.campaigns_file;
+    g.scale = o.scale;
+    g.seed = o.seed;
+    Workload gen{"gen", "generate the command file (JSON lines written to disk)"};
+    {
+      std::ofstream f(commands_file, std::ios::binary | std::ios::trunc);
+      const auto start = Clock::now();
+      const std::clock_t cpu_start = std::clock();
+      auto stats = producers::Generate(g, f);
+      f.close();
+      gen.seconds = Since(start);
+      const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+      gen.cpu_seconds = cpu;
+      if (!stats.ok() || !f) {
+        cleanup();
+        return Fail(stats.ok() ? "cannot write " + commands_file.string() : stats.status().ToString());
+      }
+      gen.count = stats->commands;
+      gen.commands_per_s = stats->commands / *gen.seconds;
+      out["dataset"] = {{"scale", o.scale},
+                        {"seed", o.seed},
+                        {"commands", stats->commands},
+                        {"active_entities", stats->entities_active},
+                        {"goals", stats->goals},
+                        {"file_bytes", fs::file_size(commands_file)},
+                        {"gen_cpu_seconds", cpu},
+                        {"gen_commands_per_cpu_s", cpu > 0 ? stats->commands / cpu : 0.0}};
+      log("generated " + std::to_string(stats->commands) + " commands in " + Fmt(gen.seconds, " s"));
     }
-    pos = end + 1;
+    ws.push_back(gen);
+    std::ifstream in(commands_file, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    for (size_t pos = 0; pos < text.size();) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      const std::string_view line(text.data() + pos, end - pos);
+      if (!line.empty()) lines.push_back(line);
+      note_plan(line);
+      pos = end + 1;
+    }
   }
 
   // append: a fresh simulated ledger; init is setup, the rest is timed.
@@ -307,7 +327,11 @@ int RunBench(const BenchOptions& opt_in) {
     return Fail(ledger_or.status().ToString());
   }
   auto ledger = std::move(*ledger_or);
-  {
+  if (o.reuse) {
+    if (ledger->end_lsn() == 0) return Fail("--reuse: " + dir.string() + " holds no ledger");
+    out["dataset"]["events"] = ledger->end_lsn();
+    log("reusing " + std::to_string(ledger->end_lsn()) + " events of " + dir.string());
+  } else {
     const std::string init =
         R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","at":")" +
         producers::GeneratorInitAt(o.scale) + "\"}";
@@ -316,34 +340,33 @@ int RunBench(const BenchOptions& opt_in) {
       cleanup();
       return Fail("cannot initialize the bench ledger");
     }
-  }
-  const uint64_t lsn0 = ledger->end_lsn();
-  log("appending with " + std::to_string(o.submitters) + " submitters…");
-  const double append_cpu = CpuSeconds();
-  auto appended = AppendAll(*ledger, lines, o.submitters, 1024);
-  if (!appended.ok()) {
-    cleanup();
-    return Fail(appended.status().ToString());
-  }
-  const uint64_t events = ledger->end_lsn();
-  {
+    const uint64_t lsn0 = ledger->end_lsn();
+    log("appending with " + std::to_string(o.submitters) + " submitters…");
+    const double append_cpu = CpuSeconds();
+    auto appended = AppendAll(*ledger, lines, o.submitters, 1024);
+    if (!appended.ok()) {
+      cleanup();
+      return Fail(appended.status().ToString());
+    }
+    const uint64_t appended_events = ledger->end_lsn();
     Workload w{"append", "parse + decide + embedded log, groups of 1,024 commands, fsync per group, " +
                              std::to_string(o.submitters) + " submitters"};
     w.seconds = appended->seconds;
     w.cpu_seconds = CpuSeconds() - append_cpu;
     w.count = appended->commands;
     w.commands_per_s = appended->commands / appended->seconds;
-    w.events_per_s = (events - lsn0) / appended->seconds;
+    w.events_per_s = (appended_events - lsn0) / appended->seconds;
     ws.push_back(w);
     json reasons = json::object();
     for (const auto& [k, v] : appended->reasons) reasons[k] = v;
-    out["dataset"]["events"] = events;
+    out["dataset"]["events"] = appended_events;
     out["dataset"]["accepted"] = appended->accepted;
     out["dataset"]["refused"] = appended->refused;
     out["dataset"]["invalid"] = appended->invalid;
     out["dataset"]["refused_by_reason"] = reasons;
-    log("appended " + std::to_string(events) + " events in " + Fmt(appended->seconds, " s"));
+    log("appended " + std::to_string(appended_events) + " events in " + Fmt(appended->seconds, " s"));
   }
+  const uint64_t events = ledger->end_lsn();
   text.clear();
   text.shrink_to_fit();
   lines.clear();
@@ -389,7 +412,11 @@ int RunBench(const BenchOptions& opt_in) {
     }
   }
 
-  const events::Micros t_begin = *events::ParseRfc3339(producers::GeneratorInitAt(o.scale));
+  events::Micros t_begin = 0;  // the init event's instant: the dataset's first
+  (void)ledger->ScanLog(0, [&](const events::LogEntry& e) {
+    t_begin = schema::GetEvent(e.bytes.data())->envelope()->recorded_at();
+    return false;
+  });
   const events::Micros t_end = ledger->meta().last_at;
   if (Wanted(o, "asof") && !entities.empty()) {
     std::mt19937_64 rng(o.seed);

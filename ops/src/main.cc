@@ -140,6 +140,8 @@ int main(int argc, char** argv) {
   bench->add_option("--sql", bench_o.sql_dir, "the PostgreSQL baseline's SQL (default ops/bench)");
   bench->add_option("--dir", bench_o.work_dir,
                     "work directory (default: a temporary one, removed afterwards)");
+  bench->add_flag("--reuse", bench_o.reuse,
+                  "measure the command file and ledger an earlier run left in --dir (no gen, no append)");
 
   std::string import_kind, import_file;
   producers::ImportOptions import_o;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `veeduria bench --quick --scale tiny --json`: the shape of the JSON object (never its timings).
 # With a third argument "postgres", the PostgreSQL baseline too (skipped, exit 77, when
-# PostgreSQL 15 is not installed).
-#   tests/cli/bench_test.sh build/veeduria SOURCE_DIR [postgres]
+# PostgreSQL 15 is not installed). With "reuse", a second run with --reuse measures the ledger the
+# first one left in --dir, without generating or appending.
+#   tests/cli/bench_test.sh build/veeduria SOURCE_DIR [postgres|reuse]
 set -euo pipefail
 v=$1 src=$2 mode=${3:-}
 args=(--quick --scale tiny --json --shared-data "$src/../shared/data" --campaigns "$src/ops/campaigns/2023.jsonl"
@@ -10,6 +11,11 @@ args=(--quick --scale tiny --json --shared-data "$src/../shared/data" --campaign
 if [[ $mode == postgres ]]; then
   [[ -x /usr/lib/postgresql/15/bin/initdb ]] || { echo "PostgreSQL 15 not installed: skipped"; exit 77; }
   args+=(--postgres --workload append --workload rebuild)
+fi
+if [[ $mode == reuse ]]; then
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' EXIT
+  args+=(--dir "$dir")
 fi
 out=$("$v" bench "${args[@]}")
 echo "$out" | jq -e . >/dev/null
@@ -29,5 +35,23 @@ else
   check '[.workloads[].name] == ["gen", "append", "rebuild", "asof", "audit", "verify", "rocksdb_puts", "scan_decode", "sha256"]'
   check '[.workloads[] | select(.name == "asof" or .name == "audit") | .p99_ms >= .p50_ms] == [true, true]'
   check '.ratios.rebuild_vs_rocksdb > 0 and .ratios.append_vs_postgres == null'
+fi
+if [[ $mode == reuse ]]; then
+  first=$out
+  out=$("$v" bench "${args[@]}" --reuse)
+  echo "$out" | jq -e . >/dev/null
+  check '[.workloads[].name] == ["rebuild", "asof", "audit", "verify", "rocksdb_puts", "scan_decode", "sha256"]'
+  check ".dataset.events == $(echo "$first" | jq .dataset.events) and .dataset.commands == $(echo "$first" | jq .dataset.commands)"
+  check '.ratios.rebuild_vs_rocksdb > 0 and .ratios.append_vs_rocksdb == null'
+  check '[.workloads[] | select(.name == "asof" or .name == "audit") | .p99_ms >= .p50_ms] == [true, true]'
+  # Misuse is refused with a reason, not measured.
+  if err=$("$v" bench --quick --scale tiny --reuse 2>&1); then echo "FAILED: --reuse without --dir ran"; exit 1; fi
+  [[ $err == *"--reuse needs --dir"* ]] || { echo "FAILED: $err"; exit 1; }
+  if err=$("$v" bench "${args[@]}" --reuse --workload append 2>&1); then echo "FAILED: --reuse append ran"; exit 1; fi
+  [[ $err == *"append workload cannot run"* ]] || { echo "FAILED: $err"; exit 1; }
+  empty=$(mktemp -d)
+  if err=$("$v" bench --quick --scale tiny --reuse --dir "$empty" 2>&1); then echo "FAILED: empty --reuse ran"; exit 1; fi
+  rm -rf "$empty"
+  [[ $err == *"cannot read"*commands.jsonl* ]] || { echo "FAILED: $err"; exit 1; }
 fi
 echo "bench JSON shape: ok"
