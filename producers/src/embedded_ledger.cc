@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
@@ -71,6 +72,15 @@ rocksdb::ColumnFamilyOptions StateFamilyOptions() {
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   o.memtable_prefix_bloom_size_ratio = 0.05;
   o.memtable_whole_key_filtering = true;
+  return o;
+}
+
+// log (topic u8, partition u32, offset u64), order (lsn u64) and merkle (level u8, index u64):
+// within a prefix of `prefix_len` bytes every write goes after the last one, so the memtable keeps
+// an insert hint per prefix instead of searching its skip list from the top for each key.
+rocksdb::ColumnFamilyOptions AscendingFamilyOptions(size_t prefix_len) {
+  rocksdb::ColumnFamilyOptions o;
+  o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(prefix_len));
   return o;
 }
 
@@ -407,10 +417,10 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   options.create_missing_column_families = true;
   rocksdb::ColumnFamilyOptions cfo;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, cfo},
-                                                      {"log", cfo},
-                                                      {"order", cfo},
+                                                      {"log", AscendingFamilyOptions(5)},
+                                                      {"order", AscendingFamilyOptions(1)},
                                                       {"state", StateFamilyOptions()},
-                                                      {"merkle", cfo}};
+                                                      {"merkle", AscendingFamilyOptions(1)}};
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/log", cfs, &impl->handles, &db);
   if (!s.ok()) return FromRocks(s, "opening " + data_dir + "/log");
