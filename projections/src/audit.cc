@@ -3,28 +3,39 @@
 //
 // Rows (for each index key k of an event; see IndexKeysOf):
 //   i/<k>/<time key>            the event itself and its log position (IndexEntry, binary)
-//   o/<k>/<object>/<time key>   null: the object index
+//   o/<k>/<object>/<time key>   the same IndexEntry: the object index, which holds its events so
+//                               that an object's audit is one range read (version 3; was null)
 //   x/<actor>/<time key>        <k>: the actor index
 // where <time key> = recorded_at (hex) / stream / stream_seq (hex), so a prefix scan runs in
 // time order and an as-of read stops at the first key after T.
 
+#include <flatbuffers/minireflect.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include "projections_internal.h"
 #include "veeduria/events/render.h"
+#include "veeduria/events/sha256.h"
+#include "veeduria/events/time.h"
 #include "veeduria/projections/query.h"
 
 namespace veeduria::projections {
 namespace {
 
 namespace s = veeduria::schema;
+namespace fbt = flatbuffers;
 using nlohmann::json;
 
 class Audit : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
-  int version() const override { return 2; }
+  int version() const override { return 3; }
   // An index entry without its log position (lsn, topic, partition, offset), which differs between
   // the embedded log and Kafka: the event's hash and bytes are what the digest compares.
   std::string DigestValue(std::string_view value) const override {
@@ -47,67 +58,275 @@ class Audit : public Projection {
     key.reserve(48 + object.size() + actor.size());
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string& k = keys[i];
-      key.assign("i/").append(k).append("/").append(tk);
-      rows.Put(key, i + 1 == keys.size() ? std::move(entry) : entry);
       if (!object.empty()) {
         key.assign("o/").append(k).append("/").append(object).append("/").append(tk);
-        rows.Put(key, std::string(kMsgpackNull));
+        rows.Put(key, entry);
       }
+      key.assign("i/").append(k).append("/").append(tk);
+      rows.Put(key, i + 1 == keys.size() ? std::move(entry) : entry);
       key.assign("x/").append(actor).append("/").append(tk);
       rows.Put(key, MsgpackString(k));
     }
   }
 };
 
-// Flattens a JSON payload into path → value (arrays of objects keyed by their "source",
-// "code", "name" or "indicator" member when they have one, else by index).
-void Flatten(const json& j, const std::string& path, std::map<std::string, json>* out) {
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (path.empty() && (it.key() == "previous" || it.key().rfind("previous_", 0) == 0)) continue;
-      Flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+// "What changed" is computed from the stored FlatBuffers event, read through the schema's
+// mini-reflection tables, with the canonical rendering's value rules (events/render.h): it is what
+// flattening that JSON rendering would give, without rendering and parsing it back (the test
+// AuditRenderTest keeps that former path and compares both on the generator's datasets).
+// Payload shapes handled (all the schema has below the root union): scalars, enums, strings,
+// Sha256 structs, [ubyte], tables, vectors of tables and of scalars or strings;
+// AuditRenderTest.TheWalkerKnowsEveryShapeOfThePayloads fails when the schema gains another.
+
+using Flat = std::map<std::string, json>;  // path → value, as in the rendering
+
+bool ValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
     }
-  } else if (j.is_array() && !j.empty() && j[0].is_object()) {
-    for (size_t i = 0; i < j.size(); ++i) {
-      std::string id = std::to_string(i);
-      for (const char* k : {"source", "code", "name", "indicator"})
-        if (j[i].contains(k) && j[i][k].is_string()) {
-          id = j[i][k].get<std::string>();
-          break;
-        }
-      json rest = j[i];
-      Flatten(rest, path + "." + id, out);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
     }
-  } else {
-    (*out)[path] = j;
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (d & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// A string as the rendering shows it: invalid UTF-8 becomes U+FFFD.
+std::string Text(std::string_view s) {
+  if (ValidUtf8(s)) return std::string(s);
+  return json::parse(json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
+}
+std::string Text(const flatbuffers::String* s) { return s ? Text(s->string_view()) : std::string(); }
+
+const fbt::TypeTable* RefOf(const fbt::TypeTable* tt, const flatbuffers::TypeCode& tc) {
+  return tc.sequence_ref >= 0 ? tt->type_refs[tc.sequence_ref]() : nullptr;
+}
+
+bool IsTimestamp(fbt::ElementaryType type, std::string_view name) {
+  return type == flatbuffers::ET_LONG && name.size() >= 3 && name.substr(name.size() - 3) == "_at";
+}
+
+// A scalar at `p` (null: the default) as the rendering shows it; `enum_tt` names enum values.
+json ScalarJson(fbt::ElementaryType type, const uint8_t* p, const fbt::TypeTable* enum_tt, bool timestamp) {
+  int64_t i = 0;
+  uint64_t u = 0;
+  bool is_unsigned = false;
+  double d = 0;
+  switch (type) {
+    case flatbuffers::ET_BOOL:
+      return p && flatbuffers::ReadScalar<uint8_t>(p) != 0;
+    case flatbuffers::ET_FLOAT:
+    case flatbuffers::ET_DOUBLE:
+      if (p)
+        d = type == flatbuffers::ET_FLOAT ? flatbuffers::ReadScalar<float>(p)
+                                          : flatbuffers::ReadScalar<double>(p);
+      return std::isfinite(d) ? json(d) : json();  // rendered null
+    case flatbuffers::ET_CHAR:
+      i = p ? flatbuffers::ReadScalar<int8_t>(p) : 0;
+      break;
+    case flatbuffers::ET_SHORT:
+      i = p ? flatbuffers::ReadScalar<int16_t>(p) : 0;
+      break;
+    case flatbuffers::ET_INT:
+      i = p ? flatbuffers::ReadScalar<int32_t>(p) : 0;
+      break;
+    case flatbuffers::ET_LONG:
+      i = p ? flatbuffers::ReadScalar<int64_t>(p) : 0;
+      break;
+    case flatbuffers::ET_UTYPE:
+    case flatbuffers::ET_UCHAR:
+      u = p ? flatbuffers::ReadScalar<uint8_t>(p) : 0, is_unsigned = true;
+      break;
+    case flatbuffers::ET_USHORT:
+      u = p ? flatbuffers::ReadScalar<uint16_t>(p) : 0, is_unsigned = true;
+      break;
+    case flatbuffers::ET_UINT:
+      u = p ? flatbuffers::ReadScalar<uint32_t>(p) : 0, is_unsigned = true;
+      break;
+    case flatbuffers::ET_ULONG:
+      u = p ? flatbuffers::ReadScalar<uint64_t>(p) : 0, is_unsigned = true;
+      break;
+    default:
+      return json();
+  }
+  if (enum_tt != nullptr) {
+    const char* name = is_unsigned ? flatbuffers::EnumName(static_cast<int64_t>(u), enum_tt)
+                                   : flatbuffers::EnumName(i, enum_tt);
+    if (name != nullptr) return std::string(name);
+  }
+  if (timestamp) return events::FormatRfc3339(i);
+  if (is_unsigned) return u;
+  return i >= 0 ? json(static_cast<uint64_t>(i)) : json(i);  // as parsing the number gives it
+}
+
+// One vector element or field value at `p` (an offset for strings) that renders as a JSON leaf.
+json LeafJson(fbt::ElementaryType type, const uint8_t* p, const fbt::TypeTable* ref, bool timestamp) {
+  if (type == flatbuffers::ET_STRING)
+    return Text(
+        reinterpret_cast<const flatbuffers::String*>(p + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p)));
+  if (type == flatbuffers::ET_SEQUENCE)  // a Sha256 (the only struct of the payloads)
+    return events::ToHex(p, static_cast<size_t>(ref->values[ref->num_elems]));
+  return ScalarJson(type, p, ref, timestamp);
+}
+
+// The field's fields in name order (the order of a JSON object's members).
+const std::vector<size_t>& FieldsByName(const fbt::TypeTable* tt) {
+  static std::mutex mu;
+  static std::map<const fbt::TypeTable*, std::vector<size_t>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, fresh] = cache.try_emplace(tt);
+  if (fresh) {
+    for (size_t i = 0; i < tt->num_elems; ++i) it->second.push_back(i);
+    std::sort(it->second.begin(), it->second.end(), [&](size_t a, size_t b) {
+      return std::string_view(tt->names[a]) < std::string_view(tt->names[b]);
+    });
+  }
+  return it->second;
+}
+
+const uint8_t* FieldAddress(const uint8_t* obj, size_t i) {
+  return reinterpret_cast<const flatbuffers::Table*>(obj)->GetAddressOf(
+      flatbuffers::FieldIndexToOffset(static_cast<flatbuffers::voffset_t>(i)));
+}
+const uint8_t* Deref(const uint8_t* p) { return p + flatbuffers::ReadScalar<flatbuffers::uoffset_t>(p); }
+bool IsTable(fbt::ElementaryType type, const fbt::TypeTable* ref) {
+  return type == flatbuffers::ET_SEQUENCE && ref->st == flatbuffers::ST_TABLE;
+}
+
+// Field `i` of table `obj` when it renders as a string (the ids of array elements).
+std::optional<std::string> StringField(const uint8_t* obj, const fbt::TypeTable* tt, size_t i) {
+  const flatbuffers::TypeCode& tc = tt->type_codes[i];
+  const auto type = static_cast<fbt::ElementaryType>(tc.base_type);
+  const fbt::TypeTable* ref = RefOf(tt, tc);
+  const uint8_t* val = FieldAddress(obj, i);
+  if (tc.is_repeating) {
+    if (val == nullptr || type != flatbuffers::ET_UCHAR || ref != nullptr) return std::nullopt;
+    auto vec = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(Deref(val));
+    return events::ToHex(vec->Data(), vec->size());
+  }
+  if (IsTable(type, ref) || ((type == flatbuffers::ET_STRING || type == flatbuffers::ET_SEQUENCE) && !val))
+    return std::nullopt;
+  json v = LeafJson(type, val, ref, IsTimestamp(type, tt->names[i]));
+  if (!v.is_string()) return std::nullopt;
+  return v.get<std::string>();
+}
+
+void FlattenTable(const uint8_t* obj, const fbt::TypeTable* tt, const std::string& path, Flat* out);
+
+// Field `i` of table `obj` under `path`: its leaf, or its members' (absent: nothing). Arrays of
+// tables are keyed by their elements' "source", "code", "name" or "indicator", else by index.
+void FlattenField(const uint8_t* obj, const fbt::TypeTable* tt, size_t i, const std::string& path,
+                  Flat* out) {
+  const flatbuffers::TypeCode& tc = tt->type_codes[i];
+  const auto type = static_cast<fbt::ElementaryType>(tc.base_type);
+  const fbt::TypeTable* ref = RefOf(tt, tc);
+  const uint8_t* val = FieldAddress(obj, i);
+  if (tc.is_repeating) {
+    if (val == nullptr) return;
+    auto vec = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(Deref(val));
+    if (type == flatbuffers::ET_UCHAR && ref == nullptr) {
+      (*out)[path] = events::ToHex(vec->Data(), vec->size());
+    } else if (IsTable(type, ref) && vec->size() > 0) {
+      for (size_t j = 0; j < vec->size(); ++j) {
+        const uint8_t* element = Deref(vec->Data() + j * sizeof(flatbuffers::uoffset_t));
+        std::optional<std::string> id;
+        for (const char* k : {"source", "code", "name", "indicator"})
+          for (size_t f = 0; f < ref->num_elems && !id; ++f)
+            if (std::strcmp(ref->names[f], k) == 0) id = StringField(element, ref, f);
+        FlattenTable(element, ref, path + "." + (id ? *id : std::to_string(j)), out);
+      }
+    } else {
+      json a = json::array();
+      const size_t stride = flatbuffers::InlineSize(type, ref);
+      for (size_t j = 0; j < vec->size(); ++j)
+        a.push_back(LeafJson(type, vec->Data() + j * stride, ref, IsTimestamp(type, tt->names[i])));
+      (*out)[path] = std::move(a);
+    }
+    return;
+  }
+  if ((type == flatbuffers::ET_STRING || type == flatbuffers::ET_SEQUENCE) && val == nullptr) return;
+  if (IsTable(type, ref)) return FlattenTable(Deref(val), ref, path, out);
+  (*out)[path] = LeafJson(type, val, ref, IsTimestamp(type, tt->names[i]));
+}
+
+bool IsPrevious(std::string_view name) { return name == "previous" || name.starts_with("previous_"); }
+
+// A table's members; at the top (empty path) "previous" and "previous_*" are left out.
+void FlattenTable(const uint8_t* obj, const fbt::TypeTable* tt, const std::string& path, Flat* out) {
+  for (size_t i : FieldsByName(tt)) {
+    const std::string_view name = tt->names[i];
+    if (path.empty() && IsPrevious(name)) continue;
+    FlattenField(obj, tt, i, path.empty() ? std::string(name) : path + "." + std::string(name), out);
   }
 }
 
 std::string Shown(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 // "what changed": before → after for events that carry the value they replace, else the facts.
-std::string Change(const json& event) {
-  const json& p = event["payload"];
-  const std::string type = event["type"].get<std::string>();
-  if (type == "CommandRejected")
-    return "refused " + p.value("command", "") + ": " + p.value("reason", "") + " (" +
-           p.value("message", "") + ")";
-  std::map<std::string, json> after, before;
-  Flatten(p, "", &after);
-  bool has_before = p.contains("previous");
-  if (has_before) Flatten(p["previous"], "", &before);
-  // previous_<field> ↔ <field>; previous_leader ↔ email; previous_values ↔ values.
-  for (auto it = p.begin(); it != p.end(); ++it) {
-    if (it.key().rfind("previous_", 0) != 0) continue;
-    std::string field = it.key().substr(9);
-    if (field == "leader") field = "email";
-    std::map<std::string, json> sub;
-    Flatten(it.value(), field, &sub);
-    for (auto& [k, v] : sub)
-      if (!(v.is_string() && v.get<std::string>().empty()) &&
-          !(k == "submitted_at" && v == "1970-01-01T00:00:00Z"))
-        before[k] = v;
-    has_before = has_before || !sub.empty();
+std::string Change(const s::Event* ev, const std::string& type) {
+  if (type == "CommandRejected") {
+    const auto* r = ev->payload_as_CommandRejected();
+    return "refused " + Text(r->command()) + ": " + Text(r->reason()) + " (" + Text(r->message()) + ")";
+  }
+  Flat after, before;
+  const fbt::TypeTable* tt = nullptr;
+  const uint8_t* p = nullptr;
+  if (ev->payload() != nullptr && !type.empty()) {
+    const fbt::TypeTable* payloads = s::PayloadTypeTable();
+    const int64_t idx = flatbuffers::LookupEnum(static_cast<int64_t>(ev->payload_type()), payloads->values,
+                                                payloads->num_elems);
+    tt = payloads->type_refs[payloads->type_codes[idx].sequence_ref]();
+    p = static_cast<const uint8_t*>(ev->payload());
+  }
+  bool has_before = false;
+  if (tt != nullptr) {
+    FlattenTable(p, tt, "", &after);
+    // previous ↔ the payload; previous_<field> ↔ <field>; previous_leader ↔ email; previous_values ↔ values.
+    for (size_t i : FieldsByName(tt)) {
+      const std::string_view name = tt->names[i];
+      if (name != "previous") continue;
+      // Present: as the rendering has it (scalars always are).
+      const auto type = static_cast<fbt::ElementaryType>(tt->type_codes[i].base_type);
+      has_before = FieldAddress(p, i) != nullptr ||
+                   (!tt->type_codes[i].is_repeating && type != flatbuffers::ET_STRING &&
+                    type != flatbuffers::ET_SEQUENCE);
+      FlattenField(p, tt, i, "", &before);
+    }
+    for (size_t i : FieldsByName(tt)) {
+      const std::string_view name = tt->names[i];
+      if (!name.starts_with("previous_")) continue;
+      std::string field(name.substr(9));
+      if (field == "leader") field = "email";
+      Flat sub;
+      FlattenField(p, tt, i, field, &sub);
+      for (auto& [k, v] : sub)
+        if (!(v.is_string() && v.get<std::string>().empty()) &&
+            !(k == "submitted_at" && v == "1970-01-01T00:00:00Z"))
+          before[k] = v;
+      has_before = has_before || !sub.empty();
+    }
   }
   static const std::set<std::string> kIdentity = {"entity", "plan",       "goal", "campaign",  "milestone",
                                                   "year",   "request_id", "user", "department"};
@@ -156,26 +375,25 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
   Table t;
   t.title = "Audit of " + q.entity + (q.object.empty() ? "" : ", object " + q.object);
   t.columns = {"time", "actor", "role", "event", "object", "change", "event_id", "position"};
-  std::vector<std::string> keys;  // time keys, in order
+  std::vector<std::pair<std::string, std::string>> found;  // time key, index entry; in time order
   if (q.object.empty()) {
-    rows.Scan("i/" + q.entity + "/", [&](std::string_view k, std::string_view) {
-      keys.emplace_back(k.substr(q.entity.size() + 3));
+    rows.Scan("i/" + q.entity + "/", [&](std::string_view k, std::string_view v) {
+      found.emplace_back(k.substr(q.entity.size() + 3), v);
       return true;
     });
   } else {
     const std::string prefix = "o/" + q.entity + "/";
-    std::vector<std::pair<std::string, std::string>> found;  // time key, object
     // rest = <object>/<time key>; the time key has three '/'-separated parts.
     auto object_of = [](std::string_view rest) {
       size_t cut = rest.size();
       for (int parts = 0; parts < 3; ++parts) cut = rest.rfind('/', cut - 1);
       return cut;
     };
-    auto collect = [&](std::string_view k, std::string_view) {
+    auto collect = [&](std::string_view k, std::string_view v) {
       const std::string_view rest = k.substr(prefix.size());
       const size_t cut = object_of(rest);
-      const std::string object(rest.substr(0, cut));
-      if (ObjectMatches(object, q.object)) found.emplace_back(std::string(rest.substr(cut + 1)), object);
+      if (ObjectMatches(std::string(rest.substr(0, cut)), q.object))
+        found.emplace_back(rest.substr(cut + 1), v);
       return true;
     };
     if (q.object.find('/') != std::string::npos || q.object.find(':') != std::string::npos) {
@@ -201,44 +419,41 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
         cursor = prefix + head + "0";  // '0' follows '/': past every object of this head
       }
     }
-    std::sort(found.begin(), found.end());
-    for (auto& f : found) keys.push_back(f.first);
+    // Time keys are unique within an index key: ordering by them alone is the time order.
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   }
-  for (const std::string& tk : keys) {
+  for (const auto& [tk, row] : found) {
     const events::Micros at = static_cast<events::Micros>(std::stoull(tk.substr(0, 16), nullptr, 16));
     if (q.from && at < *q.from) continue;
     if (q.to && at > *q.to) continue;
-    const auto row = rows.Get("i/" + q.entity + "/" + tk);
     IndexEntry entry;
-    if (!row || !DecodeIndexEntry(*row, &entry) || !events::VerifyEventBytes(entry.bytes))
+    if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes))
       return Status::Corruption("unreadable event in the audit index at " + q.entity + "/" + tk);
-    const std::string_view view_bytes = entry.bytes;
-    const events::Hash& h = entry.hash;
-    json ev = json::parse(events::RenderEventJson(view_bytes, h));
-    const json& env = ev["envelope"];
-    const std::string actor = env["actor"].value("user", "");
+    const s::Event* fb = s::GetEvent(entry.bytes.data());
+    const s::Envelope* env = fb->envelope();
+    if (env == nullptr) return Status::Corruption("an event without an envelope at " + q.entity + "/" + tk);
+    const s::Actor* a = env->actor();
+    const std::string actor = a ? Text(a->user()) : std::string();
     if (!q.actor.empty() && actor != q.actor) continue;
-    if (!q.type.empty() && ev["type"] != q.type) continue;
-    const schema::Event* fb = schema::GetEvent(view_bytes.data());
-    events::LogPosition pos;
-    EventRef ref{fb, fb->envelope(), view_bytes, h, pos};
+    const std::string type = events::EventTypeName(entry.bytes);
+    if (!q.type.empty() && type != q.type) continue;
+    EventRef ref{fb, env, entry.bytes, entry.hash, entry.position};
     nlohmann::ordered_json line;
-    line["time"] = env["recorded_at"];
+    line["time"] = events::FormatRfc3339(env->recorded_at());
     line["actor"] = actor;
-    line["role"] = env["actor"].value("role", "none");
-    line["event"] = ev["type"];
+    line["role"] = a ? s::EnumNameActorRole(a->role()) : "none";
+    line["event"] = type;
     line["object"] = ObjectOf(ref);
-    std::string change = Change(ev);
-    if (env.contains("flags") && !env["flags"].empty()) {
+    std::string change = Change(fb, type);
+    if (env->flags() && env->flags()->size() > 0) {
       std::string flags;
-      for (const auto& f : env["flags"]) flags += (flags.empty() ? "" : ",") + f.get<std::string>();
+      for (const auto f : *env->flags())
+        flags += (flags.empty() ? "" : ",") + std::string(s::EnumNameFlag(f));
       change +=
-          " [" + flags +
-          (env.value("days_late", 0) > 0 ? " " + std::to_string(env["days_late"].get<int>()) + "d" : "") +
-          "]";
+          " [" + flags + (env->days_late() > 0 ? " " + std::to_string(env->days_late()) + "d" : "") + "]";
     }
     line["change"] = change;
-    line["event_id"] = env["event_id"];
+    line["event_id"] = Text(env->event_id());
     line["position"] = entry.position.topic + "/" + std::to_string(entry.position.partition) + "@" +
                        std::to_string(entry.position.offset) + " (lsn " + std::to_string(entry.position.lsn) +
                        ")";

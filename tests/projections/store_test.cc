@@ -119,12 +119,13 @@ TEST(ProjectionStoreTest, AForkIsFoundAfterReopenAndStopsTheWholeBatch) {
 // The rows are byte for byte those of the reference layout: the digests of `veeduria gen --scale
 // tiny` (seed 2023) after `veeduria init --clock simulated --admin admin@dnp.gov.co --at
 // 2023-01-02T08:00:00-05:00` and `veeduria submit`, as the binary of main at a55a8b9 printed them
-// (`veeduria digest`). Faster folds must not change a byte; a deliberate layout change bumps the
+// (`veeduria digest`), except audit's: its version 3 (the object index holds the index entries)
+// changed its rows. Faster folds must not change a byte; a deliberate layout change bumps the
 // projection's version() and these figures. Checked for a rebuild and for incremental batches.
 TEST(ProjectionStoreTest, RowsMatchTheReferenceLayoutByteForByte) {
   const std::vector<std::pair<std::string, std::string>> reference = {
       {"progress", "616dadd780c1c640127e1b6644bf7d7d15a09de1a1f72f5d7c7e56f6b149b318"},
-      {"audit", "cfb674b0ed8dadf411ed00459e8195acac346c6b47d2dc026f9472a28274f710"},
+      {"audit", "8eead1db0d820a786b4b8ff8e68f207be059b6f73485042dda8084a2fef19013"},
       {"reviews", "4df311259d8366a4c81b3ef375b0e6ca56ff372306b3fcab7a2db13653ee7d4b"},
       {"compliance", "668015300b915cf4e9f87b147615dae6ae2652f4d9f1fee83650336448aa073d"},
       {"users", "a67934f9f43d1e27f03bab933f4fe9cbe983b372bc6bdf9ea17c2a8c90a36820"},
