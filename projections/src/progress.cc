@@ -24,6 +24,7 @@
 #include <optional>
 #include <tuple>
 
+#include "msgpack_reader.h"
 #include "projections_internal.h"
 #include "veeduria/projections/query.h"
 
@@ -120,10 +121,14 @@ class Progress : public Projection {
             resources[Str(a->source())] = a->pesos();
             pesos += a->pesos();
           }
-        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()), [&](json& g) {
-          g["years"][std::to_string(p->year())] =
-              json{{"physical", p->physical()}, {"resources", std::move(resources)}, {"pesos", pesos}};
-        });
+        // Built member by member: a json initializer list builds and converts a temporary array
+        // per member (the same object; this fold runs for every programming an as-of view reads).
+        json year = json::object();
+        year["pesos"] = pesos;
+        year["physical"] = p->physical();
+        year["resources"] = std::move(resources);
+        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()),
+                   [&](json& g) { g["years"][std::to_string(p->year())] = std::move(year); });
         break;
       }
       case s::Payload::ProgressReported: {  // the hottest row: written straight as MessagePack
@@ -276,17 +281,35 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     plans[pi].goals.push_back(std::move(x));
     return true;
   });
-  rows.ScanRecords("r/" + entity + "/", [&](std::string_view, const json& r) {
-    auto it = goal_at.find({r.value("plan", ""), r.value("goal", "")});
-    if (it == goal_at.end()) return true;
+  // r/ rows, the most numerous, read field by field from their MessagePack (no json tree).
+  std::pair<std::string, std::string> plan_goal;
+  rows.Scan("r/" + entity + "/", [&](std::string_view, std::string_view bytes) {
     Report x;
-    x.campaign = r.value("campaign", "");
-    x.milestone = r.value("milestone", "");
-    x.year = r.value("year", 0);
-    x.ytd = r.value("physical_ytd", 0.0);
-    x.has_financial = !r.value("financial", json::object()).empty();
-    x.obligaciones = r.value("obligaciones", int64_t{0});
-    x.recorded_at = r.value("recorded_at", int64_t{0});
+    plan_goal.first.clear();
+    plan_goal.second.clear();
+    MsgpackReader(bytes).ForEachField([&](std::string_view k, const MsgpackReader::Value& v) {
+      const auto str = [&](std::string& out) { out.assign(v.kind == v.kStr ? v.s : std::string_view()); };
+      if (k == "plan")
+        str(plan_goal.first);
+      else if (k == "goal")
+        str(plan_goal.second);
+      else if (k == "campaign")
+        str(x.campaign);
+      else if (k == "milestone")
+        str(x.milestone);
+      else if (k == "year")
+        x.year = static_cast<int>(v.as_int(0));
+      else if (k == "physical_ytd")
+        x.ytd = v.as_double(0.0);
+      else if (k == "financial")
+        x.has_financial = v.kind == v.kMap && v.n > 0;
+      else if (k == "obligaciones")
+        x.obligaciones = v.as_int(0);
+      else if (k == "recorded_at")
+        x.recorded_at = v.as_int(0);
+    });
+    auto it = goal_at.find(plan_goal);
+    if (it == goal_at.end()) return true;
     x.pos = PositionOf(cs, x.campaign, x.milestone, x.year);
     plans[it->second.first].goals[it->second.second].reports.push_back(std::move(x));
     return true;
@@ -424,16 +447,41 @@ Row Light(const std::optional<double>& shown, const SemaforoBands& bands) {
   return shown ? Row(Semaforo(*shown, bands)) : Row(nullptr);
 }
 
+// An output row with every column of a table, in column order, null until set: built in place
+// (no initializer-list json per row, no search of a values object per column).
+class RowOf {
+ public:
+  explicit RowOf(const std::vector<std::string>& columns) : columns_(columns), row_(Row::object()) {
+    auto& o = row_.get_ref<Row::object_t&>();
+    o.reserve(columns.size());
+    for (const auto& c : columns) o.emplace_back(c, nullptr);  // the columns are distinct
+  }
+  RowOf& Set(std::string_view column, Row value) {
+    auto& o = row_.get_ref<Row::object_t&>();
+    for (size_t i = 0; i < columns_.size(); ++i)
+      if (columns_[i] == column) {
+        (o.begin() + static_cast<std::ptrdiff_t>(i))->second = std::move(value);
+        return *this;
+      }
+    return *this;  // not a column of the table: not shown
+  }
+  Row Take() { return std::move(row_); }
+
+ private:
+  const std::vector<std::string>& columns_;
+  Row row_;
+};
+
 // `row` with the rollup's counts, means and semáforo.
-Row WithRollup(const Rollup& r, const SemaforoBands& bands, Row row) {
+Row WithRollup(const Rollup& r, const SemaforoBands& bands, RowOf& row) {
   const auto physical = Round2(r.physical.value());
-  row["goals"] = r.goals;
-  row["reported"] = r.reported;
-  row["physical_pct"] = Value(physical);
-  row["financial_pct"] = Value(Round2(r.financial.value()));
-  row["semaforo"] = Light(physical, bands);
-  row["four_year_pct"] = Value(Round2(r.four_year.value()));
-  return row;
+  row.Set("goals", r.goals);
+  row.Set("reported", r.reported);
+  row.Set("physical_pct", Value(physical));
+  row.Set("financial_pct", Value(Round2(r.financial.value())));
+  row.Set("semaforo", Light(physical, bands));
+  row.Set("four_year_pct", Value(Round2(r.four_year.value())));
+  return row.Take();
 }
 
 // The plans an entity's rollup covers: with a cut, those whose period holds its vigencia;
@@ -457,13 +505,6 @@ const std::vector<std::string> kAreaColumns = {
     "level", "department", "entity",       "name",          "kind",     "plans",        "entities",
     "goals", "reported",   "physical_pct", "financial_pct", "semaforo", "four_year_pct"};
 
-// A row with every column, in column order (null where `values` has none).
-Row MakeRow(const std::vector<std::string>& columns, const Row& values) {
-  Row row;
-  for (const auto& c : columns) row[c] = values.contains(c) ? values[c] : Row(nullptr);
-  return row;
-}
-
 void EntityRows(const Rows& rows, const std::string& entity, const Campaigns& cs, const Selection& sel,
                 const SemaforoBands& bands, Table* t) {
   for (const Plan& plan : LoadEntity(rows, entity, cs)) {
@@ -476,33 +517,34 @@ void EntityRows(const Rows& rows, const std::string& entity, const Campaigns& cs
       const auto physical = Round2(r.physical);
       std::string cut = sel.latest ? "" : sel.campaign + "/" + sel.milestone;
       if (r.report) cut = r.report->campaign + "/" + r.report->milestone;
-      t->rows.push_back(MakeRow(kEntityColumns, {{"level", "goal"},
-                                                 {"entity", entity},
-                                                 {"plan", plan.id},
-                                                 {"sector", g.sector},
-                                                 {"goal", g.id},
-                                                 {"name", g.name},
-                                                 {"unit", g.unit},
-                                                 {"accumulation", g.accumulation},
-                                                 {"year", r.year ? Row(r.year) : Row(nullptr)},
-                                                 {"cut", cut.empty() ? Row(nullptr) : Row(cut)},
-                                                 {"programmed", Value(r.programmed)},
-                                                 {"ytd", Value(r.ytd)},
-                                                 {"physical_pct", Value(physical)},
-                                                 {"financial_pct", Value(Round2(r.financial))},
-                                                 {"over_100", r.over_100},
-                                                 {"semaforo", Light(physical, bands)},
-                                                 {"four_year_pct", Value(Round2(r.four_year))}}));
+      t->rows.push_back(RowOf(kEntityColumns)
+                            .Set("level", "goal")
+                            .Set("entity", entity)
+                            .Set("plan", plan.id)
+                            .Set("sector", g.sector)
+                            .Set("goal", g.id)
+                            .Set("name", g.name)
+                            .Set("unit", g.unit)
+                            .Set("accumulation", g.accumulation)
+                            .Set("year", r.year ? Row(r.year) : Row(nullptr))
+                            .Set("cut", cut.empty() ? Row(nullptr) : Row(cut))
+                            .Set("programmed", Value(r.programmed))
+                            .Set("ytd", Value(r.ytd))
+                            .Set("physical_pct", Value(physical))
+                            .Set("financial_pct", Value(Round2(r.financial)))
+                            .Set("over_100", r.over_100)
+                            .Set("semaforo", Light(physical, bands))
+                            .Set("four_year_pct", Value(Round2(r.four_year)))
+                            .Take());
     }
-    for (const auto& [sector, r] : sectors)
-      t->rows.push_back(MakeRow(
-          kEntityColumns,
-          WithRollup(r, bands,
-                     {{"level", "sector"}, {"entity", entity}, {"plan", plan.id}, {"sector", sector}})));
-    t->rows.push_back(
-        MakeRow(kEntityColumns,
-                WithRollup(total, bands,
-                           {{"level", "plan"}, {"entity", entity}, {"plan", plan.id}, {"name", plan.name}})));
+    for (const auto& [sector, r] : sectors) {
+      RowOf row(kEntityColumns);
+      row.Set("level", "sector").Set("entity", entity).Set("plan", plan.id).Set("sector", sector);
+      t->rows.push_back(WithRollup(r, bands, row));
+    }
+    RowOf row(kEntityColumns);
+    row.Set("level", "plan").Set("entity", entity).Set("plan", plan.id).Set("name", plan.name);
+    t->rows.push_back(WithRollup(total, bands, row));
   }
 }
 
@@ -538,28 +580,25 @@ void AreaRows(const Rows& rows, const ProgressParams& q, const Campaigns& cs, co
       std::string plans;
       const Rollup r = EntityRollup(rows, code, cs, sel, &plans);
       area.Merge(r);
-      if (!q.national)
-        t->rows.push_back(MakeRow(kAreaColumns, WithRollup(r, q.bands,
-                                                           {{"level", "entity"},
-                                                            {"department", dept},
-                                                            {"entity", code},
-                                                            {"name", name},
-                                                            {"kind", kind},
-                                                            {"plans", plans}})));
+      if (!q.national) {
+        RowOf row(kAreaColumns);
+        row.Set("level", "entity").Set("department", dept).Set("entity", code).Set("name", name);
+        row.Set("kind", kind).Set("plans", plans);
+        t->rows.push_back(WithRollup(r, q.bands, row));
+      }
     }
-    t->rows.push_back(MakeRow(kAreaColumns, WithRollup(area, q.bands,
-                                                       {{"level", "department"},
-                                                        {"department", dept},
-                                                        {"name", name_of(dept)},
-                                                        {"entities", members.size()}})));
+    RowOf row(kAreaColumns);
+    row.Set("level", "department").Set("department", dept).Set("name", name_of(dept));
+    row.Set("entities", members.size());
+    t->rows.push_back(WithRollup(area, q.bands, row));
     nation.Merge(area);
     entities += members.size();
   }
   if (q.national) {
     t->title = "Progress by department and nation";
-    t->rows.push_back(MakeRow(
-        kAreaColumns,
-        WithRollup(nation, q.bands, {{"level", "nation"}, {"name", "Colombia"}, {"entities", entities}})));
+    RowOf row(kAreaColumns);
+    row.Set("level", "nation").Set("name", "Colombia").Set("entities", entities);
+    t->rows.push_back(WithRollup(nation, q.bands, row));
   } else {
     t->title = "Progress of department " + q.department + " " + name_of(q.department);
     if (by_department.empty()) t->notes.push_back("no entity of department " + q.department + " is known");

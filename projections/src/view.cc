@@ -1,5 +1,6 @@
 #include "veeduria/projections/view.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -108,16 +109,29 @@ class AsOfRows : public Rows, public events::StateStore, public DecodedRecords {
   std::map<std::string, Row, std::less<>> rows_;
 };
 
+// The index rows of a view: their bytes in one buffer (one allocation to fill, one to free, for
+// thousands of rows), each row a range of it with its time key.
+struct IndexRows {
+  struct At {
+    size_t tk, tk_size, row, row_size;
+  };
+  std::string bytes;
+  std::vector<At> rows;  // in time order once AsOfView has merged them
+  std::string_view tk(const At& a) const { return std::string_view(bytes).substr(a.tk, a.tk_size); }
+  std::string_view row(const At& a) const { return std::string_view(bytes).substr(a.row, a.row_size); }
+};
+
 // The events of the index keys up to t, folded through a projection the first time a query
 // reads it (a query reads one or two of the six).
 class AsOf : public View {
  public:
-  AsOf(events::Micros t, std::map<std::string, std::string> rows) : t_(t), index_rows_(std::move(rows)) {}
+  AsOf(events::Micros t, IndexRows rows) : t_(t), index_(std::move(rows)) {}
   Status Decode() {
-    for (const auto& [tk, row] : index_rows_) {
+    entries_.reserve(index_.rows.size());
+    for (const IndexRows::At& at : index_.rows) {
       IndexEntry entry;
-      if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes))
-        return Status::Corruption("unreadable event in the audit index at " + tk);
+      if (!DecodeIndexEntry(index_.row(at), &entry) || !events::VerifyEventBytes(entry.bytes))
+        return Status::Corruption("unreadable event in the audit index at " + std::string(index_.tk(at)));
       entries_.push_back(std::move(entry));
     }
     return Status::Ok();
@@ -139,8 +153,8 @@ class AsOf : public View {
 
  private:
   events::Micros t_;
-  std::map<std::string, std::string> index_rows_;  // time key → index row, in time order
-  std::vector<IndexEntry> entries_;                // views into index_rows_
+  IndexRows index_;                  // time key, index row: in time order
+  std::vector<IndexEntry> entries_;  // views into index_
   mutable std::mutex mu_;
   mutable std::map<std::string, AsOfRows, std::less<>> folded_;  // guarded by mu_
 };
@@ -154,18 +168,34 @@ std::unique_ptr<View> LiveView(const ProjectionStore& store, events::Micros now)
 Result<std::unique_ptr<View>> AsOfView(const ProjectionStore& store,
                                        const std::vector<std::string>& index_keys, events::Micros t) {
   const std::string limit = Hex16(static_cast<uint64_t>(t));
-  // The same event may be indexed under several keys: one entry per time key.
-  std::map<std::string, std::string> rows;
+  // Each key's rows come in time order: appended one key after the other, merged, then the same
+  // event indexed under several keys is kept once (one entry per time key).
+  IndexRows index;
+  std::vector<size_t> runs;  // where each key's rows begin
   for (const std::string& key : index_keys) {
+    runs.push_back(index.rows.size());
     const std::string prefix = "i/" + key + "/";
     store.rows("audit").Scan(prefix, [&](std::string_view k, std::string_view row) {
       const std::string_view tk = k.substr(prefix.size());
       if (tk.substr(0, 16) > limit) return false;  // recorded after t
-      rows.emplace(std::string(tk), std::string(row));
+      index.rows.push_back({index.bytes.size(), tk.size(), index.bytes.size() + tk.size(), row.size()});
+      index.bytes.append(tk).append(row);
       return true;
     });
   }
-  auto view = std::make_unique<AsOf>(t, std::move(rows));
+  const auto by_time = [&](const IndexRows::At& a, const IndexRows::At& b) {
+    return index.tk(a) < index.tk(b);
+  };
+  auto& rows = index.rows;
+  for (size_t i = 1; i < runs.size(); ++i)
+    std::inplace_merge(
+        rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(runs[i]),
+        rows.begin() + static_cast<std::ptrdiff_t>(i + 1 < runs.size() ? runs[i + 1] : rows.size()), by_time);
+  rows.erase(
+      std::unique(rows.begin(), rows.end(),
+                  [&](const IndexRows::At& a, const IndexRows::At& b) { return index.tk(a) == index.tk(b); }),
+      rows.end());
+  auto view = std::make_unique<AsOf>(t, std::move(index));
   VEEDURIA_RETURN_IF_ERROR(view->Decode());
   return std::unique_ptr<View>(std::move(view));
 }
