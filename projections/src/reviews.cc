@@ -201,12 +201,12 @@ class Reviews : public Projection {
                      const std::string& campaign, const std::string& milestone, Fn&& fn) {
     const std::string path = ReviewPath(entity, campaign, milestone);
     const std::string key = "r/" + path;
-    json r = events::ReadRecord(rows, key);
-    if (!r.is_object()) r = json{{"campaign", campaign}, {"milestone", milestone}};
-    for (const char* list : {"requests", "validations", "notices", "referrals"})
-      if (!r.contains(list)) r[list] = json::array();
-    fn(r);
-    events::WriteRecord(rows, key, r);
+    UpdateRecord(rows, key, [&](json& r) {  // in place when the rows are kept decoded
+      if (!r.is_object()) r = json{{"campaign", campaign}, {"milestone", milestone}};
+      for (const char* list : {"requests", "validations", "notices", "referrals"})
+        if (!r.contains(list)) r[list] = json::array();
+      fn(r);
+    });
     const json actor = ActorOf(e);
     events::WriteRecord(rows, "t/" + path + "/" + Hex16(e.env->stream_seq()),
                         json{{"at", e.env->recorded_at()},

@@ -14,6 +14,7 @@
 #include <numeric>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "projections_internal.h"
 #include "veeduria/events/render.h"
@@ -67,15 +68,49 @@ class WriteLog : public events::StateStore {
   void Put(std::string_view key, std::string value) override { writes_.emplace_back(key, std::move(value)); }
   void Delete(std::string_view key) override { writes_.emplace_back(key, std::nullopt); }
   const std::vector<std::pair<std::string, std::optional<std::string>>>& writes() const { return writes_; }
-  std::vector<std::pair<std::string, std::optional<std::string>>>& mutable_writes() { return writes_; }
   void Clear() { writes_.clear(); }
 
  private:
   std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
 };
 
-// A row of a sorted run: views into rows held elsewhere.
-using RunRow = std::pair<std::string_view, const std::optional<std::string>*>;
+// A row of a sorted run: views into rows held elsewhere (value null: a deletion).
+using RunRow = std::pair<std::string_view, const std::string*>;
+
+// Sorts a run by key; of the rows with equal keys, the last one stays (they are in write order).
+// The sort moves small items holding a key's first 8 bytes as an integer, which decide most
+// comparisons without reading the key (an audit run holds millions of them).
+void SortRun(std::vector<RunRow>* run) {
+  struct Item {
+    uint64_t head;  // the key's first 8 bytes, big-endian, zero-padded
+    uint32_t at;    // in *run
+  };
+  std::vector<Item> items(run->size());
+  for (size_t i = 0; i < run->size(); ++i) {
+    const std::string_view k = (*run)[i].first;
+    uint64_t head = 0;
+    for (size_t j = 0; j < 8; ++j) head = (head << 8) | (j < k.size() ? static_cast<uint8_t>(k[j]) : 0);
+    items[i] = {head, static_cast<uint32_t>(i)};
+  }
+  std::stable_sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
+    return a.head != b.head ? a.head < b.head : (*run)[a.at].first < (*run)[b.at].first;
+  });
+  std::vector<RunRow> sorted;
+  sorted.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i)
+    if (i + 1 == items.size() || items[i + 1].head != items[i].head ||
+        (*run)[items[i + 1].at].first != (*run)[items[i].at].first)
+      sorted.push_back((*run)[items[i].at]);
+  *run = std::move(sorted);
+}
+
+// Hash and equality of std::string keys that look up by std::string_view (no temporary).
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view k) const { return std::hash<std::string_view>()(k); }
+};
+template <typename V>
+using KeyMap = std::unordered_map<std::string, V, KeyHash, std::equal_to<>>;
 
 std::string OffsetKey(std::string_view projection, std::string_view topic, uint32_t partition) {
   return "off/" + std::string(projection) + "/" + std::string(topic) + "/" + std::to_string(partition);
@@ -107,26 +142,93 @@ uint64_t ReadU64(std::string_view s) {
   return v;
 }
 
-// One projection folding batches: its overlay of rows, the heads of the streams it has seen and,
-// in bulk mode, what it has applied but not yet written (rows, offsets), kept between batches.
-// The overlay a fold reads and writes, whose rows the fold never reads back (UnreadRows) go
-// to `log` instead of the ordered map.
-class FoldOverlay : public events::OverlayState, public UnreadRows {
+// The rows one projection has folded and not yet written (one batch; in bulk mode a whole run),
+// over its column family: a hash map, sorted once when written. A record a fold updates in place
+// (UpdateRecord: progress's goal rows) stays decoded until then and is encoded once, byte for byte
+// what events::WriteRecord would have stored at each update. Rows the fold never reads back
+// (UnreadRows) go to `log` instead.
+class FoldRows : public events::StateStore, public UnreadRows, public DecodedRecords {
  public:
-  FoldOverlay(const DbRows* base, WriteLog* log) : OverlayState(base), log_(log) {}
+  FoldRows(const DbRows* base, WriteLog* log) : base_(base), log_(log) {}
+  std::optional<std::string> Get(std::string_view key) const override {
+    auto it = rows_.find(key);
+    if (it == rows_.end()) return base_->Get(key);
+    if (it->second.decoded) return Encode(it->second.record);
+    return it->second.value;
+  }
+  void Put(std::string_view key, std::string value) override {
+    Row& row = At(key);
+    row.value = std::move(value);
+    row.decoded = false;
+    row.record = nullptr;
+  }
+  void Delete(std::string_view key) override {
+    Row& row = At(key);
+    row.value.reset();
+    row.decoded = false;
+    row.record = nullptr;
+  }
   void PutUnread(std::string_view key, std::string value) override { log_->Put(key, std::move(value)); }
+  nlohmann::json& MutableRecord(std::string_view key) override {
+    auto it = rows_.find(key);
+    if (it == rows_.end()) {
+      Row& row = rows_[std::string(key)];
+      if (auto v = base_->Get(key)) row.record = nlohmann::json::from_msgpack(*v);
+      row.decoded = true;
+      return row.record;
+    }
+    Row& row = it->second;
+    if (!row.decoded) {
+      if (row.value) row.record = nlohmann::json::from_msgpack(*row.value);
+      row.value.reset();
+      row.decoded = true;
+    }
+    return row.record;
+  }
+  // Every row, encoded, in no particular order (value nullopt: a deletion).
+  template <typename Fn>
+  void ForEach(Fn&& fn) {
+    for (auto& [key, row] : rows_) {
+      if (row.decoded) {
+        row.value = Encode(row.record);
+        row.record = nullptr;
+        row.decoded = false;
+      }
+      fn(key, row.value);
+    }
+  }
+  size_t size() const { return rows_.size(); }
+  void Clear() { rows_.clear(); }
 
  private:
+  struct Row {
+    std::optional<std::string> value;  // the stored bytes unless decoded; nullopt: deleted
+    bool decoded = false;
+    nlohmann::json record;  // when decoded
+  };
+  static std::string Encode(const nlohmann::json& record) {
+    const std::vector<uint8_t> v = nlohmann::json::to_msgpack(record);
+    return std::string(v.begin(), v.end());
+  }
+  Row& At(std::string_view key) {
+    auto it = rows_.find(key);
+    if (it == rows_.end()) it = rows_.emplace(std::string(key), Row{}).first;
+    return it->second;
+  }
+  const DbRows* base_;
   WriteLog* log_;
+  KeyMap<Row> rows_;
 };
 
+// One projection folding batches: its rows, the heads of the streams it has seen and, in bulk
+// mode, what it has applied but not yet written (rows, offsets), kept between batches.
 struct Target {
   Target(const Projection* p, const DbRows* base) : projection(p), overlay(base, &log) {}
   const Projection* projection;
   uint64_t next = 0;  // offset of the first entry of this batch's partition it has not applied
   WriteLog log;       // a writes-only projection's rows, and rows put as unread
-  FoldOverlay overlay;
-  std::map<std::string, std::pair<uint64_t, events::Hash>> heads;
+  FoldRows overlay;
+  KeyMap<std::pair<uint64_t, events::Hash>> heads;
   std::map<std::pair<std::string, uint32_t>, uint64_t> offsets;  // bulk: next offset, not yet written
   std::vector<char> applied;                                     // per entry of the batch
   Status status;
@@ -193,7 +295,7 @@ struct ProjectionStore::Impl {
     const std::string path = bulk_dir + "/" + cf->GetName() + "-" + std::to_string(bulk_runs) + ".sst";
     VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Open(path), "opening " + path));
     for (const auto& [key, value] : rows) {
-      rocksdb::Status s = *value ? w.Put(key, **value) : w.Delete(key);
+      rocksdb::Status s = value ? w.Put(key, *value) : w.Delete(key);
       VEEDURIA_RETURN_IF_ERROR(FromRocks(s, "writing " + path));
     }
     VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Finish(), "finishing " + path));
@@ -204,6 +306,29 @@ struct ProjectionStore::Impl {
     args->push_back(std::move(arg));
     return Status::Ok();
   }
+  // The run of "meta": every projection's offsets and heads, and the chain entries, sorted once
+  // (a key met twice, a chain entry of a projection reset and replayed in this run, keeps its
+  // last value).
+  Status WriteMetaRun(std::vector<rocksdb::IngestExternalFileArg>* args) {
+    std::vector<std::pair<std::string, std::string>> meta_rows;
+    meta_rows.reserve(bulk_chain.size());
+    for (auto& [name, t] : bulk) {
+      for (const auto& [stream, head] : t->heads) {
+        std::string v = U64(head.first);
+        v.append(reinterpret_cast<const char*>(head.second.data()), 32);
+        meta_rows.emplace_back(HeadKey(name, stream), std::move(v));
+      }
+      for (const auto& [where, next] : t->offsets)
+        meta_rows.emplace_back(OffsetKey(name, where.first, where.second), U64(next));
+    }
+    for (const auto& [key, hash] : bulk_chain)
+      meta_rows.emplace_back(key, std::string(reinterpret_cast<const char*>(hash.data()), 32));
+    std::vector<RunRow> run;
+    run.reserve(meta_rows.size());
+    for (const auto& [key, value] : meta_rows) run.push_back({key, &value});
+    SortRun(&run);
+    return WriteRun(meta, run, args);
+  }
   // Writes what bulk mode holds as one sorted run per column family (rows, then offsets, heads
   // and chain entries in "meta") and ingests them in one atomic step: after a crash either all of
   // it is there with its offsets, or none of it.
@@ -211,70 +336,44 @@ struct ProjectionStore::Impl {
     if (bulk_events == 0) return Status::Ok();
     std::error_code ec;
     std::filesystem::create_directories(bulk_dir, ec);
-    // One run per projection, written in parallel (sorting the audit index is the longest).
+    // One run per projection and one of "meta", written in parallel (sorting the audit index is
+    // the longest).
     std::vector<std::pair<const std::string*, Target*>> jobs;
     for (auto& [name, t] : bulk) jobs.emplace_back(&name, t.get());
-    std::vector<std::vector<rocksdb::IngestExternalFileArg>> job_args(jobs.size());
-    std::vector<Status> job_status(jobs.size());
+    std::vector<std::vector<rocksdb::IngestExternalFileArg>> job_args(jobs.size() + 1);
+    std::vector<Status> job_status(jobs.size() + 1);
     std::atomic<size_t> next_job{0};
     auto worker = [&] {
-      for (size_t i; (i = next_job++) < jobs.size();) {
-        Target& t = *jobs[i].second;
-        rocksdb::ColumnFamilyHandle* cf = rows.at(*jobs[i].first)->cf();
-        // The log's rows in the order written: sorted, the last write of a key wins (stable
-        // sort, then the last of each run of equal keys); then merged with the overlay's (their
-        // keys never meet: see UnreadRows).
-        auto& w = t.log.mutable_writes();
-        std::stable_sort(w.begin(), w.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-        size_t out = 0;
-        for (size_t j = 0; j < w.size(); ++j)
-          if (j + 1 == w.size() || w[j + 1].first != w[j].first) {
-            if (out != j) w[out] = std::move(w[j]);  // never a self-move
-            ++out;
-          }
-        w.resize(out);
-        const auto& m = t.overlay.writes().entries();
-        std::vector<RunRow> run;
-        run.reserve(m.size() + w.size());
-        auto a = m.begin();
-        auto b = w.begin();
-        while (a != m.end() || b != w.end()) {
-          if (b == w.end() || (a != m.end() && a->first < b->first)) {
-            run.push_back({a->first, &a->second});
-            ++a;
-          } else {
-            run.push_back({b->first, &b->second});
-            ++b;
-          }
+      for (size_t i; (i = next_job++) <= jobs.size();) {
+        if (i == jobs.size()) {
+          job_status[i] = WriteMetaRun(&job_args[i]);
+          continue;
         }
-        job_status[i] = WriteRun(cf, run, &job_args[i]);
+        Target& t = *jobs[i].second;
+        // The overlay's rows, then the log's in the order written (their keys never meet: see
+        // UnreadRows), sorted by key; the last write of a key wins (stable sort, then the last of
+        // each run of equal keys).
+        std::vector<RunRow> run;
+        run.reserve(t.overlay.size() + t.log.writes().size());
+        t.overlay.ForEach([&](std::string_view key, const std::optional<std::string>& value) {
+          run.push_back({key, value ? &*value : nullptr});
+        });
+        for (const auto& [key, value] : t.log.writes()) run.push_back({key, value ? &*value : nullptr});
+        SortRun(&run);
+        job_status[i] = WriteRun(rows.at(*jobs[i].first)->cf(), run, &job_args[i]);
       }
     };
-    const size_t threads = std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
+    const size_t threads =
+        std::min<size_t>(jobs.size() + 1, std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
     for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
     worker();
     for (auto& th : pool) th.join();
     std::vector<rocksdb::IngestExternalFileArg> args;
-    for (size_t i = 0; i < jobs.size(); ++i) {
+    for (size_t i = 0; i < job_args.size(); ++i) {
       VEEDURIA_RETURN_IF_ERROR(job_status[i]);
       for (auto& a : job_args[i]) args.push_back(std::move(a));
     }
-    std::map<std::string, std::optional<std::string>> meta_rows;
-    for (auto& [name, t] : bulk) {
-      for (const auto& [stream, head] : t->heads) {
-        std::string v = U64(head.first);
-        v.append(reinterpret_cast<const char*>(head.second.data()), 32);
-        meta_rows[HeadKey(name, stream)] = std::move(v);
-      }
-      for (const auto& [where, next] : t->offsets)
-        meta_rows[OffsetKey(name, where.first, where.second)] = U64(next);
-    }
-    for (const auto& [key, hash] : bulk_chain)
-      meta_rows[key] = std::string(reinterpret_cast<const char*>(hash.data()), 32);
-    std::vector<RunRow> meta_run;
-    for (const auto& [key, value] : meta_rows) meta_run.push_back({key, &value});
-    VEEDURIA_RETURN_IF_ERROR(WriteRun(meta, meta_run, &args));
     ++bulk_runs;
     const rocksdb::Status s = db->IngestExternalFiles(args);
     for (const auto& a : args)
@@ -442,8 +541,7 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   // earlier batch; in bulk mode maybe not written yet), else the first event of this batch at
   // that sequence (one applied it, or the batch stopped there). Only events below a head ask, so
   // the hot path never reads it.
-  auto applied_hash = [&](const std::string& stream, uint64_t seq,
-                          size_t upto) -> std::optional<events::Hash> {
+  auto applied_hash = [&](std::string_view stream, uint64_t seq, size_t upto) -> std::optional<events::Hash> {
     const std::string key = ChainKey(stream, seq);
     if (auto v = impl_->Meta(key); v && v->size() == 32) {
       events::Hash h;
@@ -466,7 +564,8 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
       // The stream's sequence and hash chain, so that a re-delivered or forked stream (Kafka)
       // can never corrupt the rows: skip an exact duplicate of what was applied at that
       // sequence, stop on anything else.
-      const std::string stream = Str(ref.env->stream());
+      const std::string_view stream =
+          ref.env->stream() ? ref.env->stream()->string_view() : std::string_view();
       auto it = t.heads.find(stream);
       if (it == t.heads.end()) {
         std::pair<uint64_t, events::Hash> h{0, events::GenesisHash(stream)};
@@ -474,11 +573,11 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
           h.first = ReadU64(*v);
           std::memcpy(h.second.data(), v->data() + 8, 32);
         }
-        it = t.heads.emplace(stream, h).first;
+        it = t.heads.emplace(std::string(stream), h).first;
       }
       const uint64_t seq = ref.env->stream_seq();
       const auto where = [&] {
-        return "stream " + stream + " at seq " + std::to_string(seq) + " (" + topic + "/" +
+        return "stream " + std::string(stream) + " at seq " + std::to_string(seq) + " (" + topic + "/" +
                std::to_string(partition) + " offset " + std::to_string(ref.position.offset) + ")";
       };
       if (seq <= it->second.first) {
@@ -555,7 +654,7 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
       else
         batch.Delete(cf, key);
     };
-    for (const auto& [key, value] : t->overlay.writes().entries()) put(key, value);
+    t->overlay.ForEach(put);
     for (const auto& [key, value] : t->log.writes()) put(key, value);
     for (const auto& [stream, head] : t->heads) {
       std::string v = U64(head.first);

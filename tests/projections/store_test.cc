@@ -219,6 +219,26 @@ TEST(ProjectionStoreTest, BulkModeHoldsRowsUntilARunIsWritten) {
   EXPECT_EQ((*reopened)->Digests(), digests);
 }
 
+// One projection reset while a run is held: its replay re-applies events the run already holds
+// chain entries of, and the run is written once with each (sorted runs, unique keys).
+TEST(ProjectionStoreTest, BulkModeResetsOneProjectionWithinARun) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  auto bulk = projections::ProjectionStore::Open((f.dir() / "bulk").string(), {.bulk_events = 1'000'000});
+  ASSERT_TRUE(bulk.ok());
+  ASSERT_TRUE(consumers::CatchUp(f.ledger(), **bulk).ok());
+  ASSERT_TRUE((*bulk)->SetBulkEvents(1'000'000).ok());  // written; the next run starts empty
+  ASSERT_TRUE((*bulk)->Reset("progress").ok());
+  ASSERT_TRUE((*bulk)->Reset("reviews").ok());
+  const auto directory = Partition(f.ledger(), events::kDirectoryTopic, 0);
+  ASSERT_TRUE((*bulk)->Apply(directory).ok());   // only progress and reviews apply it
+  ASSERT_TRUE((*bulk)->Reset("progress").ok());  // again, within the run
+  ASSERT_TRUE(consumers::CatchUp(f.ledger(), **bulk).ok());
+  EXPECT_EQ((*bulk)->Digests(), digests);
+}
+
 // The chain check in bulk mode, where what it compares with may not be written yet.
 TEST(ProjectionStoreTest, BulkModeSkipsReDeliveriesAndStopsOnForks) {
   Fork f;
