@@ -82,65 +82,30 @@ const TypeTable* UnionMemberTable(const TypeTable* union_tt, uint8_t type) {
 // the enum's (or union's, for ET_UTYPE) table when the scalar has names.
 void AppendScalar(ElementaryType type, const uint8_t* p, const TypeTable* enum_tt, bool timestamp,
                   std::string* out) {
-  int64_t i = 0;
-  uint64_t u = 0;
-  bool is_unsigned = false;
-  switch (type) {
-    case flatbuffers::ET_BOOL:
-      *out += p && flatbuffers::ReadScalar<uint8_t>(p) ? "true" : "false";
+  using Kind = ReflectedScalar::Kind;
+  const ReflectedScalar s = ReadReflectedScalar(type, p);
+  switch (s.kind) {
+    case Kind::kBool:
+      *out += s.i != 0 ? "true" : "false";
       return;
-    case flatbuffers::ET_FLOAT:
-      AppendDouble(p ? flatbuffers::ReadScalar<float>(p) : 0.0, out);
+    case Kind::kReal:
+      AppendDouble(s.real, out);
       return;
-    case flatbuffers::ET_DOUBLE:
-      AppendDouble(p ? flatbuffers::ReadScalar<double>(p) : 0.0, out);
-      return;
-    case flatbuffers::ET_CHAR:
-      i = p ? flatbuffers::ReadScalar<int8_t>(p) : 0;
-      break;
-    case flatbuffers::ET_SHORT:
-      i = p ? flatbuffers::ReadScalar<int16_t>(p) : 0;
-      break;
-    case flatbuffers::ET_INT:
-      i = p ? flatbuffers::ReadScalar<int32_t>(p) : 0;
-      break;
-    case flatbuffers::ET_LONG:
-      i = p ? flatbuffers::ReadScalar<int64_t>(p) : 0;
-      break;
-    case flatbuffers::ET_UTYPE:
-    case flatbuffers::ET_UCHAR:
-      u = p ? flatbuffers::ReadScalar<uint8_t>(p) : 0;
-      is_unsigned = true;
-      break;
-    case flatbuffers::ET_USHORT:
-      u = p ? flatbuffers::ReadScalar<uint16_t>(p) : 0;
-      is_unsigned = true;
-      break;
-    case flatbuffers::ET_UINT:
-      u = p ? flatbuffers::ReadScalar<uint32_t>(p) : 0;
-      is_unsigned = true;
-      break;
-    case flatbuffers::ET_ULONG:
-      u = p ? flatbuffers::ReadScalar<uint64_t>(p) : 0;
-      is_unsigned = true;
-      break;
-    default:
+    case Kind::kOther:
       *out += "null";  // an elementary type newer than this build
       return;
+    default:
+      break;
   }
-  if (enum_tt != nullptr) {
-    const char* name = is_unsigned ? flatbuffers::EnumName(static_cast<int64_t>(u), enum_tt)
-                                   : flatbuffers::EnumName(i, enum_tt);
-    // A value this build has no name for (a newer schema's) keeps its number.
-    if (name != nullptr) return AppendString(name, out);
-  }
+  // A value this build has no name for (a newer schema's) keeps its number.
+  if (const char* name = ReflectedEnumName(s, enum_tt)) return AppendString(name, out);
   if (timestamp) {
     out->push_back('"');
-    *out += FormatRfc3339(i);
+    *out += FormatRfc3339(s.i);
     out->push_back('"');
     return;
   }
-  *out += is_unsigned ? std::to_string(u) : std::to_string(i);
+  *out += s.kind == Kind::kUnsigned ? std::to_string(s.u) : std::to_string(s.i);
 }
 
 void AppendTable(const uint8_t* obj, const TypeTable* tt, std::string* union_type_name, std::string* out);
@@ -317,6 +282,59 @@ bool VerifyEventBytes(std::string_view bytes) {
   flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   // VerifyEventBuffer checks the "VDEV" identifier as well as every offset.
   return schema::VerifyEventBuffer(verifier);
+}
+
+ReflectedScalar ReadReflectedScalar(ElementaryType type, const uint8_t* p) {
+  using Kind = ReflectedScalar::Kind;
+  ReflectedScalar s;
+  auto read = [p](auto zero) { return p ? flatbuffers::ReadScalar<decltype(zero)>(p) : zero; };
+  switch (type) {
+    case flatbuffers::ET_BOOL:
+      s.kind = Kind::kBool, s.i = read(uint8_t{0}) != 0;
+      break;
+    case flatbuffers::ET_FLOAT:
+      s.kind = Kind::kReal, s.real = read(0.0f);
+      break;
+    case flatbuffers::ET_DOUBLE:
+      s.kind = Kind::kReal, s.real = read(0.0);
+      break;
+    case flatbuffers::ET_CHAR:
+      s.kind = Kind::kSigned, s.i = read(int8_t{0});
+      break;
+    case flatbuffers::ET_SHORT:
+      s.kind = Kind::kSigned, s.i = read(int16_t{0});
+      break;
+    case flatbuffers::ET_INT:
+      s.kind = Kind::kSigned, s.i = read(int32_t{0});
+      break;
+    case flatbuffers::ET_LONG:
+      s.kind = Kind::kSigned, s.i = read(int64_t{0});
+      break;
+    case flatbuffers::ET_UTYPE:
+    case flatbuffers::ET_UCHAR:
+      s.kind = Kind::kUnsigned, s.u = read(uint8_t{0});
+      break;
+    case flatbuffers::ET_USHORT:
+      s.kind = Kind::kUnsigned, s.u = read(uint16_t{0});
+      break;
+    case flatbuffers::ET_UINT:
+      s.kind = Kind::kUnsigned, s.u = read(uint32_t{0});
+      break;
+    case flatbuffers::ET_ULONG:
+      s.kind = Kind::kUnsigned, s.u = read(uint64_t{0});
+      break;
+    default:
+      break;
+  }
+  return s;
+}
+
+const char* ReflectedEnumName(const ReflectedScalar& s, const TypeTable* enum_tt) {
+  if (enum_tt == nullptr) return nullptr;
+  if (s.kind == ReflectedScalar::Kind::kUnsigned)
+    return flatbuffers::EnumName(static_cast<int64_t>(s.u), enum_tt);
+  if (s.kind == ReflectedScalar::Kind::kSigned) return flatbuffers::EnumName(s.i, enum_tt);
+  return nullptr;
 }
 
 }  // namespace veeduria::events

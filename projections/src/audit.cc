@@ -130,55 +130,22 @@ bool IsTimestamp(fbt::ElementaryType type, std::string_view name) {
 
 // A scalar at `p` (null: the default) as the rendering shows it; `enum_tt` names enum values.
 json ScalarJson(fbt::ElementaryType type, const uint8_t* p, const fbt::TypeTable* enum_tt, bool timestamp) {
-  int64_t i = 0;
-  uint64_t u = 0;
-  bool is_unsigned = false;
-  double d = 0;
-  switch (type) {
-    case flatbuffers::ET_BOOL:
-      return p && flatbuffers::ReadScalar<uint8_t>(p) != 0;
-    case flatbuffers::ET_FLOAT:
-    case flatbuffers::ET_DOUBLE:
-      if (p)
-        d = type == flatbuffers::ET_FLOAT ? flatbuffers::ReadScalar<float>(p)
-                                          : flatbuffers::ReadScalar<double>(p);
-      return std::isfinite(d) ? json(d) : json();  // rendered null
-    case flatbuffers::ET_CHAR:
-      i = p ? flatbuffers::ReadScalar<int8_t>(p) : 0;
-      break;
-    case flatbuffers::ET_SHORT:
-      i = p ? flatbuffers::ReadScalar<int16_t>(p) : 0;
-      break;
-    case flatbuffers::ET_INT:
-      i = p ? flatbuffers::ReadScalar<int32_t>(p) : 0;
-      break;
-    case flatbuffers::ET_LONG:
-      i = p ? flatbuffers::ReadScalar<int64_t>(p) : 0;
-      break;
-    case flatbuffers::ET_UTYPE:
-    case flatbuffers::ET_UCHAR:
-      u = p ? flatbuffers::ReadScalar<uint8_t>(p) : 0, is_unsigned = true;
-      break;
-    case flatbuffers::ET_USHORT:
-      u = p ? flatbuffers::ReadScalar<uint16_t>(p) : 0, is_unsigned = true;
-      break;
-    case flatbuffers::ET_UINT:
-      u = p ? flatbuffers::ReadScalar<uint32_t>(p) : 0, is_unsigned = true;
-      break;
-    case flatbuffers::ET_ULONG:
-      u = p ? flatbuffers::ReadScalar<uint64_t>(p) : 0, is_unsigned = true;
-      break;
-    default:
+  using Kind = events::ReflectedScalar::Kind;
+  const events::ReflectedScalar s = events::ReadReflectedScalar(type, p);
+  switch (s.kind) {
+    case Kind::kBool:
+      return s.i != 0;
+    case Kind::kReal:
+      return std::isfinite(s.real) ? json(s.real) : json();  // rendered null
+    case Kind::kOther:
       return json();
+    default:
+      break;
   }
-  if (enum_tt != nullptr) {
-    const char* name = is_unsigned ? flatbuffers::EnumName(static_cast<int64_t>(u), enum_tt)
-                                   : flatbuffers::EnumName(i, enum_tt);
-    if (name != nullptr) return std::string(name);
-  }
-  if (timestamp) return events::FormatRfc3339(i);
-  if (is_unsigned) return u;
-  return i >= 0 ? json(static_cast<uint64_t>(i)) : json(i);  // as parsing the number gives it
+  if (const char* name = events::ReflectedEnumName(s, enum_tt)) return std::string(name);
+  if (timestamp) return events::FormatRfc3339(s.i);
+  if (s.kind == Kind::kUnsigned) return s.u;
+  return s.i >= 0 ? json(static_cast<uint64_t>(s.i)) : json(s.i);  // as parsing the number gives it
 }
 
 // One vector element or field value at `p` (an offset for strings) that renders as a JSON leaf.

@@ -20,6 +20,8 @@
 //
 // Thread-safety: all functions are pure and may be called concurrently.
 
+#include <flatbuffers/minireflect.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -49,5 +51,27 @@ std::string EventTypeName(std::string_view bytes);
 // in its trailing alignment padding (< 8 bytes no object covers) still verifies; compare the
 // hash for that.
 bool VerifyEventBytes(std::string_view bytes);
+
+// One scalar of an event buffer read through the mini-reflection tables, as the rendering above
+// reads it: the canonical JSON and the audit's "what changed" (projections/src/audit.cc) share
+// it, so both read every elementary type the same way.
+struct ReflectedScalar {
+  enum class Kind {
+    kBool,
+    kReal,
+    kSigned,
+    kUnsigned,
+    kOther
+  } kind = Kind::kOther;  // kOther: a
+                          // type newer than this build
+  double real = 0;        // kReal
+  int64_t i = 0;          // kBool (0 or 1), kSigned
+  uint64_t u = 0;         // kUnsigned
+};
+// `p` null is an absent field: its default (0, false).
+ReflectedScalar ReadReflectedScalar(flatbuffers::ElementaryType type, const uint8_t* p);
+// The name of the scalar's value in `enum_tt` (an enum's or, for a union type, the union's
+// table), or null: no table, or a value this build has no name for (a newer schema's).
+const char* ReflectedEnumName(const ReflectedScalar& s, const flatbuffers::TypeTable* enum_tt);
 
 }  // namespace veeduria::events
