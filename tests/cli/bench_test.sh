@@ -12,7 +12,7 @@ if [[ $mode == postgres ]]; then
   [[ -x /usr/lib/postgresql/15/bin/initdb ]] || { echo "PostgreSQL 15 not installed: skipped"; exit 77; }
   args+=(--postgres --workload append --workload rebuild)
 fi
-if [[ $mode == reuse ]]; then
+if [[ $mode == reuse || $mode == postgres ]]; then
   dir=$(mktemp -d)
   trap 'rm -rf "$dir"' EXIT
   args+=(--dir "$dir")
@@ -31,6 +31,8 @@ if [[ $mode == postgres ]]; then
   check '(.ratios.append_vs_postgres > 0) and (.ratios.rebuild_vs_postgres > 0)'
   check '.postgres.rows.events == .dataset.events and .postgres.rows.progress > 0 and .postgres.rows.audit > 0'
   check '[.workloads[].name] == ["gen", "append", "rebuild", "postgres_append", "postgres_rebuild"]'
+  # The server's data directory is scratch: removed once the figures are taken.
+  [[ -d $dir/pg && ! -e $dir/pg/data ]] || { echo "FAILED: $dir/pg/data left behind"; ls -la "$dir/pg"; exit 1; }
 else
   check '[.workloads[].name] == ["gen", "append", "rebuild", "asof", "audit", "verify", "rocksdb_puts", "scan_decode", "sha256"]'
   check '[.workloads[] | select(.name == "asof" or .name == "audit") | .p99_ms >= .p50_ms] == [true, true]'
