@@ -22,7 +22,8 @@ struct BenchOptions {
   std::string campaigns_file = "ops/campaigns/2023.jsonl";
   std::string sql_dir = "ops/bench";  // the PostgreSQL baseline's SQL
   std::string work_dir;               // default: a new directory under $TMPDIR, removed afterwards
-  bool reuse = false;  // measure the command file and ledger an earlier run left in work_dir: no gen, no append
+  // Measure the command file and ledger an earlier run left in work_dir: no gen, no append.
+  bool reuse = false;
 };
 
 int RunBench(const BenchOptions& options);
