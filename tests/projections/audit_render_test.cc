@@ -10,12 +10,10 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "fixture.h"
 #include "projections_internal.h"
 #include "veeduria/events/render.h"
-#include "veeduria/producers/generator.h"
 #include "veeduria/projections/query.h"
 
 namespace veeduria {
@@ -209,20 +207,8 @@ void LoadGenerated(testing::LedgerFixture& f, const std::string& scale) {
                 {"admin", "admin@dnp.gov.co"},
                 {"partitions", 8},
                 {"at", producers::GeneratorInitAt(scale)}});
-  producers::GeneratorOptions o;
-  o.data_dir = std::string(VEEDURIA_SOURCE_DIR) + "/../shared/data";
-  o.campaigns_file = std::string(VEEDURIA_SOURCE_DIR) + "/ops/campaigns/2023.jsonl";
-  o.scale = scale;
-  o.seed = 2023;
-  std::ostringstream out;
-  ASSERT_TRUE(producers::Generate(o, out).ok());
-  const std::string text = out.str();
   std::vector<events::Command> commands;
-  for (const auto& line : events::SplitLines(text)) {
-    auto p = events::ParseCommand(line.text, 0);
-    ASSERT_TRUE(p.command) << line.text;
-    commands.push_back(*p.command);
-  }
+  ASSERT_NO_FATAL_FAILURE(testing::GeneratedCommands(scale, &commands));
   for (size_t i = 0; i < commands.size(); i += 1024) {
     const size_t end = std::min(commands.size(), i + 1024);
     ASSERT_TRUE(f.ledger().Append({commands.begin() + i, commands.begin() + end}).ok());

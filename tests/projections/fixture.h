@@ -18,6 +18,7 @@
 #include "veeduria/consumers/projector.h"
 #include "veeduria/events/command.h"
 #include "veeduria/producers/embedded_ledger.h"
+#include "veeduria/producers/generator.h"
 #include "veeduria/projections/query.h"
 #include "veeduria/projections/store.h"
 #include "veeduria/projections/view.h"
@@ -114,6 +115,24 @@ inline std::vector<nlohmann::ordered_json> RowsWhere(const projections::Table& t
   for (const auto& r : t.rows)
     if (r.contains(column) && r[column] == value) out.push_back(r);
   return out;
+}
+
+// The commands `veeduria gen --scale SCALE --seed 2023` writes, parsed, into `out` (call it under
+// ASSERT_NO_FATAL_FAILURE).
+inline void GeneratedCommands(const std::string& scale, std::vector<events::Command>* out) {
+  producers::GeneratorOptions o;
+  o.data_dir = std::string(VEEDURIA_SOURCE_DIR) + "/../shared/data";
+  o.campaigns_file = std::string(VEEDURIA_SOURCE_DIR) + "/ops/campaigns/2023.jsonl";
+  o.scale = scale;
+  o.seed = 2023;
+  std::ostringstream text;
+  ASSERT_TRUE(producers::Generate(o, text).ok());
+  const std::string lines = text.str();  // SplitLines views into it
+  for (const auto& line : events::SplitLines(lines)) {
+    auto p = events::ParseCommand(line.text, 0);
+    ASSERT_TRUE(p.command) << line.text;
+    out->push_back(*p.command);
+  }
 }
 
 }  // namespace veeduria::testing

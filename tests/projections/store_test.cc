@@ -6,7 +6,6 @@
 
 #include "fixture.h"
 #include "veeduria/events/render.h"
-#include "veeduria/producers/generator.h"
 #include "veeduria/schema/veeduria_generated.h"
 
 namespace veeduria {
@@ -138,20 +137,8 @@ TEST(ProjectionStoreTest, RowsMatchTheReferenceLayoutByteForByte) {
                           {"admin", "admin@dnp.gov.co"},
                           {"partitions", 8},
                           {"at", "2023-01-02T08:00:00-05:00"}});
-  producers::GeneratorOptions o;
-  o.data_dir = std::string(VEEDURIA_SOURCE_DIR) + "/../shared/data";
-  o.campaigns_file = std::string(VEEDURIA_SOURCE_DIR) + "/ops/campaigns/2023.jsonl";
-  o.scale = "tiny";
-  o.seed = 2023;
-  std::ostringstream out;
-  ASSERT_TRUE(producers::Generate(o, out).ok());
-  const std::string text = out.str();
   std::vector<events::Command> commands;
-  for (const auto& line : events::SplitLines(text)) {
-    auto p = events::ParseCommand(line.text, 0);
-    ASSERT_TRUE(p.command) << line.text;
-    commands.push_back(*p.command);
-  }
+  ASSERT_NO_FATAL_FAILURE(testing::GeneratedCommands("tiny", &commands));
   for (size_t i = 0; i < commands.size(); i += 100) {
     const size_t end = std::min(commands.size(), i + 100);
     ASSERT_TRUE(f.ledger().Append({commands.begin() + i, commands.begin() + end}).ok());
