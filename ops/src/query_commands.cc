@@ -1,6 +1,6 @@
 // The query subcommands: audit, progress, reviews, compliance, users. Each catches the
 // projections up, answers from the live view or, with --as-of, from a view folded from the
-// per-entity index, and prints a table, JSON or CSV. The *Table functions are shared with the
+// per-entity index (progress, temporal, from its rows recorded by then), and prints a table, JSON or CSV. The *Table functions are shared with the
 // HTTP API (serve), so both answer with the same bytes.
 
 #include <chrono>
@@ -75,11 +75,8 @@ Result<projections::Table> ProgressTable(const projections::ProjectionStore& sto
                                          const std::string& as_of) {
   return Answer(
       store, as_of,
-      [&](const projections::ProjectionStore& s) {
-        if (!params.entity.empty()) return projections::AsOfKeysForEntity(s, params.entity, false);
-        if (!params.department.empty()) return projections::AsOfKeysForDepartment(s, params.department);
-        return projections::AsOfKeysNational(s);
-      },
+      // progress is temporal: an as-of view reads its rows recorded up to T, no index to fold.
+      [](const projections::ProjectionStore&) { return std::vector<std::string>(); },
       [&](const projections::View& v) { return projections::ProgressQuery(v, params); });
 }
 

@@ -2,20 +2,29 @@
 // reports at each cut) plus the directory facts the rollups need. Every percentage is computed at
 // query time (DESIGN §2.6), so the fold only stores what the events say.
 //
-// Rows (each value repeats its own identifiers, so queries never parse keys: ids may hold '/'):
+// The rows are temporal: no row is ever overwritten or read back by the fold. Each event writes
+// a new version of its row, keyed <base key>\0<version>, where <version> = recorded_at (hex16)
+// then stream_seq (hex16) of the event, so a base key's versions are adjacent and in time order
+// (each base key is written by one stream: the entity's, or the directory's for e/ and c/). The
+// rows as of T are the versions recorded up to T, and the latest one of each base key is the
+// row's value at T: an as-of view reads the live rows below T instead of folding events.
+//
+// Base keys (each value repeats its own identifiers, so queries never parse keys: ids may hold '/'):
 //   e/<entity>          {name, kind, department}                        EntityRegistered
 //   c/<campaign>        {system, vigencia, milestones: [{id, cut}]}     CampaignOpened
 //   p/<entity>/<plan>   {entity, plan, name, period_start, period_end}  PlanUploaded
 //   g/<entity>/<plan>/<goal>
-//       {entity, plan, goal, cpi, sector, name, unit, baseline, target, accumulation, homologated,
-//        years: {"<year>": {physical, resources: {source: pesos}, pesos}}}
-//                                       GoalDefined, GoalHomologated, GoalProgrammed
+//       {change: "defined", entity, plan, goal, cpi, sector, name, unit, baseline, target,
+//        accumulation, homologated}                                     GoalDefined
+//       {change: "homologated", entity, plan, goal, cpi, sector}       GoalHomologated
+//       (a goal is its latest definition with the homologations recorded after it applied)
+//   y/<entity>/<plan>/<goal>/<year>
+//       {entity, plan, goal, year, physical, resources: {source: pesos}, pesos}
+//                                       GoalProgrammed (the whole programming of one year)
 //   r/<entity>/<plan>/<goal>/<campaign>/<milestone>
 //       {entity, plan, goal, campaign, milestone, year, physical_ytd,
 //        financial: {source: {compromisos, obligaciones, pagos}}, compromisos, obligaciones, pagos,
-//        recorded_at}                   ProgressReported (a correction replaces the row)
-// e/ and c/ are written only by directory events, p/ g/ r/ only by the entity's own stream, and
-// no fold reads a row another stream writes: the rows do not depend on how streams interleave.
+//        recorded_at}                   ProgressReported (a correction is a later version)
 
 #include <algorithm>
 #include <cmath>
@@ -38,30 +47,38 @@ using Row = nlohmann::ordered_json;
 // The CPI sector: the first 2 digits of the indicator code (DESIGN §1).
 std::string SectorOf(const std::string& cpi) { return cpi.substr(0, std::min<size_t>(2, cpi.size())); }
 
-std::string GoalKey(const flatbuffers::String* entity, const flatbuffers::String* plan,
-                    const flatbuffers::String* goal) {
-  return "g/" + Str(entity) + "/" + Str(plan) + "/" + Str(goal);
+// Appends an event's version to a base key: '\0' sorts below every character of an id, so the
+// versions of a base key come right after it and before any longer base key.
+std::string Versioned(std::string key, const EventRef& e) {
+  key.reserve(key.size() + kVersionSize);
+  key += '\0';
+  AppendHex16(key, static_cast<uint64_t>(e.env->recorded_at()));
+  AppendHex16(key, e.env->stream_seq());
+  return key;
 }
 
-// Updates a goal row (in place when the rows are kept decoded); events of one stream arrive in
-// order, so the goal normally exists.
-template <typename Update>
-void UpdateGoal(events::StateStore& rows, const std::string& key, Update&& update) {
-  UpdateRecord(rows, key, [&](json& g) {
-    if (!g.is_object()) g = json{{"years", json::object()}};
-    update(g);
-  });
+std::string_view Sv(const flatbuffers::String* x) { return x ? x->string_view() : std::string_view(); }
+
+// The base key of a version.
+std::string_view BaseOf(std::string_view key) {
+  return key.substr(0, key.size() >= kVersionSize ? key.size() - kVersionSize : key.size());
 }
 
 class Progress : public Projection {
  public:
   std::string_view name() const override { return "progress"; }
-  int version() const override { return 1; }
+  int version() const override { return 2; }
+  bool writes_only() const override { return true; }
+  bool temporal() const override { return true; }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     const s::Event* ev = e.event;
     switch (ev->payload_type()) {
       case s::Payload::EntityRegistered: {
-        WriteEntityRow(ev->payload_as_EntityRegistered(), rows);
+        const auto* p = ev->payload_as_EntityRegistered();
+        MsgpackWriter w;
+        w.Map(3).Field("department", Sv(p->department())).Field("kind", s::EnumNameEntityKind(p->kind()));
+        w.Field("name", Sv(p->name()));
+        rows.Put(Versioned("e/" + Str(p->entity()), e), w.Take());
         break;
       }
       case s::Payload::CampaignOpened: {
@@ -70,7 +87,7 @@ class Progress : public Projection {
         if (p->milestones())
           for (const auto* m : *p->milestones())
             ms.push_back(json{{"id", Str(m->id())}, {"cut", Str(m->cut())}});
-        events::WriteRecord(rows, "c/" + Str(p->campaign()),
+        events::WriteRecord(rows, Versioned("c/" + Str(p->campaign()), e),
                             json{{"system", s::EnumNameReportingSystem(p->system())},
                                  {"vigencia", p->vigencia()},
                                  {"milestones", ms}});
@@ -78,7 +95,7 @@ class Progress : public Projection {
       }
       case s::Payload::PlanUploaded: {
         const auto* p = ev->payload_as_PlanUploaded();
-        events::WriteRecord(rows, "p/" + Str(p->entity()) + "/" + Str(p->plan()),
+        events::WriteRecord(rows, Versioned("p/" + Str(p->entity()) + "/" + Str(p->plan()), e),
                             json{{"entity", Str(p->entity())},
                                  {"plan", Str(p->plan())},
                                  {"name", Str(p->name())},
@@ -86,33 +103,30 @@ class Progress : public Projection {
                                  {"period_end", p->period_end()}});
         break;
       }
-      case s::Payload::GoalDefined: {  // a redefinition keeps the yearly programming
+      case s::Payload::GoalDefined: {
         const auto* p = ev->payload_as_GoalDefined();
-        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()), [&](json& g) {
-          g["entity"] = Str(p->entity());
-          g["plan"] = Str(p->plan());
-          g["goal"] = Str(p->goal());
-          g["cpi"] = Str(p->cpi_indicator());
-          g["sector"] = SectorOf(Str(p->cpi_indicator()));
-          g["name"] = Str(p->name());
-          g["unit"] = Str(p->unit());
-          g["baseline"] = p->baseline();
-          g["target"] = p->target();
-          g["accumulation"] = s::EnumNameAccumulation(p->accumulation());
-          g["homologated"] = p->homologated();
-        });
+        MsgpackWriter w;
+        w.Map(12).Field("accumulation", s::EnumNameAccumulation(p->accumulation()));
+        w.Str("baseline").Double(p->baseline()).Field("change", "defined");
+        w.Field("cpi", Sv(p->cpi_indicator())).Field("entity", Sv(p->entity())).Field("goal", Sv(p->goal()));
+        w.Str("homologated").Bool(p->homologated()).Field("name", Sv(p->name())).Field("plan", Sv(p->plan()));
+        w.Field("sector", SectorOf(Str(p->cpi_indicator()))).Str("target").Double(p->target());
+        w.Field("unit", Sv(p->unit()));
+        rows.Put(Versioned("g/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()), e),
+                 w.Take());
         break;
       }
       case s::Payload::GoalHomologated: {
         const auto* p = ev->payload_as_GoalHomologated();
-        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()), [&](json& g) {
-          g["cpi"] = Str(p->cpi_indicator());
-          g["sector"] = SectorOf(Str(p->cpi_indicator()));
-          g["homologated"] = true;
-        });
+        MsgpackWriter w;
+        w.Map(6).Field("change", "homologated").Field("cpi", Sv(p->cpi_indicator()));
+        w.Field("entity", Sv(p->entity())).Field("goal", Sv(p->goal())).Field("plan", Sv(p->plan()));
+        w.Field("sector", SectorOf(Str(p->cpi_indicator())));
+        rows.Put(Versioned("g/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()), e),
+                 w.Take());
         break;
       }
-      case s::Payload::GoalProgrammed: {  // the whole programming of one year, replacing the last
+      case s::Payload::GoalProgrammed: {
         const auto* p = ev->payload_as_GoalProgrammed();
         json resources = json::object();
         int64_t pesos = 0;
@@ -121,14 +135,19 @@ class Progress : public Projection {
             resources[Str(a->source())] = a->pesos();
             pesos += a->pesos();
           }
-        // Built member by member: a json initializer list builds and converts a temporary array
-        // per member (the same object; this fold runs for every programming an as-of view reads).
         json year = json::object();
+        year["entity"] = Str(p->entity());
+        year["goal"] = Str(p->goal());
         year["pesos"] = pesos;
         year["physical"] = p->physical();
+        year["plan"] = Str(p->plan());
         year["resources"] = std::move(resources);
-        UpdateGoal(rows, GoalKey(p->entity(), p->plan(), p->goal()),
-                   [&](json& g) { g["years"][std::to_string(p->year())] = std::move(year); });
+        year["year"] = p->year();
+        events::WriteRecord(rows,
+                            Versioned("y/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()) +
+                                          "/" + std::to_string(p->year()),
+                                      e),
+                            year);
         break;
       }
       case s::Payload::ProgressReported: {  // the hottest row: written straight as MessagePack
@@ -144,19 +163,16 @@ class Progress : public Projection {
             obligaciones += f->obligaciones();
             pagos += f->pagos();
           }
-        auto source = [](const s::Financial* f) {
-          return f->source() ? f->source()->string_view() : std::string_view();
-        };
+        auto source = [](const s::Financial* f) { return Sv(f->source()); };
         std::stable_sort(sources.begin(), sources.end(),
                          [&](const s::Financial* a, const s::Financial* b) { return source(a) < source(b); });
         std::vector<const s::Financial*> unique;
         for (size_t i = 0; i < sources.size(); ++i)
           if (i + 1 == sources.size() || source(sources[i + 1]) != source(sources[i]))
             unique.push_back(sources[i]);
-        auto sv = [](const flatbuffers::String* x) { return x ? x->string_view() : std::string_view(); };
         MsgpackWriter w;
-        w.Map(12).Field("campaign", sv(p->campaign())).Str("compromisos").Int(compromisos);
-        w.Field("entity", sv(p->entity())).Str("financial").Map(unique.size());
+        w.Map(12).Field("campaign", Sv(p->campaign())).Str("compromisos").Int(compromisos);
+        w.Field("entity", Sv(p->entity())).Str("financial").Map(unique.size());
         for (const auto* f : unique)
           w.Str(source(f))
               .Map(3)
@@ -166,19 +182,19 @@ class Progress : public Projection {
               .Int(f->obligaciones())
               .Str("pagos")
               .Int(f->pagos());
-        w.Field("goal", sv(p->goal())).Field("milestone", sv(p->milestone()));
+        w.Field("goal", Sv(p->goal())).Field("milestone", Sv(p->milestone()));
         w.Str("obligaciones").Int(obligaciones).Str("pagos").Int(pagos);
-        w.Str("physical_ytd").Double(p->physical_ytd()).Field("plan", sv(p->plan()));
+        w.Str("physical_ytd").Double(p->physical_ytd()).Field("plan", Sv(p->plan()));
         w.Str("recorded_at").Int(e.env->recorded_at()).Str("year").Int(p->year());
         std::string key;
-        key.reserve(64);
-        key.append("r/").append(sv(p->entity())).append("/").append(sv(p->plan())).append("/");
-        key.append(sv(p->goal()))
+        key.reserve(64 + kVersionSize);
+        key.append("r/").append(Sv(p->entity())).append("/").append(Sv(p->plan())).append("/");
+        key.append(Sv(p->goal()))
             .append("/")
-            .append(sv(p->campaign()))
+            .append(Sv(p->campaign()))
             .append("/")
-            .append(sv(p->milestone()));
-        PutUnread(rows, key, w.Take());  // no fold reads r/ rows
+            .append(Sv(p->milestone()));
+        rows.Put(Versioned(std::move(key), e), w.Take());
         break;
       }
       default:
@@ -240,7 +256,8 @@ struct Plan {
 Campaigns LoadCampaigns(const Rows& rows) {
   Campaigns out;
   rows.ScanRecords("c/", [&](std::string_view key, const json& c) {
-    Campaign& x = out[std::string(key.substr(2))];
+    Campaign& x = out[std::string(BaseOf(key).substr(2))];
+    x = Campaign{};  // a later version replaces the campaign
     x.vigencia = c.value("vigencia", 0);
     x.kpt = c.value("system", "") == "kpt";
     for (const auto& m : c["milestones"]) x.milestones.emplace_back(m.value("id", ""), m.value("cut", ""));
@@ -259,31 +276,48 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     if (fresh) plans.emplace_back().id = id;
     return it->second;
   };
-  rows.ScanRecords("p/" + entity + "/", [&](std::string_view, const json& p) {
+  rows.ScanRecords("p/" + entity + "/", [&](std::string_view, const json& p) {  // versions: the last wins
     Plan& x = plans[plan(p.value("plan", ""))];
     x.name = p.value("name", "");
     x.start = p.value("period_start", 0);
     x.end = p.value("period_end", 0);
     return true;
   });
+  // Each goal is its versions folded in time order: a definition replaces the goal's fields, a
+  // homologation recorded after it replaces its CPI sector.
   rows.ScanRecords("g/" + entity + "/", [&](std::string_view, const json& g) {
     const size_t pi = plan(g.value("plan", ""));
-    Goal x;
-    x.id = g.value("goal", "");
+    const std::string id = g.value("goal", "");
+    const bool defined = g.value("change", "") == "defined";
+    auto it = goal_at.find({plans[pi].id, id});
+    if (it == goal_at.end()) {
+      if (!defined) return true;  // homologated before it was defined: nothing to apply it to
+      it = goal_at.emplace(std::pair{plans[pi].id, id}, std::pair{pi, plans[pi].goals.size()}).first;
+      plans[pi].goals.emplace_back().id = id;
+    }
+    Goal& x = plans[pi].goals[it->second.second];
     x.sector = g.value("sector", "");
+    if (!defined) return true;
     x.name = g.value("name", "");
     x.unit = g.value("unit", "");
     x.accumulation = g.value("accumulation", "");
     x.target = g.value("target", 0.0);
-    for (const auto& [y, v] : g["years"].items())
-      x.years[std::stoi(y)] = Year{v.value("physical", 0.0), v.value("pesos", int64_t{0})};
-    goal_at[{plans[pi].id, x.id}] = {pi, plans[pi].goals.size()};
-    plans[pi].goals.push_back(std::move(x));
     return true;
   });
-  // r/ rows, the most numerous, read field by field from their MessagePack (no json tree).
+  // A year's programming: its latest version.
+  rows.ScanRecords("y/" + entity + "/", [&](std::string_view, const json& y) {
+    auto it = goal_at.find({y.value("plan", ""), y.value("goal", "")});
+    if (it != goal_at.end())
+      plans[it->second.first].goals[it->second.second].years[y.value("year", 0)] =
+          Year{y.value("physical", 0.0), y.value("pesos", int64_t{0})};
+    return true;
+  });
+  // r/ rows, the most numerous, read field by field from their MessagePack (no json tree); a
+  // later version of a cut (a correction) replaces the report its earlier version gave.
   std::pair<std::string, std::string> plan_goal;
-  rows.Scan("r/" + entity + "/", [&](std::string_view, std::string_view bytes) {
+  std::string last_base;
+  Report* last = nullptr;  // the report of last_base's version before
+  rows.Scan("r/" + entity + "/", [&](std::string_view key, std::string_view bytes) {
     Report x;
     plan_goal.first.clear();
     plan_goal.second.clear();
@@ -308,10 +342,19 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
       else if (k == "recorded_at")
         x.recorded_at = v.as_int(0);
     });
+    x.pos = PositionOf(cs, x.campaign, x.milestone, x.year);
+    const std::string_view base = BaseOf(key);
+    if (last && base == last_base) {
+      *last = std::move(x);
+      return true;
+    }
+    last_base.assign(base);
+    last = nullptr;
     auto it = goal_at.find(plan_goal);
     if (it == goal_at.end()) return true;
-    x.pos = PositionOf(cs, x.campaign, x.milestone, x.year);
-    plans[it->second.first].goals[it->second.second].reports.push_back(std::move(x));
+    auto& reports = plans[it->second.first].goals[it->second.second].reports;
+    reports.push_back(std::move(x));
+    last = &reports.back();
     return true;
   });
   std::sort(plans.begin(), plans.end(), [](const Plan& a, const Plan& b) { return a.id < b.id; });
@@ -566,12 +609,16 @@ void AreaRows(const Rows& rows, const ProgressParams& q, const Campaigns& cs, co
               const std::function<std::string(const std::string&)>& name_of, Table* t) {
   t->columns = kAreaColumns;
   std::map<std::string, std::vector<std::tuple<std::string, std::string, std::string>>> by_department;
-  rows.ScanRecords("e/", [&](std::string_view key, const json& e) {  // code, name, kind
-    const std::string dept = e.value("department", "");
-    if (q.national || dept == q.department)
-      by_department[dept].emplace_back(std::string(key.substr(2)), e.value("name", ""), e.value("kind", ""));
+  std::map<std::string, json> directory;  // code -> its latest e/ version
+  rows.ScanRecords("e/", [&](std::string_view key, const json& e) {
+    directory[std::string(BaseOf(key).substr(2))] = e;
     return true;
   });
+  for (const auto& [code, e] : directory) {  // code, name, kind
+    const std::string dept = e.value("department", "");
+    if (q.national || dept == q.department)
+      by_department[dept].emplace_back(code, e.value("name", ""), e.value("kind", ""));
+  }
   Rollup nation;
   size_t entities = 0;
   for (const auto& [dept, members] : by_department) {
@@ -637,9 +684,13 @@ Result<Table> ProgressQuery(const View& view, const ProgressParams& q) {
     if (std::get<2>(sel.pos) < 0)
       return Status::NotFound("progress: campaign " + q.campaign + " has no milestone " + q.milestone);
   }
-  auto name_of = [&](const std::string& code) {
-    const json e = rows.Record("e/" + code);
-    return e.is_object() ? e.value("name", std::string()) : std::string();
+  auto name_of = [&](const std::string& code) {  // the latest version's
+    std::string name;
+    rows.ScanRecords("e/" + code + '\0', [&](std::string_view, const json& e) {
+      name = e.value("name", std::string());
+      return true;
+    });
+    return name;
   };
   Table t;
   if (!q.entity.empty()) {

@@ -26,6 +26,10 @@ inline void AppendHex16(std::string& out, uint64_t v) {
   out.append(buf, 16);
 }
 
+// A temporal projection's row version (Projection::temporal): '\0', then the event's recorded_at
+// and stream_seq as fixed-width hex, appended to the row's base key.
+inline constexpr size_t kVersionSize = 33;
+
 // The key of an event in time order within an index: recorded_at, stream, stream_seq.
 inline std::string TimeKey(const EventRef& e) {
   const std::string_view stream = e.env->stream() ? e.env->stream()->string_view() : std::string_view();

@@ -121,11 +121,40 @@ struct IndexRows {
   std::string_view row(const At& a) const { return std::string_view(bytes).substr(a.row, a.row_size); }
 };
 
+// A temporal projection's live rows as they were at t: the versions recorded up to t.
+class RecordedBy : public Rows {
+ public:
+  RecordedBy(const Rows& rows, events::Micros t) : rows_(rows), limit_(Hex16(static_cast<uint64_t>(t))) {}
+  std::optional<std::string> Get(std::string_view key) const override {
+    if (!Visible(key)) return std::nullopt;
+    return rows_.Get(key);
+  }
+  void Scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    ScanFrom(prefix, prefix, fn);
+  }
+  void ScanFrom(std::string_view start, std::string_view prefix,
+                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    rows_.ScanFrom(start, prefix,
+                   [&](std::string_view k, std::string_view v) { return !Visible(k) || fn(k, v); });
+  }
+
+ private:
+  // Recorded at or before t; the version's recorded_at is the first half of its last 32 bytes.
+  bool Visible(std::string_view key) const {
+    return key.size() >= kVersionSize && key.substr(key.size() - kVersionSize + 1, 16) <= limit_;
+  }
+  const Rows& rows_;
+  const std::string limit_;
+};
+
 // The events of the index keys up to t, folded through a projection the first time a query
-// reads it (a query reads one or two of the six).
+// reads it (a query reads one or two of the six); a temporal projection's rows are read live,
+// below t, with no fold.
 class AsOf : public View {
  public:
-  AsOf(events::Micros t, IndexRows rows) : t_(t), index_(std::move(rows)) {}
+  AsOf(const ProjectionStore& store, events::Micros t, IndexRows rows)
+      : store_(store), t_(t), index_(std::move(rows)) {}
   Status Decode() {
     entries_.reserve(index_.rows.size());
     for (const IndexRows::At& at : index_.rows) {
@@ -138,9 +167,11 @@ class AsOf : public View {
   }
   const Rows& rows(std::string_view projection) const override {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = folded_.find(projection);
-    if (it != folded_.end()) return it->second;
+    if (auto it = folded_.find(projection); it != folded_.end()) return it->second;
+    if (auto it = recorded_by_.find(projection); it != recorded_by_.end()) return it->second;
     const Projection* p = FindProjection(projection);
+    if (p->temporal())
+      return recorded_by_.try_emplace(std::string(projection), store_.rows(projection), t_).first->second;
     AsOfRows& rows = folded_[std::string(projection)];
     for (const IndexEntry& entry : entries_) {
       const s::Event* ev = s::GetEvent(entry.bytes.data());
@@ -152,11 +183,13 @@ class AsOf : public View {
   bool as_of() const override { return true; }
 
  private:
+  const ProjectionStore& store_;
   events::Micros t_;
   IndexRows index_;                  // time key, index row: in time order
   std::vector<IndexEntry> entries_;  // views into index_
   mutable std::mutex mu_;
-  mutable std::map<std::string, AsOfRows, std::less<>> folded_;  // guarded by mu_
+  mutable std::map<std::string, AsOfRows, std::less<>> folded_;         // guarded by mu_
+  mutable std::map<std::string, RecordedBy, std::less<>> recorded_by_;  // guarded by mu_
 };
 
 }  // namespace
@@ -195,7 +228,7 @@ Result<std::unique_ptr<View>> AsOfView(const ProjectionStore& store,
       std::unique(rows.begin(), rows.end(),
                   [&](const IndexRows::At& a, const IndexRows::At& b) { return index.tk(a) == index.tk(b); }),
       rows.end());
-  auto view = std::make_unique<AsOf>(t, std::move(index));
+  auto view = std::make_unique<AsOf>(store, t, std::move(index));
   VEEDURIA_RETURN_IF_ERROR(view->Decode());
   return std::unique_ptr<View>(std::move(view));
 }

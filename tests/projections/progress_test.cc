@@ -243,6 +243,76 @@ TEST(ProgressTest, WithoutACutEachGoalShowsItsLatestReport) {
   EXPECT_DOUBLE_EQ(Num(t.rows.back()["physical_pct"]), 83.33);       // (100 + 100 + 50) / 3
 }
 
+// Progress rows are versions (Projection::temporal): a goal is its latest definition with the
+// homologations recorded after it, a year its latest programming, a cut its latest report; an
+// as-of view reads the versions recorded by then, with no index keys at all.
+TEST(ProgressTest, AGoalIsItsLatestDefinitionHomologationAndProgrammingAsOfEachInstant) {
+  LedgerFixture f;
+  Term term(f);
+  auto step = [&](const std::string& at, json cmd) { term.Run(at, std::move(cmd), Term::Leader("25799")); };
+  json goal = {{"command", "define_goal"},
+               {"entity", "25799"},
+               {"plan", kPlan},
+               {"goal", "IP-9"},
+               {"cpi_indicator", "990102800"},
+               {"name", "Meta IP-9"},
+               {"unit", "Número"},
+               {"baseline", 0},
+               {"target", 40},
+               {"accumulation", "acumulativo"}};
+  step("2020-02-04T09:00:00-05:00", goal);  // outside the catalogue: sector 99
+  json program = {{"command", "program_goal"},
+                  {"entity", "25799"},
+                  {"plan", kPlan},
+                  {"goal", "IP-9"},
+                  {"year", 2020},
+                  {"physical", 10},
+                  {"resources", {{"SGP", 1000000}}}};
+  step("2020-02-05T09:00:00-05:00", program);
+  step("2020-02-10T09:00:00-05:00", {{"command", "homologate_goal"},
+                                     {"entity", "25799"},
+                                     {"plan", kPlan},
+                                     {"goal", "IP-9"},
+                                     {"cpi_indicator", "450102800"}});
+  term.Report("2020-07-10T09:00:00-05:00", "25799", "IP-9", "KPT-2020", "Q2", 4);
+  term.Report("2020-07-12T09:00:00-05:00", "25799", "IP-9", "KPT-2020", "Q2", 5);  // a correction
+  goal["cpi_indicator"] = "220105200";
+  goal["target"] = 80;
+  step("2020-08-01T09:00:00-05:00", goal);  // redefined: sector 22, target 80, programming kept
+  program["physical"] = 20;
+  step("2020-08-02T09:00:00-05:00", program);  // reprogrammed
+  f.CatchUp();
+  struct Expect {
+    std::string at, sector;
+    double target, programmed;
+    std::optional<double> ytd;
+  };
+  for (const Expect& x : std::vector<Expect>{{"2020-02-06", "99", 40, 10, std::nullopt},
+                                             {"2020-02-11", "45", 40, 10, std::nullopt},
+                                             {"2020-07-11", "45", 40, 10, 4},
+                                             {"2020-07-13", "45", 40, 10, 5},
+                                             {"2020-08-01T12:00:00-05:00", "22", 80, 10, 5},
+                                             {"2020-08-03", "22", 80, 20, 5}}) {
+    for (const std::vector<std::string>& keys :
+         {std::vector<std::string>{}, std::vector<std::string>{"25799", "*"}}) {
+      auto view = f.AsOf(keys, x.at);
+      const auto row = GoalRow(Query(*view, ForEntity("25799")), "IP-9");
+      EXPECT_EQ(row["sector"], x.sector) << x.at;
+      if (x.ytd) {
+        EXPECT_EQ(Num(row["programmed"]), x.programmed) << x.at;
+        EXPECT_EQ(Num(row["ytd"]), *x.ytd) << x.at;
+        EXPECT_DOUBLE_EQ(Num(row["four_year_pct"]), std::round(*x.ytd / x.target * 10000) / 100) << x.at;
+      } else {
+        EXPECT_TRUE(row["ytd"].is_null()) << x.at;
+      }
+    }
+  }
+  const auto live = GoalRow(Query(*f.Live(), ForEntity("25799")), "IP-9");
+  EXPECT_EQ(live["sector"], "22");
+  EXPECT_EQ(Num(live["programmed"]), 20);
+  EXPECT_EQ(Num(live["ytd"]), 5);
+}
+
 // Chía did not report Q2: its goal is listed with no values and left out of the averages.
 TEST(ProgressTest, AGoalNotReportedAtTheCutHasNoValues) {
   LedgerFixture f;

@@ -37,6 +37,10 @@ class Projection {
   // True when Apply only writes `rows` and never reads them: the store then hands it an
   // append-only sink (whose Get aborts) instead of an overlay over the stored rows.
   virtual bool writes_only() const { return false; }
+  // True when every row is a version, never overwritten: <base key>'\0'<recorded_at hex16>
+  // <stream_seq hex16> of the event that wrote it. The rows as of T are then the live rows
+  // recorded up to T: an as-of view reads them instead of folding events, whatever its index keys.
+  virtual bool temporal() const { return false; }
   // What of a row the digest covers (ProjectionStore::Digests): its content, not the log
   // positions it records, which differ between the embedded log and Kafka (DESIGN §2.6).
   virtual std::string DigestValue(std::string_view value) const { return std::string(value); }
