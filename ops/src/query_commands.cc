@@ -1,7 +1,8 @@
 // The query subcommands: audit, progress, reviews, compliance, users. Each catches the
 // projections up, answers from the live view or, with --as-of, from a view folded from the
-// per-entity index (progress, temporal, from its rows recorded by then), and prints a table, JSON or CSV. The *Table functions are shared with the
-// HTTP API (serve), so both answer with the same bytes.
+// per-entity index (progress, temporal: from its rows recorded by then), and prints a table,
+// JSON or CSV. The *Table functions are shared with the HTTP API (serve), so both answer with
+// the same bytes.
 
 #include <chrono>
 #include <iostream>
