@@ -128,26 +128,35 @@ class Progress : public Projection {
       }
       case s::Payload::GoalProgrammed: {
         const auto* p = ev->payload_as_GoalProgrammed();
-        json resources = json::object();
+        // resources: source -> pesos, as a json object holds it (sorted; a repeated source keeps
+        // its last amount); the total counts every entry.
+        std::vector<const s::Amount*> sources;
         int64_t pesos = 0;
         if (p->resources())
           for (const auto* a : *p->resources()) {
-            resources[Str(a->source())] = a->pesos();
+            sources.push_back(a);
             pesos += a->pesos();
           }
-        json year = json::object();
-        year["entity"] = Str(p->entity());
-        year["goal"] = Str(p->goal());
-        year["pesos"] = pesos;
-        year["physical"] = p->physical();
-        year["plan"] = Str(p->plan());
-        year["resources"] = std::move(resources);
-        year["year"] = p->year();
-        events::WriteRecord(rows,
-                            Versioned("y/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()) +
-                                          "/" + std::to_string(p->year()),
-                                      e),
-                            year);
+        std::stable_sort(sources.begin(), sources.end(), [](const s::Amount* a, const s::Amount* b) {
+          return Sv(a->source()) < Sv(b->source());
+        });
+        std::vector<const s::Amount*> unique;
+        for (size_t i = 0; i < sources.size(); ++i)
+          if (i + 1 == sources.size() || Sv(sources[i + 1]->source()) != Sv(sources[i]->source()))
+            unique.push_back(sources[i]);
+        MsgpackWriter w;
+        w.Map(7).Field("entity", Sv(p->entity())).Field("goal", Sv(p->goal())).Str("pesos").Int(pesos);
+        w.Str("physical")
+            .Double(p->physical())
+            .Field("plan", Sv(p->plan()))
+            .Str("resources")
+            .Map(unique.size());
+        for (const auto* a : unique) w.Str(Sv(a->source())).Int(a->pesos());
+        w.Str("year").Int(p->year());
+        rows.Put(Versioned("y/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()) + "/" +
+                               std::to_string(p->year()),
+                           e),
+                 w.Take());
         break;
       }
       case s::Payload::ProgressReported: {  // the hottest row: written straight as MessagePack
@@ -283,38 +292,74 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     x.end = p.value("period_end", 0);
     return true;
   });
+  // g/ and y/ rows are read field by field from their MessagePack (no json tree), as r/ rows are.
+  const auto str = [](const MsgpackReader::Value& v) { return v.kind == v.kStr ? v.s : std::string_view(); };
   // Each goal is its versions folded in time order: a definition replaces the goal's fields, a
   // homologation recorded after it replaces its CPI sector.
-  rows.ScanRecords("g/" + entity + "/", [&](std::string_view, const json& g) {
-    const size_t pi = plan(g.value("plan", ""));
-    const std::string id = g.value("goal", "");
-    const bool defined = g.value("change", "") == "defined";
-    auto it = goal_at.find({plans[pi].id, id});
+  std::pair<std::string, std::string> plan_goal;
+  rows.Scan("g/" + entity + "/", [&](std::string_view, std::string_view bytes) {
+    plan_goal.first.clear();
+    plan_goal.second.clear();
+    Goal g;
+    bool defined = false;
+    MsgpackReader(bytes).ForEachField([&](std::string_view k, const MsgpackReader::Value& v) {
+      if (k == "plan")
+        plan_goal.first.assign(str(v));
+      else if (k == "goal")
+        plan_goal.second.assign(str(v));
+      else if (k == "change")
+        defined = str(v) == "defined";
+      else if (k == "sector")
+        g.sector.assign(str(v));
+      else if (k == "name")
+        g.name.assign(str(v));
+      else if (k == "unit")
+        g.unit.assign(str(v));
+      else if (k == "accumulation")
+        g.accumulation.assign(str(v));
+      else if (k == "target")
+        g.target = v.as_double(0.0);
+    });
+    const size_t pi = plan(plan_goal.first);
+    auto it = goal_at.find(plan_goal);
     if (it == goal_at.end()) {
       if (!defined) return true;  // homologated before it was defined: nothing to apply it to
-      it = goal_at.emplace(std::pair{plans[pi].id, id}, std::pair{pi, plans[pi].goals.size()}).first;
-      plans[pi].goals.emplace_back().id = id;
+      it = goal_at.emplace(plan_goal, std::pair{pi, plans[pi].goals.size()}).first;
+      plans[pi].goals.emplace_back().id = plan_goal.second;
     }
     Goal& x = plans[pi].goals[it->second.second];
-    x.sector = g.value("sector", "");
+    x.sector = std::move(g.sector);
     if (!defined) return true;
-    x.name = g.value("name", "");
-    x.unit = g.value("unit", "");
-    x.accumulation = g.value("accumulation", "");
-    x.target = g.value("target", 0.0);
+    x.name = std::move(g.name);
+    x.unit = std::move(g.unit);
+    x.accumulation = std::move(g.accumulation);
+    x.target = g.target;
     return true;
   });
   // A year's programming: its latest version.
-  rows.ScanRecords("y/" + entity + "/", [&](std::string_view, const json& y) {
-    auto it = goal_at.find({y.value("plan", ""), y.value("goal", "")});
-    if (it != goal_at.end())
-      plans[it->second.first].goals[it->second.second].years[y.value("year", 0)] =
-          Year{y.value("physical", 0.0), y.value("pesos", int64_t{0})};
+  rows.Scan("y/" + entity + "/", [&](std::string_view, std::string_view bytes) {
+    plan_goal.first.clear();
+    plan_goal.second.clear();
+    int year = 0;
+    Year y;
+    MsgpackReader(bytes).ForEachField([&](std::string_view k, const MsgpackReader::Value& v) {
+      if (k == "plan")
+        plan_goal.first.assign(str(v));
+      else if (k == "goal")
+        plan_goal.second.assign(str(v));
+      else if (k == "year")
+        year = static_cast<int>(v.as_int(0));
+      else if (k == "physical")
+        y.physical = v.as_double(0.0);
+      else if (k == "pesos")
+        y.pesos = v.as_int(0);
+    });
+    auto it = goal_at.find(plan_goal);
+    if (it != goal_at.end()) plans[it->second.first].goals[it->second.second].years[year] = y;
     return true;
   });
   // r/ rows, the most numerous, read field by field from their MessagePack (no json tree); a
   // later version of a cut (a correction) replaces the report its earlier version gave.
-  std::pair<std::string, std::string> plan_goal;
   std::string last_base;
   Report* last = nullptr;  // the report of last_base's version before
   rows.Scan("r/" + entity + "/", [&](std::string_view key, std::string_view bytes) {
@@ -322,15 +367,14 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     plan_goal.first.clear();
     plan_goal.second.clear();
     MsgpackReader(bytes).ForEachField([&](std::string_view k, const MsgpackReader::Value& v) {
-      const auto str = [&](std::string& out) { out.assign(v.kind == v.kStr ? v.s : std::string_view()); };
       if (k == "plan")
-        str(plan_goal.first);
+        plan_goal.first.assign(str(v));
       else if (k == "goal")
-        str(plan_goal.second);
+        plan_goal.second.assign(str(v));
       else if (k == "campaign")
-        str(x.campaign);
+        x.campaign.assign(str(v));
       else if (k == "milestone")
-        str(x.milestone);
+        x.milestone.assign(str(v));
       else if (k == "year")
         x.year = static_cast<int>(v.as_int(0));
       else if (k == "physical_ytd")
