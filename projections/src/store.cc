@@ -265,8 +265,16 @@ struct ProjectionStore::Impl {
   // The column families of DATA/projections: "default" (meta), then one per projection.
   static std::vector<rocksdb::ColumnFamilyDescriptor> Families() {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
-    for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), {}});
+    for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), RowOptions()});
     return cfs;
+  }
+  // A projection's rows: LZ4 rather than RocksDB's default Snappy, which a rebuild spent a
+  // seventh of its CPU compressing (the audit index holds every event twice) and as-of queries
+  // decompressing (docs/benchmarks.md).
+  static rocksdb::ColumnFamilyOptions RowOptions() {
+    rocksdb::ColumnFamilyOptions o;
+    o.compression = rocksdb::kLZ4Compression;
+    return o;
   }
   // Takes the database opened with Families() and its handles.
   void Attach(rocksdb::DB* opened) {
@@ -393,7 +401,7 @@ struct ProjectionStore::Impl {
     VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(old), "dropping " + name));
     rocksdb::ColumnFamilyHandle* fresh = nullptr;
     VEEDURIA_RETURN_IF_ERROR(
-        FromRocks(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &fresh), "creating " + name));
+        FromRocks(db->CreateColumnFamily(RowOptions(), name, &fresh), "creating " + name));
     for (auto& h : handles)
       if (h == old) h = fresh;
     db->DestroyColumnFamilyHandle(old);
