@@ -25,6 +25,8 @@
 //       {entity, plan, goal, campaign, milestone, year, physical_ytd,
 //        financial: {source: {compromisos, obligaciones, pagos}}, compromisos, obligaciones, pagos,
 //        recorded_at}                   ProgressReported (a correction is a later version)
+// e/ and c/ are written only by directory events, p/ g/ y/ r/ only by the entity's own stream, and
+// no fold reads a row: the rows do not depend on how streams interleave.
 
 #include <algorithm>
 #include <cmath>
@@ -320,14 +322,14 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
       else if (k == "target")
         g.target = v.as_double(0.0);
     });
-    const size_t pi = plan(plan_goal.first);
     auto it = goal_at.find(plan_goal);
     if (it == goal_at.end()) {
       if (!defined) return true;  // homologated before it was defined: nothing to apply it to
+      const size_t pi = plan(plan_goal.first);
       it = goal_at.emplace(plan_goal, std::pair{pi, plans[pi].goals.size()}).first;
       plans[pi].goals.emplace_back().id = plan_goal.second;
     }
-    Goal& x = plans[pi].goals[it->second.second];
+    Goal& x = plans[it->second.first].goals[it->second.second];
     x.sector = std::move(g.sector);
     if (!defined) return true;
     x.name = std::move(g.name);
