@@ -11,6 +11,7 @@
 #include "payload_codec.h"
 #include "records.h"
 #include "veeduria/events/mdm.h"
+#include "veeduria/events/msgpack_reader.h"
 #include "veeduria/schema/veeduria_generated.h"
 
 namespace veeduria::events {
@@ -96,6 +97,42 @@ s::Role ParseRole(const std::string& r) {
   return s::Role::none;
 }
 
+// The fields the decider reads of the JSON records of entities, plans and users (which other
+// components also read as JSON), taken from their MessagePack bytes: decoding each into a json
+// tree (with the entity's and the plan's payload FlatBuffer, the entity's list of plans) was a
+// tenth of an append's CPU.
+struct EntityFields {
+  std::string leader, department, kind;
+};
+struct PlanFields {
+  int64_t start = 0, end = 0, unhomologated = 0;
+};
+
+// Calls fn(name, value) for each field of the record at `key`; false when there is none. A record
+// that is not a MessagePack map throws, as json::from_msgpack did.
+template <typename Fn>
+bool ReadFields(const StateStore& state, const std::string& key, Fn&& fn) {
+  const std::optional<std::string> bytes = state.Get(key);
+  if (!bytes) return false;
+  if (!MsgpackReader(*bytes).ForEachField(fn)) throw std::runtime_error("malformed state record " + key);
+  return true;
+}
+
+std::string_view AsStr(const MsgpackReader::Value& v) {
+  return v.kind == MsgpackReader::Value::kStr ? v.s : std::string_view();
+}
+
+std::optional<EntityFields> ReadEntity(const StateStore& state, const std::string& entity) {
+  EntityFields e;
+  if (!ReadFields(state, keys::Entity(entity), [&](std::string_view k, const MsgpackReader::Value& v) {
+        if (k == "leader") e.leader = AsStr(v);
+        if (k == "department") e.department = AsStr(v);
+        if (k == "kind") e.kind = AsStr(v);
+      }))
+    return std::nullopt;
+  return e;
+}
+
 class Decider {
  public:
   Decider(const StateStore& state, const Command& cmd, Micros now) : state_(state), cmd_(cmd), now_(now) {}
@@ -133,19 +170,19 @@ class Decider {
   bool HasRole(const std::string& user, s::Role role, const std::string& scope) const;
   bool IsActive(const std::string& user) const;
   bool IsLeaderOf(const std::string& entity) const;
-  bool IsLeaderOf(const json& entity_record) const;
+  bool IsLeaderOf(const EntityFields* entity_record) const;  // null: not registered
   bool IsDnp() const;
   Check RequireDnp();
   Check RequireEntityWriter(const std::string& entity);
-  // The same, with the entity's record already read (REQUIRES: the record of `entity`).
-  Check RequireEntityWriter(const std::string& entity, const json& entity_record);
+  // The same, with the entity's record already read (REQUIRES: the record of `entity`, null if none).
+  Check RequireEntityWriter(const std::string& entity, const EntityFields* entity_record);
   Check RequireReviewer(const std::string& entity, bool dnp_allowed);
-  Check NeedEntity(const std::string& entity, json* out);
+  Check NeedEntity(const std::string& entity, EntityFields* out);
   Check NeedMethodology(const std::string& name, const mdm::Methodology** out);
   Check NeedCampaign(const std::string& campaign, records::Campaign* out);
   Check NeedMilestone(const records::Campaign& campaign, const std::string& milestone,
                       records::Milestone* out);
-  Check NeedPlan(const std::string& entity, const std::string& plan, json* out);
+  Check NeedPlan(const std::string& entity, const std::string& plan, PlanFields* out);
   // `out` may be null: only the goal's existence is checked (its record is not decoded).
   Check NeedGoal(const std::string& entity, const std::string& plan, const std::string& goal, json* out);
   // Timeliness of a report on `milestone`: late flags, or window_closed unless it answers an
@@ -339,23 +376,45 @@ std::vector<SealedEvent> Decider::Seal() {
 // Authorization and references.
 
 bool Decider::HasRole(const std::string& user, s::Role role, const std::string& scope) const {
-  json u = Rec(keys::User(user));
-  if (u.is_null() || !u.value("active", true)) return false;  // a deactivated user holds no role
-  for (const auto& r : u["roles"])
-    if (r[0] == s::EnumNameRole(role) && r[1] == scope) return true;
-  return false;
+  // The user's record: {"active": bool, "roles": [[role, scope], ...], "reset": id}.
+  bool active = true, held = false;
+  const std::string_view want = s::EnumNameRole(role);
+  using V = MsgpackReader::Value;
+  if (!ReadFields(state_, keys::User(user), [&](std::string_view k, const V& v) {
+        if (k == "active" && v.kind == V::kBool) active = v.b;
+        if (k != "roles" || v.kind != V::kArray) return;
+        MsgpackReader(v.raw).ForEachElement([&](const V& pair) {
+          std::string_view parts[2];
+          int n = 0;
+          if (pair.kind == V::kArray)
+            MsgpackReader(pair.raw).ForEachElement([&](const V& part) {
+              if (n < 2) parts[n] = AsStr(part);
+              ++n;
+            });
+          held = held || (n == 2 && parts[0] == want && parts[1] == scope);
+        });
+      }))
+    return false;
+  return active && held;  // a deactivated user holds no role
 }
 
 bool Decider::IsActive(const std::string& user) const {
-  json u = Rec(keys::User(user));
-  return !u.is_null() && u.value("active", true);
+  bool active = true;
+  return ReadFields(state_, keys::User(user),
+                    [&](std::string_view k, const MsgpackReader::Value& v) {
+                      if (k == "active" && v.kind == MsgpackReader::Value::kBool) active = v.b;
+                    }) &&
+         active;
 }
 
 // The leader of an entity is the person whose request was activated last, while active.
-bool Decider::IsLeaderOf(const std::string& entity) const { return IsLeaderOf(Rec(keys::Entity(entity))); }
+bool Decider::IsLeaderOf(const std::string& entity) const {
+  const std::optional<EntityFields> e = ReadEntity(state_, entity);
+  return IsLeaderOf(e ? &*e : nullptr);
+}
 
-bool Decider::IsLeaderOf(const json& e) const {
-  return !e.is_null() && e.value("leader", "") == cmd_.actor && IsActive(cmd_.actor);
+bool Decider::IsLeaderOf(const EntityFields* e) const {
+  return e && e->leader == cmd_.actor && IsActive(cmd_.actor);
 }
 
 bool Decider::IsDnp() const { return HasRole(cmd_.actor, s::Role::dnp, "national"); }
@@ -369,18 +428,19 @@ Check Decider::RequireDnp() {
   return std::nullopt;
 }
 
-Check Decider::NeedEntity(const std::string& entity, json* out) {
-  *out = Rec(keys::Entity(entity));
-  if (out->is_null())
-    return Refuse("unknown_entity", "entity", "entity " + Quote(entity) + " is not registered");
+Check Decider::NeedEntity(const std::string& entity, EntityFields* out) {
+  std::optional<EntityFields> e = ReadEntity(state_, entity);
+  if (!e) return Refuse("unknown_entity", "entity", "entity " + Quote(entity) + " is not registered");
+  *out = std::move(*e);
   return std::nullopt;
 }
 
 Check Decider::RequireEntityWriter(const std::string& entity) {
-  return RequireEntityWriter(entity, Rec(keys::Entity(entity)));
+  const std::optional<EntityFields> e = ReadEntity(state_, entity);
+  return RequireEntityWriter(entity, e ? &*e : nullptr);
 }
 
-Check Decider::RequireEntityWriter(const std::string& entity, const json& entity_record) {
+Check Decider::RequireEntityWriter(const std::string& entity, const EntityFields* entity_record) {
   if (IsLeaderOf(entity_record)) {
     role_ = s::ActorRole::leader;
   } else if (HasRole(cmd_.actor, s::Role::reporter, entity)) {
@@ -394,10 +454,9 @@ Check Decider::RequireEntityWriter(const std::string& entity, const json& entity
 }
 
 Check Decider::RequireReviewer(const std::string& entity, bool dnp_allowed) {
-  json e = Rec(keys::Entity(entity));
-  const std::string dept = e.is_null() ? "" : e.value("department", "");
-  if (!dept.empty() && e.value("kind", "") != "departamento" &&
-      HasRole(cmd_.actor, s::Role::department_reviewer, dept)) {
+  const std::optional<EntityFields> e = ReadEntity(state_, entity);
+  const std::string dept = e ? e->department : "";
+  if (!dept.empty() && e->kind != "departamento" && HasRole(cmd_.actor, s::Role::department_reviewer, dept)) {
     role_ = s::ActorRole::department_reviewer;
     scope_ = dept;
     return std::nullopt;
@@ -438,9 +497,13 @@ Check Decider::NeedMilestone(const records::Campaign& campaign, const std::strin
                 "milestone " + Quote(milestone) + " is not part of campaign " + Quote(campaign.campaign));
 }
 
-Check Decider::NeedPlan(const std::string& entity, const std::string& plan, json* out) {
-  *out = Rec(keys::Plan(entity, plan));
-  if (out->is_null())
+Check Decider::NeedPlan(const std::string& entity, const std::string& plan, PlanFields* out) {
+  *out = PlanFields{};
+  if (!ReadFields(state_, keys::Plan(entity, plan), [&](std::string_view k, const MsgpackReader::Value& v) {
+        if (k == "start") out->start = v.as_int(0);
+        if (k == "end") out->end = v.as_int(0);
+        if (k == "unhomologated") out->unhomologated = v.as_int(0);
+      }))
     return Refuse("unknown_plan", "plan",
                   "plan " + Quote(plan) + " of entity " + Quote(entity) + " was not uploaded");
   return std::nullopt;
@@ -677,12 +740,12 @@ Check Decider::RequestLeader() {
     return Refuse("not_requester", "actor",
                   "a leader request is made by the person requesting: actor " + Quote(cmd_.actor) +
                       " is not " + Quote(email));
-  json e;
+  EntityFields e;
   if (auto r = NeedEntity(entity, &e)) return r;
   if (!Rec(keys::PendingLeader(entity, email)).is_null())
     return Refuse("duplicate_leader", "email",
                   Quote(email) + " already has a pending leader request for entity " + Quote(entity));
-  if (e.value("leader", "") == email)
+  if (e.leader == email)
     return Refuse("duplicate_leader", "email",
                   Quote(email) + " is already the leader of entity " + Quote(entity));
   if (cmd_.body["supports"].empty())
@@ -716,8 +779,8 @@ Check Decider::ActivateLeader() {
     return Refuse("request_closed", "request_id", "leader request " + Quote(id) + " was already activated");
   role_ = s::ActorRole::platform;
   scope_ = req["entity"].get<std::string>();
-  json e = Rec(keys::Entity(scope_));
-  const std::string previous = e.value("leader", "");
+  const std::optional<EntityFields> e = ReadEntity(state_, scope_);
+  const std::string previous = e ? e->leader : "";
   s::LeaderActivatedT p;
   p.request_id = id;
   p.entity = scope_;
@@ -778,7 +841,7 @@ Check Decider::Role(bool grant) {
   if (national_role) {
     if (auto r = RequireDnp()) return r;
   } else {
-    if (Rec(keys::Entity(scope)).is_null())
+    if (!state_.Get(keys::Entity(scope)))
       return Refuse("unknown_entity", "scope", "entity " + Quote(scope) + " is not registered");
     if (!IsLeaderOf(scope))
       return Refuse("not_authorized", "actor",
@@ -811,10 +874,10 @@ Check Decider::Role(bool grant) {
 // Plans and progress (entity streams).
 
 Check Decider::UploadPlan() {
-  json e;
+  EntityFields e;
   const std::string entity = cmd_.Str("entity");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity, e)) return r;
+  if (auto r = RequireEntityWriter(entity, &e)) return r;
   s::PlanUploadedT p;
   p.entity = entity;
   p.plan = cmd_.Str("plan");
@@ -837,10 +900,11 @@ Check Decider::UploadPlan() {
 }
 
 Check Decider::DefineGoal() {
-  json e, plan;
+  EntityFields e;
+  PlanFields plan;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity, e)) return r;
+  if (auto r = RequireEntityWriter(entity, &e)) return r;
   if (auto r = NeedPlan(entity, plan_id, &plan)) return r;
   s::GoalDefinedT p;
   p.entity = entity;
@@ -867,10 +931,11 @@ Check Decider::DefineGoal() {
 }
 
 Check Decider::HomologateGoal() {
-  json e, goal;
+  EntityFields e;
+  json goal;
   const std::string entity = cmd_.Str("entity"), plan = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity, e)) return r;
+  if (auto r = RequireEntityWriter(entity, &e)) return r;
   if (auto r = NeedGoal(entity, plan, goal_id, &goal)) return r;
   const std::string code = cmd_.Str("cpi_indicator");
   if (!IsCpiIndicator(code) || Rec(keys::Indicator(code)).is_null())
@@ -892,14 +957,16 @@ Check Decider::HomologateGoal() {
 }
 
 Check Decider::ProgramGoal() {
-  json e, plan, goal;
+  EntityFields e;
+  PlanFields plan;
+  json goal;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity, e)) return r;
+  if (auto r = RequireEntityWriter(entity, &e)) return r;
   if (auto r = NeedPlan(entity, plan_id, &plan)) return r;
   if (auto r = NeedGoal(entity, plan_id, goal_id, &goal)) return r;
   const int year = cmd_.body["year"].get<int>();
-  const int start = plan["start"].get<int>(), end = plan["end"].get<int>();
+  const int start = static_cast<int>(plan.start), end = static_cast<int>(plan.end);
   if (year < start || year > end)
     return Refuse("year_outside_period", "year",
                   "year " + std::to_string(year) + " is outside the plan's period " + std::to_string(start) +
@@ -958,22 +1025,23 @@ Check Decider::ProgramGoal() {
 }
 
 Check Decider::ReportProgress() {
-  json e, plan;
+  EntityFields e;
+  PlanFields plan;
   records::Campaign campaign;
   records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   const std::string campaign_id = cmd_.Str("campaign"), ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity, e)) return r;
+  if (auto r = RequireEntityWriter(entity, &e)) return r;
   if (auto r = NeedPlan(entity, plan_id, &plan)) return r;
   if (auto r = NeedGoal(entity, plan_id, goal_id, nullptr)) return r;  // its programming is read below
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (campaign.system != "kpt")
     return Refuse("wrong_system", "campaign", "campaign " + Quote(campaign_id) + " is not a KPT campaign");
   if (auto r = NeedMilestone(campaign, ms, &milestone)) return r;
-  if (plan.value("unhomologated", 0) > 0)
+  if (plan.unhomologated > 0)
     return Refuse("not_homologated", "plan",
-                  "plan " + Quote(plan_id) + " has " + std::to_string(plan["unhomologated"].get<int>()) +
+                  "plan " + Quote(plan_id) + " has " + std::to_string(plan.unhomologated) +
                       " goal(s) not homologated to the CPI catalogue; progress reports are refused until "
                       "homologate_goal fixes them");
   s::ProgressReportedT p;
@@ -1064,13 +1132,13 @@ Check Decider::ReportProgress() {
 }
 
 Check Decider::SubmitReport() {
-  json e;
+  EntityFields e;
   records::Campaign campaign;
   records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
                     ms = cmd_.Str("milestone");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity, e)) return r;
+  if (auto r = RequireEntityWriter(entity, &e)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (auto r = NeedMilestone(campaign, ms, &milestone)) return r;
   s::ReportSubmittedT p;
@@ -1090,11 +1158,11 @@ Check Decider::SubmitReport() {
 }
 
 Check Decider::ReportGestion() {
-  json e;
+  EntityFields e;
   records::Campaign campaign;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign");
   if (auto r = NeedEntity(entity, &e)) return r;
-  if (auto r = RequireEntityWriter(entity, e)) return r;
+  if (auto r = RequireEntityWriter(entity, &e)) return r;
   if (auto r = NeedCampaign(campaign_id, &campaign)) return r;
   if (campaign.system != "gestionweb")
     return Refuse("wrong_system", "campaign",
@@ -1178,7 +1246,7 @@ Check Decider::ReportGestion() {
 }
 
 Check Decider::ValidateReport() {
-  json e;
+  EntityFields e;
   records::Campaign campaign;
   records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
@@ -1210,7 +1278,7 @@ Check Decider::ValidateReport() {
 }
 
 Check Decider::RequestAdjustment() {
-  json e;
+  EntityFields e;
   records::Campaign campaign;
   records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
@@ -1229,7 +1297,7 @@ Check Decider::RequestAdjustment() {
   p.kind =
       cmd_.Str("kind") == "clarification" ? s::AdjustmentKind::clarification : s::AdjustmentKind::adjustment;
   p.due = cmd_.Str("due");
-  p.department = e.value("department", "");
+  p.department = e.department;
   const json& items = cmd_.body["items"];
   if (items.empty()) return Refuse("no_items", "items", "an adjustment request names at least one item");
   std::set<std::string> variables;
@@ -1303,7 +1371,7 @@ Check Decider::AnswerAdjustment() {
 }
 
 Check Decider::NotifyNonCompliance() {
-  json e;
+  EntityFields e;
   records::Campaign campaign;
   records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
@@ -1340,7 +1408,7 @@ Check Decider::NotifyNonCompliance() {
                                       : s::NonComplianceReason::adjustments_not_made;
   p.channel = cmd_.Str("channel") == "email" ? s::Channel::email : s::Channel::certified_mail;
   p.message_sha256 = cmd_.Str("message_sha256");
-  p.department = e.value("department", "");
+  p.department = e.department;
   p.copy_to = "DNP";
   Draft& d = Emit(entity, std::move(p));
   d.vigencia = campaign.vigencia;
@@ -1349,7 +1417,7 @@ Check Decider::NotifyNonCompliance() {
 }
 
 Check Decider::ReferToControlBody() {
-  json e;
+  EntityFields e;
   records::Campaign campaign;
   records::Milestone milestone;
   const std::string entity = cmd_.Str("entity"), campaign_id = cmd_.Str("campaign"),
@@ -1372,7 +1440,7 @@ Check Decider::ReferToControlBody() {
 }
 
 Check Decider::RecordMdmInputs() {
-  json e;
+  EntityFields e;
   const std::string entity = cmd_.Str("entity");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireDnp()) return r;
@@ -1433,7 +1501,7 @@ std::optional<mdm::Inputs> RecordedMdmInputs(const json& rec) {
 // them. Positions depend on every other municipality, so they are recorded as computed (the
 // recompute that produced them is `veeduria mdm`, replayable as of the event's time).
 Check Decider::PublishMdmScore() {
-  json e;
+  EntityFields e;
   const std::string entity = cmd_.Str("entity");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireDnp()) return r;

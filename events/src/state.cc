@@ -1,5 +1,7 @@
 #include "veeduria/events/state.h"
 
+#include "keys.h"
+
 namespace veeduria::events {
 
 std::optional<std::string> MemoryState::Get(std::string_view key) const {
@@ -19,6 +21,8 @@ std::optional<std::string> OverlayState::Get(std::string_view key) const {
   if (it != writes_.entries().end()) return it->second;
   return base_ ? base_->Get(key) : std::nullopt;
 }
+
+bool IsCommandOutcomeKey(std::string_view key) { return key.starts_with(keys::CommandOutcome("")); }
 
 nlohmann::json ReadRecord(const StateStore& state, std::string_view key) {
   auto v = state.Get(key);

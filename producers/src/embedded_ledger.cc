@@ -93,7 +93,9 @@ std::string NextKey(std::string_view topic, uint32_t partition) {
 
 // Reads the decider state from the state column family through a write-through cache: the
 // ledger is the state's only writer, so the cache is coherent once each committed group's
-// writes are applied to it (Apply). Misses are cached too (most command_ids are new).
+// writes are applied to it (Apply). Misses are cached too (most command_ids are new), but a
+// command's outcome is dropped once its group is committed: it is read again only by a retry
+// (from the database), and keeping one per command filled the cache and had it cleared.
 class DbState : public events::StateStore {
  public:
   DbState(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
@@ -117,7 +119,12 @@ class DbState : public events::StateStore {
   // REQUIRES: `writes` were committed to the database.
   void Apply(const events::MemoryState& writes) {
     std::lock_guard<std::mutex> l(mu_);
-    for (const auto& [key, value] : writes.entries()) Remember(key, value);
+    for (const auto& [key, value] : writes.entries()) {
+      if (events::IsCommandOutcomeKey(key))
+        cache_.erase(key);
+      else
+        Remember(key, value);
+    }
   }
 
  private:

@@ -35,14 +35,15 @@
 #include <optional>
 #include <tuple>
 
-#include "msgpack_reader.h"
 #include "projections_internal.h"
+#include "veeduria/events/msgpack_reader.h"
 #include "veeduria/projections/query.h"
 
 namespace veeduria::projections {
 namespace {
 
 namespace s = veeduria::schema;
+using events::MsgpackReader;
 using nlohmann::json;
 using Row = nlohmann::ordered_json;
 

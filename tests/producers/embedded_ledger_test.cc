@@ -60,6 +60,39 @@ TEST_F(EmbeddedLedgerTest, ReopeningKeepsTheStateWithoutReplay) {
   EXPECT_EQ((*l)->end_lsn(), 4u);
 }
 
+// The state cache does not keep command outcomes after their group: a retry in a later group of the
+// same open ledger still finds them (read from the database), and a reused command_id is refused.
+TEST_F(EmbeddedLedgerTest, RetriesInALaterGroupAreDuplicatesWithoutReopening) {
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  auto first = (*l)->Append(LeaderChange(1));
+  ASSERT_TRUE(first.ok());
+  const uint64_t end = (*l)->end_lsn();
+  for (int round = 0; round < 2; ++round) {
+    auto again = (*l)->Append(LeaderChange(1));
+    ASSERT_TRUE(again.ok());
+    ASSERT_EQ(again->size(), first->size());
+    for (size_t i = 0; i < again->size(); ++i) {
+      EXPECT_EQ((*again)[i].outcome, events::Outcome::kDuplicate) << round << " " << i;
+      EXPECT_EQ((*again)[i].event_ids, (*first)[i].event_ids) << round << " " << i;
+    }
+  }
+  EXPECT_EQ((*l)->end_lsn(), end);
+  // The same command_id with another command: refused, and recorded as refused.
+  auto refused =
+      (*l)->Append({Cmd({{"command", "request_leader"},
+                         {"command_id", "req-1"},
+                         {"actor", "other@cundinamarca.gov.co"},
+                         {"entity", "25"},
+                         {"email", "other@cundinamarca.gov.co"},
+                         {"name", "Otra"},
+                         {"supports", {{{"kind", "acta_posesion"}, {"sha256", std::string(64, 'b')}}}}})});
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ((*refused)[0].outcome, events::Outcome::kRejected);
+  EXPECT_EQ((*refused)[0].reason, "command_id_reused");
+}
+
 TEST_F(EmbeddedLedgerTest, ConcurrentAppendsShareGroupCommitsAndKeepEveryStreamContiguous) {
   auto l = EmbeddedLedger::Open(dir_.string());
   ASSERT_TRUE(l.ok());

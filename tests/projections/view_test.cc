@@ -8,7 +8,6 @@
 #include <set>
 
 #include "fixture.h"
-#include "msgpack_reader.h"
 #include "projections_internal.h"
 #include "veeduria/events/render.h"
 #include "veeduria/projections/query.h"
@@ -168,74 +167,6 @@ TEST(AsOfViewTest, EqualsThePlainFoldAcrossPlanChanges) {
   testing::LedgerFixture f;
   f.LoadScenario("tests/scenarios/rules_plans.scn");
   ExpectAsOfEqualsPlainFold(f);
-}
-
-// The reader progress's query uses for r/ rows reads every field as json::from_msgpack would:
-// integers of every width and sign, float32 and float64, strings of every length prefix, and
-// maps and arrays (counted, skipped) before the fields after them.
-TEST(MsgpackReaderTest, ReadsWhatToMsgpackWrites) {
-  const nlohmann::json record = {{"a_small", 5},
-                                 {"b_neg", -3},
-                                 {"c_u8", 200},
-                                 {"d_u16", 60000},
-                                 {"e_u32", 4000000000u},
-                                 {"f_u64", 1ull << 40},
-                                 {"g_i8", -100},
-                                 {"h_i16", -30000},
-                                 {"i_i32", -2000000000},
-                                 {"j_i64", -(1ll << 40)},
-                                 {"k_f32", 0.5},
-                                 {"l_f64", 0.1},
-                                 {"m_str", "hola"},
-                                 {"n_long", std::string(300, 'x')},
-                                 {"o_map", {{"x", {{"y", 1}}}, {"z", {1, 2, 3}}}},
-                                 {"p_empty", nlohmann::json::object()},
-                                 {"q_null", nullptr},
-                                 {"r_true", true},
-                                 {"s_after", 7}};
-  const std::vector<uint8_t> v = nlohmann::json::to_msgpack(record);
-  const std::string bytes(v.begin(), v.end());
-  nlohmann::json got = nlohmann::json::object();
-  ASSERT_TRUE(p::MsgpackReader(bytes).ForEachField([&](std::string_view k, const p::MsgpackReader::Value& x) {
-    using V = p::MsgpackReader::Value;
-    switch (x.kind) {
-      case V::kStr:
-        got[std::string(k)] = std::string(x.s);
-        break;
-      case V::kMap:
-        got[std::string(k)] = "map" + std::to_string(x.n);
-        break;
-      case V::kArray:
-        got[std::string(k)] = "array" + std::to_string(x.n);
-        break;
-      case V::kNil:
-        got[std::string(k)] = nullptr;
-        break;
-      case V::kBool:
-        got[std::string(k)] = x.b;
-        break;
-      case V::kDouble:
-        got[std::string(k)] = x.as_double(-1);
-        break;
-      default:
-        got[std::string(k)] = x.as_int(-1);
-        break;
-    }
-  }));
-  for (const auto& [k, want] : record.items()) {
-    if (want.is_object())
-      EXPECT_EQ(got[k], "map" + std::to_string(want.size())) << k;
-    else if (want.is_number_float())
-      EXPECT_EQ(got[k].get<double>(), want.get<double>()) << k;
-    else if (want.is_number())
-      EXPECT_EQ(got[k].get<int64_t>(), want.get<int64_t>()) << k;
-    else
-      EXPECT_EQ(got[k], want) << k;
-  }
-  // Truncated anywhere: never reads past the end, and says so.
-  for (size_t n = 0; n < bytes.size(); ++n)
-    EXPECT_FALSE(p::MsgpackReader(std::string_view(bytes).substr(0, n)).ForEachField([](auto, const auto&) {
-    })) << n;
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ class OverlayState : public StateStore {
   MemoryState writes_;
 };
 
+// True for the key of a command's outcome (the duplicate check's record): read when the command is
+// decided and almost never again, so a cache of the state need not keep it after its group.
+bool IsCommandOutcomeKey(std::string_view key);
+
 // JSON record helpers: an absent key reads as null.
 nlohmann::json ReadRecord(const StateStore& state, std::string_view key);
 void WriteRecord(StateStore& state, std::string_view key, const nlohmann::json& record);

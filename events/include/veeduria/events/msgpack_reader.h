@@ -1,18 +1,19 @@
 #pragma once
-// Reads the fields of a MessagePack map straight from its bytes, for queries that scan many rows
-// and want a few scalars of each (progress's r/ rows): no nlohmann::json tree per row.
+// Reads the fields of a MessagePack map straight from its bytes, for code that wants a few scalars
+// of a JSON record stored as MessagePack (progress's r/ rows, the decider's entity, plan and user
+// records): no nlohmann::json tree per record.
 //
-// It reads what nlohmann::json::to_msgpack writes (and MsgpackWriter): maps with string keys,
-// integers, floats, strings, booleans, nil, nested maps and arrays (skipped or counted). A
-// malformed or truncated buffer reads as "absent" from the point where it breaks, never past its
-// end.
+// It reads what nlohmann::json::to_msgpack writes (and projections' MsgpackWriter): maps with
+// string keys, integers, floats, strings, booleans, nil, nested maps and arrays (skipped over, with
+// their entry count and their bytes, which a reader of their own can walk). A malformed or truncated
+// buffer reads as "absent" from the point where it breaks, never past its end.
 
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string_view>
 
-namespace veeduria::projections {
+namespace veeduria::events {
 
 class MsgpackReader {
  public:
@@ -26,7 +27,8 @@ class MsgpackReader {
     uint64_t u = 0;
     double d = 0;
     std::string_view s;
-    uint32_t n = 0;  // entries of a map or an array
+    uint32_t n = 0;        // entries of a map or an array
+    std::string_view raw;  // a map or an array: its bytes, header included
     bool is_number() const { return kind == kInt || kind == kUint || kind == kDouble; }
     // As json::value<T>(key, default) reads a number (default when it is not one).
     double as_double(double def) const {
@@ -55,6 +57,30 @@ class MsgpackReader {
       if (!Read(&key) || key.kind != Value::kStr) return false;
       if (!Read(&value)) return false;
       fn(key.s, value);
+    }
+    return true;
+  }
+
+  // Calls fn(value) for each element of a top-level array (values that are maps or arrays are
+  // skipped over, as above). False when the bytes are not a well-formed array.
+  template <typename Fn>
+  bool ForEachElement(Fn&& fn) {
+    if (!Need(1)) return false;
+    const uint8_t c = static_cast<uint8_t>(*p_);
+    uint32_t n;
+    if ((c & 0xf0) == 0x90) {
+      ++p_;
+      n = c & 0x0f;
+    } else if ((c == 0xdc && Need(3)) || (c == 0xdd && Need(5))) {
+      ++p_;
+      n = static_cast<uint32_t>(Be(c == 0xdc ? 2 : 4));
+    } else {
+      return false;
+    }
+    for (uint32_t k = 0; k < n; ++k) {
+      Value value;
+      if (!Read(&value)) return false;
+      fn(value);
     }
     return true;
   }
@@ -99,12 +125,18 @@ class MsgpackReader {
     if (depth > 64) return false;
     for (uint64_t k = 0; k < count; ++k) {
       Value v;
-      if (!Read(&v, depth + 1)) return false;
+      if (!ReadAt(&v, depth + 1)) return false;
     }
     return true;
   }
   // Reads one value; containers are skipped over (their size in v->n).
   bool Read(Value* v, int depth = 0) {
+    const char* start = p_;
+    if (!ReadAt(v, depth)) return false;
+    if (v->kind == Value::kMap || v->kind == Value::kArray) v->raw = std::string_view(start, p_ - start);
+    return true;
+  }
+  bool ReadAt(Value* v, int depth) {
     if (!Need(1)) return false;
     const uint8_t c = static_cast<uint8_t>(*p_++);
     if (c <= 0x7f) {
@@ -207,4 +239,4 @@ class MsgpackReader {
   const char* end_;
 };
 
-}  // namespace veeduria::projections
+}  // namespace veeduria::events
