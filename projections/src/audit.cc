@@ -366,24 +366,25 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
     if (q.object.find('/') != std::string::npos || q.object.find(':') != std::string::npos) {
       rows.Scan(prefix + q.object + "/", collect);  // one object: its own range
     } else {
-      // A bare goal id: that goal in every plan. Skip from plan to plan (and past other kinds
-      // of object) instead of reading every object row of the entity.
-      std::string cursor = prefix;
-      for (bool more = true; more;) {
-        more = false;
-        std::string object;
-        rows.ScanFrom(cursor, prefix, [&](std::string_view k, std::string_view) {
-          const std::string_view rest = k.substr(prefix.size());
-          object = std::string(rest.substr(0, object_of(rest)));
-          more = true;
-          return false;
-        });
-        if (!more) break;
-        const size_t slash = object.find('/');
-        const std::string head = slash == std::string::npos ? object : object.substr(0, slash);
-        if (slash != std::string::npos && head.find(':') == std::string::npos)
-          rows.Scan(prefix + head + "/" + q.object + "/", collect);  // <plan>/<goal>
-        cursor = prefix + head + "0";  // '0' follows '/': past every object of this head
+      // A bare goal id: that goal in every plan. One cursor skips from plan to plan, and past
+      // each kind of other object ("report:", "user:"…), instead of reading every object row
+      // of the entity.
+      auto c = rows.NewCursor(PrefixEnd(prefix));
+      for (c->Seek(prefix); c->Valid();) {
+        const std::string_view rest = c->key().substr(prefix.size());
+        const std::string_view object = rest.substr(0, object_of(rest));
+        const size_t colon = object.find(':'), slash = object.find('/');
+        if (colon < slash) {  // <kind>:…, never a plan: past every object of this kind (';' follows ':')
+          c->Seek(prefix + std::string(object.substr(0, colon)) + ";");
+          continue;
+        }
+        const std::string head(object.substr(0, slash));
+        if (slash != std::string_view::npos) {  // <plan>/<goal>
+          const std::string goal = prefix + head + "/" + q.object + "/";
+          for (c->Seek(goal); c->Valid() && c->key().starts_with(goal); c->Next())
+            collect(c->key(), c->value());
+        }
+        c->Seek(prefix + head + "0");  // '0' follows '/': past every object of this head
       }
     }
     // Time keys are unique within an index key: ordering by them alone is the time order.

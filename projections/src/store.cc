@@ -29,6 +29,28 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + s.ToString());
 }
 
+// A RocksDB iterator; a limit is its upper bound, so a scan ends without reading the block after
+// its range.
+class DbCursor : public Rows::Cursor {
+ public:
+  DbCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view limit)
+      : limit_(limit), bound_(limit_) {
+    rocksdb::ReadOptions options;
+    if (!limit_.empty()) options.iterate_upper_bound = &bound_;
+    it_.reset(db->NewIterator(options, cf));
+  }
+  void Seek(std::string_view key) override { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  std::string_view key() const override { return it_->key().ToStringView(); }
+  std::string_view value() const override { return it_->value().ToStringView(); }
+
+ private:
+  const std::string limit_;
+  const rocksdb::Slice bound_;  // limit_'s bytes, for as long as the iterator lives
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 // One projection's rows in its column family; also the base of the overlay during Apply.
 class DbRows : public Rows, public events::StateStore {
  public:
@@ -39,16 +61,8 @@ class DbRows : public Rows, public events::StateStore {
     if (!s.ok()) return std::nullopt;
     return v;
   }
-  void Scan(std::string_view prefix,
-            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    ScanFrom(prefix, prefix, fn);
-  }
-  void ScanFrom(std::string_view start, std::string_view prefix,
-                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
-    for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid() && it->key().starts_with(prefix);
-         it->Next())
-      if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
+  std::unique_ptr<Cursor> NewCursor(std::string_view limit) const override {
+    return std::make_unique<DbCursor>(db_, cf_, limit);
   }
   void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
   void Delete(std::string_view) override { std::abort(); }

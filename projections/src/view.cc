@@ -66,16 +66,13 @@ class AsOfRows : public Rows, public events::StateStore, public DecodedRecords {
     return row.record;
   }
 
-  void Scan(std::string_view prefix,
-            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    ScanFrom(prefix, prefix, fn);
-  }
-  void ScanFrom(std::string_view start, std::string_view prefix,
-                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    for (auto it = rows_.lower_bound(start); it != rows_.end() && it->first.starts_with(prefix); ++it) {
-      const Row& row = it->second;
-      if (!(row.decoded ? fn(it->first, Bytes(row)) : fn(it->first, row.bytes))) break;
-    }
+  std::unique_ptr<Cursor> NewCursor(std::string_view limit) const override {
+    return NewMapCursor(
+        rows_, limit, [](const Row&) { return true; },
+        [](const Row& row, std::string* buffer) -> std::string_view {
+          if (!row.decoded) return row.bytes;
+          return *buffer = Bytes(row);
+        });
   }
   json Record(std::string_view key) const override {
     auto it = rows_.find(key);

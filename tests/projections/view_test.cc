@@ -1,8 +1,9 @@
 // AsOfView against the plain fold it must equal: the events of the audit index up to T, applied
 // through each projection's Apply into MemoryRows (a MessagePack overlay), at every instant the
 // index holds, a microsecond before and after each, for every projection and through every
-// read path of Rows (Get, Scan, ScanFrom, Record, ScanRecords); and the progress query of every
-// entity over both (it reads r/ rows with its own MessagePack reader).
+// read path of Rows (Get, Scan, ScanFrom, Record, ScanRecords, and at every 16th instant and the
+// last a cursor re-sought everywhere); and the progress query of every entity over both (it reads
+// r/ rows with its own MessagePack reader).
 
 #include <set>
 
@@ -113,13 +114,17 @@ void ExpectAsOfEqualsPlainFold(testing::LedgerFixture& f) {
     return true;
   });
   ASSERT_GT(instants.size(), 30u);
+  size_t n = 0;
   for (const events::Micros t : instants) {
     auto view = p::AsOfView(f.store(), keys, t);
     ASSERT_TRUE(view.ok()) << view.status().ToString();
+    const bool cursors = n++ % 16 == 0 || n == instants.size();  // a cursor's checks are many seeks
     for (const p::Projection* proj : p::AllProjections()) {
       const auto want = PlainFold(f.store(), keys, t, *proj);
-      ExpectSameRows(*want, (*view)->rows(proj->name()),
-                     std::string(proj->name()) + " as of " + events::FormatRfc3339(t));
+      const std::string where = std::string(proj->name()) + " as of " + events::FormatRfc3339(t);
+      ExpectSameRows(*want, (*view)->rows(proj->name()), where);
+      if (cursors)
+        testing::ExpectCursorWalksLike(want->state().entries(), (*view)->rows(proj->name()), where);
       if (::testing::Test::HasFatalFailure()) return;
       if (proj->name() != "progress") continue;
       // The progress query reads its rows through its own paths (r/ rows field by field from
