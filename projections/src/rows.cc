@@ -13,13 +13,8 @@ std::string PrefixEnd(std::string_view prefix) {
 
 void Rows::Scan(std::string_view prefix,
                 const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  ScanFrom(prefix, prefix, fn);
-}
-
-void Rows::ScanFrom(std::string_view start, std::string_view prefix,
-                    const std::function<bool(std::string_view, std::string_view)>& fn) const {
   auto c = NewCursor(PrefixEnd(prefix));
-  for (c->Seek(start); c->Valid() && c->key().starts_with(prefix); c->Next())
+  for (c->Seek(prefix); c->Valid() && c->key().starts_with(prefix); c->Next())
     if (!fn(c->key(), c->value())) break;
 }
 

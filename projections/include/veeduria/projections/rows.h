@@ -15,7 +15,7 @@ namespace veeduria::projections {
 class Rows {
  public:
   // A position in the rows, for a walk that skips ahead (Seek) as well as steps (Next): on the live
-  // store one RocksDB iterator for the whole walk, where a ScanFrom per stretch opens one each.
+  // store one RocksDB iterator for the whole walk, where a Scan per stretch opens one each.
   // Not thread-safe; valid while its Rows is.
   class Cursor {
    public:
@@ -40,9 +40,6 @@ class Rows {
   // Rows whose key starts with `prefix`, in key order; `fn` returns false to stop.
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
-  // Rows from the first key >= `start` on, while their key starts with `prefix`.
-  void ScanFrom(std::string_view start, std::string_view prefix,
-                const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   // The rows decoded from MessagePack; a view that keeps its rows decoded hands them as they are.
   virtual nlohmann::json Record(std::string_view key) const;  // null when absent
