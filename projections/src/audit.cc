@@ -14,10 +14,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <string_view>
+#include <vector>
 
 #include "projections_internal.h"
 #include "veeduria/events/render.h"
@@ -78,7 +80,27 @@ class Audit : public Projection {
 // Sha256 structs, [ubyte], tables, vectors of tables and of scalars or strings;
 // AuditRenderTest.TheWalkerKnowsEveryShapeOfThePayloads fails when the schema gains another.
 
-using Flat = std::map<std::string, json>;  // path → value, as in the rendering
+// path → value, as in the rendering: the leaves in the order the walk meets them, until Sort.
+struct Leaf {
+  std::string path;
+  json value;
+};
+using Flat = std::vector<Leaf>;
+
+// In path order; of equal paths (array elements with the same id) the last met stays, as
+// assigning into a map would keep it.
+void Sort(Flat* flat) {
+  const auto by_path = [](const Leaf& a, const Leaf& b) { return a.path < b.path; };
+  if (!std::is_sorted(flat->begin(), flat->end(), by_path))  // the walk meets fields in name order
+    std::stable_sort(flat->begin(), flat->end(), by_path);
+  auto kept = flat->begin();
+  for (auto it = flat->begin(); it != flat->end(); ++it) {
+    if (std::next(it) != flat->end() && std::next(it)->path == it->path) continue;
+    if (kept != it) *kept = std::move(*it);
+    ++kept;
+  }
+  flat->erase(kept, flat->end());
+}
 
 bool ValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
@@ -214,7 +236,7 @@ void FlattenField(const uint8_t* obj, const fbt::TypeTable* tt, size_t i, const 
     if (val == nullptr) return;
     auto vec = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(Deref(val));
     if (type == flatbuffers::ET_UCHAR && ref == nullptr) {
-      (*out)[path] = events::ToHex(vec->Data(), vec->size());
+      out->push_back({path, events::ToHex(vec->Data(), vec->size())});
     } else if (IsTable(type, ref) && vec->size() > 0) {
       for (size_t j = 0; j < vec->size(); ++j) {
         const uint8_t* element = Deref(vec->Data() + j * sizeof(flatbuffers::uoffset_t));
@@ -229,13 +251,13 @@ void FlattenField(const uint8_t* obj, const fbt::TypeTable* tt, size_t i, const 
       const size_t stride = flatbuffers::InlineSize(type, ref);
       for (size_t j = 0; j < vec->size(); ++j)
         a.push_back(LeafJson(type, vec->Data() + j * stride, ref, IsTimestamp(type, tt->names[i])));
-      (*out)[path] = std::move(a);
+      out->push_back({path, std::move(a)});
     }
     return;
   }
   if ((type == flatbuffers::ET_STRING || type == flatbuffers::ET_SEQUENCE) && val == nullptr) return;
   if (IsTable(type, ref)) return FlattenTable(Deref(val), ref, path, out);
-  (*out)[path] = LeafJson(type, val, ref, IsTimestamp(type, tt->names[i]));
+  out->push_back({path, LeafJson(type, val, ref, IsTimestamp(type, tt->names[i]))});
 }
 
 bool IsPrevious(std::string_view name) { return name == "previous" || name.starts_with("previous_"); }
@@ -249,7 +271,25 @@ void FlattenTable(const uint8_t* obj, const fbt::TypeTable* tt, const std::strin
   }
 }
 
-std::string Shown(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+// A value as dump() writes it (a string as it is), without a serializer for the usual scalars.
+std::string Shown(const json& v) {
+  switch (v.type()) {
+    case json::value_t::string:
+      return v.get_ref<const std::string&>();
+    case json::value_t::number_unsigned:
+      return std::to_string(v.get<uint64_t>());
+    case json::value_t::number_integer:
+      return std::to_string(v.get<int64_t>());
+    case json::value_t::number_float: {
+      const double d = v.get<double>();
+      if (!std::isfinite(d)) return "null";
+      char buf[64];
+      return std::string(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, d));  // what dump() calls
+    }
+    default:
+      return v.dump();
+  }
+}
 
 // "what changed": before → after for events that carry the value they replace, else the facts.
 std::string Change(const s::Event* ev, const std::string& type) {
@@ -288,35 +328,45 @@ std::string Change(const s::Event* ev, const std::string& type) {
       if (field == "leader") field = "email";
       Flat sub;
       FlattenField(p, tt, i, field, &sub);
-      for (auto& [k, v] : sub)
-        if (!(v.is_string() && v.get<std::string>().empty()) &&
-            !(k == "submitted_at" && v == "1970-01-01T00:00:00Z"))
-          before[k] = v;
+      Sort(&sub);
+      for (Leaf& leaf : sub)
+        if (!(leaf.value.is_string() && leaf.value.get_ref<const std::string&>().empty()) &&
+            !(leaf.path == "submitted_at" && leaf.value == "1970-01-01T00:00:00Z"))
+          before.push_back(std::move(leaf));
       has_before = has_before || !sub.empty();
     }
   }
-  static const std::set<std::string> kIdentity = {"entity", "plan",       "goal", "campaign",  "milestone",
-                                                  "year",   "request_id", "user", "department"};
+  Sort(&after);
+  Sort(&before);
+  static constexpr std::string_view kIdentity[] = {"campaign", "department", "entity", "goal", "milestone",
+                                                   "plan",     "request_id", "user",   "year"};  // sorted
+  const auto identity = [](std::string_view k) {
+    return std::binary_search(std::begin(kIdentity), std::end(kIdentity), k);
+  };
   std::string out;
-  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  auto add = [](std::string* to, const std::string& s) { *to += (to->empty() ? "" : "; ") + s; };
   if (has_before && !before.empty()) {
-    for (const auto& [k, v] : after) {
-      auto b = before.find(k);
-      if (b == before.end()) {
-        if (!kIdentity.count(k)) add(k + ": (none) → " + Shown(v));
-      } else if (b->second != v) {
-        add(k + ": " + Shown(b->second) + " → " + Shown(v));
+    std::string gone;  // the paths only `before` has, after all the others
+    auto b = before.begin();
+    for (const Leaf& a : after) {
+      for (; b != before.end() && b->path < a.path; ++b)
+        add(&gone, b->path + ": " + Shown(b->value) + " → (none)");
+      if (b != before.end() && b->path == a.path) {
+        if (b->value != a.value) add(&out, a.path + ": " + Shown(b->value) + " → " + Shown(a.value));
+        ++b;
+      } else if (!identity(a.path)) {
+        add(&out, a.path + ": (none) → " + Shown(a.value));
       }
     }
-    for (const auto& [k, v] : before)
-      if (!after.count(k)) add(k + ": " + Shown(v) + " → (none)");
+    for (; b != before.end(); ++b) add(&gone, b->path + ": " + Shown(b->value) + " → (none)");
+    if (!gone.empty()) add(&out, gone);
     if (out.empty()) out = "no value changed";
     return out;
   }
-  for (const auto& [k, v] : after) {
-    if (kIdentity.count(k) || (v.is_string() && v.get<std::string>().empty())) continue;
-    if (k.rfind("rows.", 0) == 0) continue;  // a catalogue's rows
-    add(k + ": " + Shown(v));
+  for (const Leaf& a : after) {
+    if (identity(a.path) || (a.value.is_string() && a.value.get_ref<const std::string&>().empty())) continue;
+    if (a.path.starts_with("rows.")) continue;  // a catalogue's rows
+    add(&out, a.path + ": " + Shown(a.value));
   }
   return out;
 }
@@ -366,24 +416,25 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
     if (q.object.find('/') != std::string::npos || q.object.find(':') != std::string::npos) {
       rows.Scan(prefix + q.object + "/", collect);  // one object: its own range
     } else {
-      // A bare goal id: that goal in every plan. Skip from plan to plan (and past other kinds
-      // of object) instead of reading every object row of the entity.
-      std::string cursor = prefix;
-      for (bool more = true; more;) {
-        more = false;
-        std::string object;
-        rows.ScanFrom(cursor, prefix, [&](std::string_view k, std::string_view) {
-          const std::string_view rest = k.substr(prefix.size());
-          object = std::string(rest.substr(0, object_of(rest)));
-          more = true;
-          return false;
-        });
-        if (!more) break;
-        const size_t slash = object.find('/');
-        const std::string head = slash == std::string::npos ? object : object.substr(0, slash);
-        if (slash != std::string::npos && head.find(':') == std::string::npos)
-          rows.Scan(prefix + head + "/" + q.object + "/", collect);  // <plan>/<goal>
-        cursor = prefix + head + "0";  // '0' follows '/': past every object of this head
+      // A bare goal id: that goal in every plan. One cursor skips from plan to plan, and past
+      // each kind of other object ("report:", "user:"…), instead of reading every object row
+      // of the entity.
+      auto c = rows.NewCursor(PrefixEnd(prefix));
+      for (c->Seek(prefix); c->Valid();) {
+        const std::string_view rest = c->key().substr(prefix.size());
+        const std::string_view object = rest.substr(0, object_of(rest));
+        const size_t colon = object.find(':'), slash = object.find('/');
+        if (colon < slash) {  // <kind>:…, never a plan: past every object of this kind (';' follows ':')
+          c->Seek(prefix + std::string(object.substr(0, colon)) + ";");
+          continue;
+        }
+        const std::string head(object.substr(0, slash));
+        if (slash != std::string_view::npos) {  // <plan>/<goal>
+          const std::string goal = prefix + head + "/" + q.object + "/";
+          for (c->Seek(goal); c->Valid() && c->key().starts_with(goal); c->Next())
+            collect(c->key(), c->value());
+        }
+        c->Seek(prefix + head + "0");  // '0' follows '/': past every object of this head
       }
     }
     // Time keys are unique within an index key: ordering by them alone is the time order.

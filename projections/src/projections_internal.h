@@ -1,8 +1,10 @@
 #pragma once
 // The six projections (one file each) and helpers shared by folds and queries.
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "msgpack.h"
 #include "veeduria/events/decide.h"
@@ -17,6 +19,47 @@ const Projection& ReviewsProjection();
 const Projection& ComplianceProjection();
 const Projection& UsersProjection();
 const Projection& MdmProjection();
+
+// The first key after every key that starts with `prefix` ("" when there is none: all 0xff).
+std::string PrefixEnd(std::string_view prefix);
+
+// A Rows::Cursor over an ordered map of rows (with a transparent comparator): `present(value)` is
+// false for a deleted row (skipped), `bytes(value, &buffer)` gives a row's bytes, made in `buffer`
+// when they are not stored as such.
+template <typename Map, typename Present, typename Bytes>
+class MapCursor : public Rows::Cursor {
+ public:
+  MapCursor(const Map& map, std::string_view limit, Present present, Bytes bytes)
+      : map_(map), limit_(limit), present_(present), bytes_(bytes), it_(map.end()) {}
+  void Seek(std::string_view key) override {
+    it_ = map_.lower_bound(key);
+    SkipDeleted();
+  }
+  bool Valid() const override { return it_ != map_.end() && (limit_.empty() || it_->first < limit_); }
+  void Next() override {
+    ++it_;
+    SkipDeleted();
+  }
+  std::string_view key() const override { return it_->first; }
+  std::string_view value() const override { return bytes_(it_->second, &buffer_); }
+
+ private:
+  void SkipDeleted() {
+    while (it_ != map_.end() && !present_(it_->second)) ++it_;
+  }
+  const Map& map_;
+  const std::string limit_;
+  Present present_;
+  Bytes bytes_;
+  typename Map::const_iterator it_;
+  mutable std::string buffer_;
+};
+
+template <typename Map, typename Present, typename Bytes>
+std::unique_ptr<Rows::Cursor> NewMapCursor(const Map& map, std::string_view limit, Present present,
+                                           Bytes bytes) {
+  return std::make_unique<MapCursor<Map, Present, Bytes>>(map, limit, present, bytes);
+}
 
 // Fixed-width lowercase hex of `v` appended to `out` (Hex16 without a temporary).
 inline void AppendHex16(std::string& out, uint64_t v) {

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_writer.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
@@ -29,6 +30,28 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + s.ToString());
 }
 
+// A RocksDB iterator; a limit is its upper bound, so a scan ends without reading the block after
+// its range.
+class DbCursor : public Rows::Cursor {
+ public:
+  DbCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view limit)
+      : limit_(limit), bound_(limit_) {
+    rocksdb::ReadOptions options;
+    if (!limit_.empty()) options.iterate_upper_bound = &bound_;
+    it_.reset(db->NewIterator(options, cf));
+  }
+  void Seek(std::string_view key) override { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  std::string_view key() const override { return it_->key().ToStringView(); }
+  std::string_view value() const override { return it_->value().ToStringView(); }
+
+ private:
+  const std::string limit_;
+  const rocksdb::Slice bound_;  // limit_'s bytes, for as long as the iterator lives
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 // One projection's rows in its column family; also the base of the overlay during Apply.
 class DbRows : public Rows, public events::StateStore {
  public:
@@ -39,16 +62,8 @@ class DbRows : public Rows, public events::StateStore {
     if (!s.ok()) return std::nullopt;
     return v;
   }
-  void Scan(std::string_view prefix,
-            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    ScanFrom(prefix, prefix, fn);
-  }
-  void ScanFrom(std::string_view start, std::string_view prefix,
-                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
-    for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid() && it->key().starts_with(prefix);
-         it->Next())
-      if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
+  std::unique_ptr<Cursor> NewCursor(std::string_view limit) const override {
+    return std::make_unique<DbCursor>(db_, cf_, limit);
   }
   void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
   void Delete(std::string_view) override { std::abort(); }
@@ -265,15 +280,25 @@ struct ProjectionStore::Impl {
   // The column families of DATA/projections: "default" (meta), then one per projection.
   static std::vector<rocksdb::ColumnFamilyDescriptor> Families() {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}}};
-    for (const Projection* p : AllProjections()) cfs.push_back({std::string(p->name()), RowOptions()});
+    for (const Projection* p : AllProjections())
+      cfs.push_back({std::string(p->name()), FamilyOptions(p->name())});
     return cfs;
   }
-  // A projection's rows: LZ4 rather than RocksDB's default Snappy, which a rebuild spent a
-  // seventh of its CPU compressing (the audit index holds every event twice) and as-of queries
-  // decompressing (docs/benchmarks.md).
-  static rocksdb::ColumnFamilyOptions RowOptions() {
+  // A projection's column family: LZ4 rather than RocksDB's default Snappy, which a rebuild spent
+  // a seventh of its CPU compressing (the audit index holds every event twice) and as-of queries
+  // decompressing. Audit's data blocks are 16 KiB (RocksDB's default: 4 KiB): its queries read
+  // ranges of rows (an object's events, an entity's index), so fewer, larger blocks mean fewer
+  // block reads and an index a quarter the size to search (the audit query's CPU halved at
+  // department scale; 32 KiB did no better). Files written before keep their blocks and
+  // compression until rewritten (`veeduria rebuild`); the rows are the same (docs/benchmarks.md).
+  static rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view name) {
     rocksdb::ColumnFamilyOptions o;
     o.compression = rocksdb::kLZ4Compression;
+    if (name == "audit") {
+      rocksdb::BlockBasedTableOptions t;
+      t.block_size = 16 * 1024;
+      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    }
     return o;
   }
   // Takes the database opened with Families() and its handles.
@@ -401,7 +426,7 @@ struct ProjectionStore::Impl {
     VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(old), "dropping " + name));
     rocksdb::ColumnFamilyHandle* fresh = nullptr;
     VEEDURIA_RETURN_IF_ERROR(
-        FromRocks(db->CreateColumnFamily(RowOptions(), name, &fresh), "creating " + name));
+        FromRocks(db->CreateColumnFamily(FamilyOptions(name), name, &fresh), "creating " + name));
     for (auto& h : handles)
       if (h == old) h = fresh;
     db->DestroyColumnFamilyHandle(old);

@@ -66,16 +66,13 @@ class AsOfRows : public Rows, public events::StateStore, public DecodedRecords {
     return row.record;
   }
 
-  void Scan(std::string_view prefix,
-            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    ScanFrom(prefix, prefix, fn);
-  }
-  void ScanFrom(std::string_view start, std::string_view prefix,
-                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    for (auto it = rows_.lower_bound(start); it != rows_.end() && it->first.starts_with(prefix); ++it) {
-      const Row& row = it->second;
-      if (!(row.decoded ? fn(it->first, Bytes(row)) : fn(it->first, row.bytes))) break;
-    }
+  std::unique_ptr<Cursor> NewCursor(std::string_view limit) const override {
+    return NewMapCursor(
+        rows_, limit, [](const Row&) { return true; },
+        [](const Row& row, std::string* buffer) -> std::string_view {
+          if (!row.decoded) return row.bytes;
+          return *buffer = Bytes(row);
+        });
   }
   json Record(std::string_view key) const override {
     auto it = rows_.find(key);
@@ -129,14 +126,8 @@ class RecordedBy : public Rows {
     if (!Visible(key)) return std::nullopt;
     return rows_.Get(key);
   }
-  void Scan(std::string_view prefix,
-            const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    ScanFrom(prefix, prefix, fn);
-  }
-  void ScanFrom(std::string_view start, std::string_view prefix,
-                const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    rows_.ScanFrom(start, prefix,
-                   [&](std::string_view k, std::string_view v) { return !Visible(k) || fn(k, v); });
+  std::unique_ptr<Cursor> NewCursor(std::string_view limit) const override {
+    return std::make_unique<VisibleCursor>(*this, rows_.NewCursor(limit));
   }
 
  private:
@@ -144,6 +135,30 @@ class RecordedBy : public Rows {
   bool Visible(std::string_view key) const {
     return key.size() >= kVersionSize && key.substr(key.size() - kVersionSize + 1, 16) <= limit_;
   }
+  // The base cursor, stepping over the versions recorded after t.
+  class VisibleCursor : public Cursor {
+   public:
+    VisibleCursor(const RecordedBy& rows, std::unique_ptr<Cursor> base)
+        : rows_(rows), base_(std::move(base)) {}
+    void Seek(std::string_view key) override {
+      base_->Seek(key);
+      Skip();
+    }
+    bool Valid() const override { return base_->Valid(); }
+    void Next() override {
+      base_->Next();
+      Skip();
+    }
+    std::string_view key() const override { return base_->key(); }
+    std::string_view value() const override { return base_->value(); }
+
+   private:
+    void Skip() {
+      while (base_->Valid() && !rows_.Visible(base_->key())) base_->Next();
+    }
+    const RecordedBy& rows_;
+    std::unique_ptr<Cursor> base_;
+  };
   const Rows& rows_;
   const std::string limit_;
 };

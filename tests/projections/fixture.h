@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -132,6 +135,46 @@ inline void GeneratedCommands(const std::string& scale, std::vector<events::Comm
     auto p = events::ParseCommand(line.text, 0);
     ASSERT_TRUE(p.command) << line.text;
     out->push_back(*p.command);
+  }
+}
+
+// Rows::NewCursor over `rows` walks as an ordered listing of `want` does (deleted keys, nullopt,
+// left out): a full walk from the start; then one cursor per limit (none; a few keys, and just
+// past their first '/'-part), re-sought — forward and back, from valid and from exhausted
+// positions — to every key, the key cut short by one byte and just past it, each seek followed
+// by two steps.
+inline void ExpectCursorWalksLike(const std::map<std::string, std::optional<std::string>, std::less<>>& want,
+                                  const projections::Rows& rows, const std::string& where) {
+  using Walk = std::vector<std::pair<std::string, std::string>>;
+  Walk listing;
+  for (const auto& [k, v] : want)
+    if (v) listing.emplace_back(k, *v);
+  auto walk = [](projections::Rows::Cursor& c, std::string_view target, size_t steps) {
+    Walk out;
+    c.Seek(target);
+    for (size_t i = 0; i < steps && c.Valid(); ++i, c.Next()) out.emplace_back(c.key(), c.value());
+    return out;
+  };
+  auto all = rows.NewCursor("");
+  ASSERT_EQ(walk(*all, "", SIZE_MAX), listing) << where;
+  std::vector<std::string> targets, limits = {""};
+  for (size_t i = 0; i < listing.size(); ++i) {
+    const std::string& k = listing[i].first;
+    targets.insert(targets.end(), {k, k.substr(0, k.size() - 1), k + '\0'});
+    if (i % (listing.size() / 4 + 1) == 0) limits.insert(limits.end(), {k, k.substr(0, k.find('/')) + '0'});
+  }
+  // Forward, then from the end back, so that a cursor is also sought backwards.
+  std::vector<std::string> order = targets;
+  order.insert(order.end(), targets.rbegin(), targets.rend());
+  for (const std::string& limit : limits) {
+    auto c = rows.NewCursor(limit);
+    for (const std::string& target : order) {
+      Walk expected;
+      for (auto it = std::lower_bound(listing.begin(), listing.end(), std::make_pair(target, std::string()));
+           it != listing.end() && expected.size() < 3 && (limit.empty() || it->first < limit); ++it)
+        expected.push_back(*it);
+      ASSERT_EQ(walk(*c, target, 3), expected) << where << ": limit " << limit << ", seek " << target;
+    }
   }
 }
 
