@@ -86,21 +86,6 @@ inline std::string TimeKey(const EventRef& e) {
   return out;
 }
 
-// Rows a fold writes and never reads back (progress's r/ rows), so the store can keep them out of
-// the ordered overlay it reads from (in bulk mode that overlay holds a whole run). A key written
-// this way is never written or read through Put/Get by the same projection.
-class UnreadRows {
- public:
-  virtual ~UnreadRows() = default;
-  virtual void PutUnread(std::string_view key, std::string value) = 0;
-};
-inline void PutUnread(events::StateStore& rows, std::string_view key, std::string value) {
-  if (auto* unread = dynamic_cast<UnreadRows*>(&rows))
-    unread->PutUnread(key, std::move(value));
-  else
-    rows.Put(key, std::move(value));
-}
-
 // Rows that keep records decoded for their whole life (an as-of view's overlay): a fold updates a
 // record in place instead of decoding and re-encoding its MessagePack at every event.
 class DecodedRecords {

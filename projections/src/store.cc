@@ -159,12 +159,11 @@ uint64_t ReadU64(std::string_view s) {
 
 // The rows one projection has folded and not yet written (one batch; in bulk mode a whole run),
 // over its column family: a hash map, sorted once when written. A record a fold updates in place
-// (UpdateRecord: progress's goal rows) stays decoded until then and is encoded once, byte for byte
-// what events::WriteRecord would have stored at each update. Rows the fold never reads back
-// (UnreadRows) go to `log` instead.
-class FoldRows : public events::StateStore, public UnreadRows, public DecodedRecords {
+// (UpdateRecord: reviews' r/ rows) stays decoded until then and is encoded once, byte for byte
+// what events::WriteRecord would have stored at each update.
+class FoldRows : public events::StateStore, public DecodedRecords {
  public:
-  FoldRows(const DbRows* base, WriteLog* log) : base_(base), log_(log) {}
+  explicit FoldRows(const DbRows* base) : base_(base) {}
   std::optional<std::string> Get(std::string_view key) const override {
     auto it = rows_.find(key);
     if (it == rows_.end()) return base_->Get(key);
@@ -183,7 +182,6 @@ class FoldRows : public events::StateStore, public UnreadRows, public DecodedRec
     row.decoded = false;
     row.record = nullptr;
   }
-  void PutUnread(std::string_view key, std::string value) override { log_->Put(key, std::move(value)); }
   nlohmann::json& MutableRecord(std::string_view key) override {
     auto it = rows_.find(key);
     if (it == rows_.end()) {
@@ -231,18 +229,17 @@ class FoldRows : public events::StateStore, public UnreadRows, public DecodedRec
     return it->second;
   }
   const DbRows* base_;
-  WriteLog* log_;
   KeyMap<Row> rows_;
 };
 
 // One projection folding batches: its rows, the heads of the streams it has seen and, in bulk
 // mode, what it has applied but not yet written (rows, offsets), kept between batches.
 struct Target {
-  Target(const Projection* p, const DbRows* base) : projection(p), overlay(base, &log) {}
+  Target(const Projection* p, const DbRows* base) : projection(p), overlay(base) {}
   const Projection* projection;
   uint64_t next = 0;  // offset of the first entry of this batch's partition it has not applied
-  WriteLog log;       // a writes-only projection's rows, and rows put as unread
-  FoldRows overlay;
+  WriteLog log;       // a writes-only projection's rows
+  FoldRows overlay;   // the others
   KeyMap<std::pair<uint64_t, events::Hash>> heads;
   std::map<std::pair<std::string, uint32_t>, uint64_t> offsets;  // bulk: next offset, not yet written
   std::vector<char> applied;                                     // per entry of the batch
@@ -383,9 +380,9 @@ struct ProjectionStore::Impl {
           continue;
         }
         Target& t = *jobs[i].second;
-        // The overlay's rows, then the log's in the order written (their keys never meet: see
-        // UnreadRows), sorted by key; the last write of a key wins (stable sort, then the last of
-        // each run of equal keys).
+        // The overlay's rows or the log's in the order written (a projection writes one of the
+        // two), sorted by key; the last write of a key wins (stable sort, then the last of each
+        // run of equal keys).
         std::vector<RunRow> run;
         run.reserve(t.overlay.size() + t.log.writes().size());
         t.overlay.ForEach([&](std::string_view key, const std::optional<std::string>& value) {
