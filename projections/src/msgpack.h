@@ -115,6 +115,19 @@ class MsgpackWriter {
     }
     return *this;
   }
+  // An array of `n` elements: then n values.
+  MsgpackWriter& Array(size_t n) {
+    if (n <= 15) {
+      out_ += static_cast<char>(0x90 | n);
+    } else if (n <= 0xffff) {
+      out_ += '\xdc';
+      Be(n, 2);
+    } else {
+      out_ += '\xdd';
+      Be(n, 4);
+    }
+    return *this;
+  }
   // A key and its string value, the common case of a row.
   MsgpackWriter& Field(std::string_view key, std::string_view value) { return Str(key).Str(value); }
 

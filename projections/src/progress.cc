@@ -19,12 +19,18 @@
 //       {change: "homologated", entity, plan, goal, cpi, sector}       GoalHomologated
 //       (a goal is its latest definition with the homologations recorded after it applied)
 //   y/<entity>/<plan>/<goal>/<year>
-//       {entity, plan, goal, year, physical, resources: {source: pesos}, pesos}
-//                                       GoalProgrammed (the whole programming of one year)
+//       [plan, goal, year, physical, pesos]
+//                                       GoalProgrammed (the whole programming of one year; pesos:
+//                                       the resources of every source)
 //   r/<entity>/<plan>/<goal>/<campaign>/<milestone>
-//       {entity, plan, goal, campaign, milestone, year, physical_ytd,
-//        financial: {source: {compromisos, obligaciones, pagos}}, compromisos, obligaciones, pagos,
-//        recorded_at}                   ProgressReported (a correction is a later version)
+//       [plan, goal, campaign, milestone, year, physical_ytd, recorded_at,
+//        compromisos, obligaciones, pagos]
+//                                       ProgressReported (a correction is a later version; the
+//                                       amounts are the totals of every source, nil when the
+//                                       report has no financial execution)
+// y/ and r/, the most numerous rows (an entity's as-of query reads thousands), are arrays of what
+// the queries read: no field names, no per-source amounts (the event keeps them, and its audit
+// trail shows them).
 // e/ and c/ are written only by directory events, p/ g/ y/ r/ only by the entity's own stream, and
 // no fold reads a row: the rows do not depend on how streams interleave.
 
@@ -70,7 +76,7 @@ std::string_view BaseOf(std::string_view key) {
 class Progress : public Projection {
  public:
   std::string_view name() const override { return "progress"; }
-  int version() const override { return 2; }
+  int version() const override { return 3; }
   bool writes_only() const override { return true; }
   bool temporal() const override { return true; }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
@@ -131,73 +137,33 @@ class Progress : public Projection {
       }
       case s::Payload::GoalProgrammed: {
         const auto* p = ev->payload_as_GoalProgrammed();
-        // resources: source -> pesos, as a json object holds it (sorted; a repeated source keeps
-        // its last amount); the total counts every entry.
-        std::vector<const s::Amount*> sources;
         int64_t pesos = 0;
         if (p->resources())
-          for (const auto* a : *p->resources()) {
-            sources.push_back(a);
-            pesos += a->pesos();
-          }
-        std::stable_sort(sources.begin(), sources.end(), [](const s::Amount* a, const s::Amount* b) {
-          return Sv(a->source()) < Sv(b->source());
-        });
-        std::vector<const s::Amount*> unique;
-        for (size_t i = 0; i < sources.size(); ++i)
-          if (i + 1 == sources.size() || Sv(sources[i + 1]->source()) != Sv(sources[i]->source()))
-            unique.push_back(sources[i]);
+          for (const auto* a : *p->resources()) pesos += a->pesos();
         MsgpackWriter w;
-        w.Map(7).Field("entity", Sv(p->entity())).Field("goal", Sv(p->goal())).Str("pesos").Int(pesos);
-        w.Str("physical")
-            .Double(p->physical())
-            .Field("plan", Sv(p->plan()))
-            .Str("resources")
-            .Map(unique.size());
-        for (const auto* a : unique) w.Str(Sv(a->source())).Int(a->pesos());
-        w.Str("year").Int(p->year());
+        w.Array(5).Str(Sv(p->plan())).Str(Sv(p->goal())).Int(p->year()).Double(p->physical()).Int(pesos);
         rows.Put(Versioned("y/" + Str(p->entity()) + "/" + Str(p->plan()) + "/" + Str(p->goal()) + "/" +
                                std::to_string(p->year()),
                            e),
                  w.Take());
         break;
       }
-      case s::Payload::ProgressReported: {  // the hottest row: written straight as MessagePack
+      case s::Payload::ProgressReported: {  // the hottest row
         const auto* p = ev->payload_as_ProgressReported();
-        // financial: source -> amounts, as a json object holds it (sorted; a repeated source keeps
-        // its last amounts); the totals count every entry.
-        std::vector<const s::Financial*> sources;
-        int64_t compromisos = 0, obligaciones = 0, pagos = 0;
-        if (p->financial())
+        MsgpackWriter w;
+        w.Array(10).Str(Sv(p->plan())).Str(Sv(p->goal())).Str(Sv(p->campaign())).Str(Sv(p->milestone()));
+        w.Int(p->year()).Double(p->physical_ytd()).Int(e.env->recorded_at());
+        if (p->financial() && p->financial()->size() > 0) {
+          int64_t compromisos = 0, obligaciones = 0, pagos = 0;
           for (const auto* f : *p->financial()) {
-            sources.push_back(f);
             compromisos += f->compromisos();
             obligaciones += f->obligaciones();
             pagos += f->pagos();
           }
-        auto source = [](const s::Financial* f) { return Sv(f->source()); };
-        std::stable_sort(sources.begin(), sources.end(),
-                         [&](const s::Financial* a, const s::Financial* b) { return source(a) < source(b); });
-        std::vector<const s::Financial*> unique;
-        for (size_t i = 0; i < sources.size(); ++i)
-          if (i + 1 == sources.size() || source(sources[i + 1]) != source(sources[i]))
-            unique.push_back(sources[i]);
-        MsgpackWriter w;
-        w.Map(12).Field("campaign", Sv(p->campaign())).Str("compromisos").Int(compromisos);
-        w.Field("entity", Sv(p->entity())).Str("financial").Map(unique.size());
-        for (const auto* f : unique)
-          w.Str(source(f))
-              .Map(3)
-              .Str("compromisos")
-              .Int(f->compromisos())
-              .Str("obligaciones")
-              .Int(f->obligaciones())
-              .Str("pagos")
-              .Int(f->pagos());
-        w.Field("goal", Sv(p->goal())).Field("milestone", Sv(p->milestone()));
-        w.Str("obligaciones").Int(obligaciones).Str("pagos").Int(pagos);
-        w.Str("physical_ytd").Double(p->physical_ytd()).Field("plan", Sv(p->plan()));
-        w.Str("recorded_at").Int(e.env->recorded_at()).Str("year").Int(p->year());
+          w.Int(compromisos).Int(obligaciones).Int(pagos);
+        } else {
+          w.Null().Null().Null();
+        }
         std::string key;
         key.reserve(64 + kVersionSize);
         key.append("r/").append(Sv(p->entity())).append("/").append(Sv(p->plan())).append("/");
@@ -345,17 +311,25 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     plan_goal.second.clear();
     int year = 0;
     Year y;
-    MsgpackReader(bytes).ForEachField([&](std::string_view k, const MsgpackReader::Value& v) {
-      if (k == "plan")
-        plan_goal.first.assign(str(v));
-      else if (k == "goal")
-        plan_goal.second.assign(str(v));
-      else if (k == "year")
-        year = static_cast<int>(v.as_int(0));
-      else if (k == "physical")
-        y.physical = v.as_double(0.0);
-      else if (k == "pesos")
-        y.pesos = v.as_int(0);
+    int at = 0;  // [plan, goal, year, physical, pesos]
+    MsgpackReader(bytes).ForEachElement([&](const MsgpackReader::Value& v) {
+      switch (at++) {
+        case 0:
+          plan_goal.first.assign(str(v));
+          break;
+        case 1:
+          plan_goal.second.assign(str(v));
+          break;
+        case 2:
+          year = static_cast<int>(v.as_int(0));
+          break;
+        case 3:
+          y.physical = v.as_double(0.0);
+          break;
+        case 4:
+          y.pesos = v.as_int(0);
+          break;
+      }
     });
     auto it = goal_at.find(plan_goal);
     if (it != goal_at.end()) plans[it->second.first].goals[it->second.second].years[year] = y;
@@ -365,29 +339,42 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
   // later version of a cut (a correction) replaces the report its earlier version gave.
   std::string last_base;
   Report* last = nullptr;  // the report of last_base's version before
+  // A goal's rows are consecutive: its lookup is reused until the plan or goal changes.
+  std::optional<std::pair<std::string, std::string>> looked_up;
+  Goal* goal = nullptr;  // looked_up's; null when it is not one of the entity's goals
   rows.Scan("r/" + entity + "/", [&](std::string_view key, std::string_view bytes) {
     Report x;
-    plan_goal.first.clear();
-    plan_goal.second.clear();
-    MsgpackReader(bytes).ForEachField([&](std::string_view k, const MsgpackReader::Value& v) {
-      if (k == "plan")
-        plan_goal.first.assign(str(v));
-      else if (k == "goal")
-        plan_goal.second.assign(str(v));
-      else if (k == "campaign")
-        x.campaign.assign(str(v));
-      else if (k == "milestone")
-        x.milestone.assign(str(v));
-      else if (k == "year")
-        x.year = static_cast<int>(v.as_int(0));
-      else if (k == "physical_ytd")
-        x.ytd = v.as_double(0.0);
-      else if (k == "financial")
-        x.has_financial = v.kind == v.kMap && v.n > 0;
-      else if (k == "obligaciones")
-        x.obligaciones = v.as_int(0);
-      else if (k == "recorded_at")
-        x.recorded_at = v.as_int(0);
+    std::string_view plan_id, goal_id;
+    int at = 0;  // [plan, goal, campaign, milestone, year, physical_ytd, recorded_at, compromisos,
+                 //  obligaciones, pagos]
+    MsgpackReader(bytes).ForEachElement([&](const MsgpackReader::Value& v) {
+      switch (at++) {
+        case 0:
+          plan_id = str(v);
+          break;
+        case 1:
+          goal_id = str(v);
+          break;
+        case 2:
+          x.campaign.assign(str(v));
+          break;
+        case 3:
+          x.milestone.assign(str(v));
+          break;
+        case 4:
+          x.year = static_cast<int>(v.as_int(0));
+          break;
+        case 5:
+          x.ytd = v.as_double(0.0);
+          break;
+        case 6:
+          x.recorded_at = v.as_int(0);
+          break;
+        case 8:
+          x.has_financial = v.is_number();
+          x.obligaciones = v.as_int(0);
+          break;
+      }
     });
     x.pos = PositionOf(cs, x.campaign, x.milestone, x.year);
     const std::string_view base = BaseOf(key);
@@ -397,11 +384,14 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     }
     last_base.assign(base);
     last = nullptr;
-    auto it = goal_at.find(plan_goal);
-    if (it == goal_at.end()) return true;
-    auto& reports = plans[it->second.first].goals[it->second.second].reports;
-    reports.push_back(std::move(x));
-    last = &reports.back();
+    if (!looked_up || looked_up->first != plan_id || looked_up->second != goal_id) {
+      looked_up.emplace(plan_id, goal_id);
+      auto it = goal_at.find(*looked_up);
+      goal = it == goal_at.end() ? nullptr : &plans[it->second.first].goals[it->second.second];
+    }
+    if (goal == nullptr) return true;
+    goal->reports.push_back(std::move(x));
+    last = &goal->reports.back();
     return true;
   });
   std::sort(plans.begin(), plans.end(), [](const Plan& a, const Plan& b) { return a.id < b.id; });

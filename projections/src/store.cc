@@ -1,5 +1,6 @@
 #include "veeduria/projections/store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_writer.h>
@@ -31,13 +32,14 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 }
 
 // A RocksDB iterator; a limit is its upper bound, so a scan ends without reading the block after
-// its range.
+// its range. Without fill_cache, the blocks it reads are not kept in the block cache.
 class DbCursor : public Rows::Cursor {
  public:
-  DbCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view limit)
+  DbCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view limit, bool fill_cache)
       : limit_(limit), bound_(limit_) {
     rocksdb::ReadOptions options;
     if (!limit_.empty()) options.iterate_upper_bound = &bound_;
+    options.fill_cache = fill_cache;
     it_.reset(db->NewIterator(options, cf));
   }
   void Seek(std::string_view key) override { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
@@ -55,7 +57,8 @@ class DbCursor : public Rows::Cursor {
 // One projection's rows in its column family; also the base of the overlay during Apply.
 class DbRows : public Rows, public events::StateStore {
  public:
-  DbRows(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  DbRows(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, bool scans_fill_cache)
+      : db_(db), cf_(cf), scans_fill_cache_(scans_fill_cache) {}
   std::optional<std::string> Get(std::string_view key) const override {
     std::string v;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
@@ -63,7 +66,7 @@ class DbRows : public Rows, public events::StateStore {
     return v;
   }
   std::unique_ptr<Cursor> NewCursor(std::string_view limit) const override {
-    return std::make_unique<DbCursor>(db_, cf_, limit);
+    return std::make_unique<DbCursor>(db_, cf_, limit, scans_fill_cache_);
   }
   void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
   void Delete(std::string_view) override { std::abort(); }
@@ -73,6 +76,7 @@ class DbRows : public Rows, public events::StateStore {
  private:
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
+  bool scans_fill_cache_;
 };
 
 // The rows of a writes-only projection (Projection::writes_only) for one batch, in the order it
@@ -283,28 +287,35 @@ struct ProjectionStore::Impl {
   }
   // A projection's column family: LZ4 rather than RocksDB's default Snappy, which a rebuild spent
   // a seventh of its CPU compressing (the audit index holds every event twice) and as-of queries
-  // decompressing. Audit's data blocks are 16 KiB (RocksDB's default: 4 KiB): its queries read
-  // ranges of rows (an object's events, an entity's index), so fewer, larger blocks mean fewer
-  // block reads and an index a quarter the size to search (the audit query's CPU halved at
-  // department scale; 32 KiB did no better). Files written before keep their blocks and
+  // decompressing. Audit's and progress's data blocks are 16 KiB (RocksDB's default: 4 KiB): their
+  // queries read ranges of rows (an object's events, an entity's index, an entity's progress), so
+  // fewer, larger blocks mean fewer block reads and a smaller index to search (the audit query's
+  // CPU halved at department scale, 32 KiB did no better; the national as-of query's CPU fell by
+  // a tenth). Every family shares one 256 MiB block cache (RocksDB's default: 8 MiB per family):
+  // the national audit query's p50 fell fourfold. Files written before keep their blocks and
   // compression until rewritten (`veeduria rebuild`); the rows are the same (docs/benchmarks.md).
   static rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view name) {
+    static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(size_t{256} << 20);
     rocksdb::ColumnFamilyOptions o;
     o.compression = rocksdb::kLZ4Compression;
-    if (name == "audit") {
-      rocksdb::BlockBasedTableOptions t;
-      t.block_size = 16 * 1024;
-      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-    }
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    if (name == "audit" || name == "progress") t.block_size = 16 * 1024;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     return o;
   }
+  // Progress's scans read around the block cache: an entity's progress query, live or as of a
+  // time, reads its thousands of rows once. Kept, they would evict the blocks the audit queries
+  // reuse, and filling the cache took a tenth of the national as-of query's CPU.
+  static bool ScansFillCache(std::string_view name) { return name != "progress"; }
   // Takes the database opened with Families() and its handles.
   void Attach(rocksdb::DB* opened) {
     db.reset(opened);
     meta = handles[0];
     for (size_t i = 0; i < AllProjections().size(); ++i)
-      rows.emplace(std::string(AllProjections()[i]->name()),
-                   std::make_unique<DbRows>(opened, handles[i + 1]));
+      rows.emplace(
+          std::string(AllProjections()[i]->name()),
+          std::make_unique<DbRows>(opened, handles[i + 1], ScansFillCache(AllProjections()[i]->name())));
   }
   std::optional<std::string> Meta(const std::string& key) const {
     std::string v;

@@ -36,6 +36,9 @@ if [[ $mode == postgres ]]; then
 else
   check '[.workloads[].name] == ["gen", "append", "rebuild", "asof", "audit", "verify", "rocksdb_puts", "scan_decode", "sha256"]'
   check '[.workloads[] | select(.name == "asof" or .name == "audit") | .p99_ms >= .p50_ms] == [true, true]'
+  # Each query's own CPU time: measured, and at most its wall time.
+  check '[.workloads[] | select(.name == "asof" or .name == "audit") | .cpu_p50_ms > 0 and .cpu_p99_ms >= .cpu_p50_ms and .cpu_p99_ms <= .p99_ms] == [true, true]'
+  check '[.workloads[] | select(.name == "rebuild") | .cpu_p99_ms] == [null]'
   check '.ratios.rebuild_vs_rocksdb > 0 and .ratios.append_vs_postgres == null'
 fi
 if [[ $mode == reuse ]]; then
