@@ -39,6 +39,7 @@ else
   # Each query's own CPU time: measured, and at most its wall time.
   check '[.workloads[] | select(.name == "asof" or .name == "audit") | .cpu_p50_ms > 0 and .cpu_p99_ms >= .cpu_p50_ms and .cpu_p99_ms <= .p99_ms] == [true, true]'
   check '[.workloads[] | select(.name == "rebuild") | .cpu_p99_ms] == [null]'
+  check '.settle_s >= 0'  # the wait for RocksDB's compactions before asof and audit
   check '.ratios.rebuild_vs_rocksdb > 0 and .ratios.append_vs_postgres == null'
 fi
 if [[ $mode == reuse ]]; then
