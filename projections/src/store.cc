@@ -271,8 +271,9 @@ struct ProjectionStore::Impl {
   // so do the chain entries of what they applied; nothing is written until FlushBulk().
   std::map<std::string, std::unique_ptr<Target>, std::less<>> bulk;
   std::vector<std::pair<std::string, events::Hash>> bulk_chain;
-  uint64_t bulk_events = 0;  // applied since the last run was written
-  uint64_t bulk_runs = 0;    // runs written by this process (file names)
+  uint64_t bulk_events = 0;     // applied since the last run was written
+  uint64_t bulk_runs = 0;       // runs written by this process (file names)
+  uint64_t compacted_runs = 0;  // bulk_runs when the temporal families were last compacted
 
   ~Impl() {
     rows.clear();
@@ -716,7 +717,23 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   return Status::Ok();
 }
 
-Status ProjectionStore::Flush() { return impl_->FlushBulk(); }
+// After runs were ingested, a temporal projection's family is compacted into one sorted run: every
+// run of a rebuild spans every entity, and an as-of query scans all of one entity's versions, so
+// left to RocksDB's background compactions (minutes, on the queries' cores) it would read each
+// entity from every level (the national as-of query's CPU p99: 7.2 ms settled, 4.9 ms compacted,
+// for about 20 CPU seconds of compaction that the background would spend anyway).
+Status ProjectionStore::Flush() {
+  VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());
+  if (impl_->compacted_runs == impl_->bulk_runs) return Status::Ok();
+  impl_->compacted_runs = impl_->bulk_runs;
+  for (const Projection* p : AllProjections())
+    if (p->temporal())
+      VEEDURIA_RETURN_IF_ERROR(
+          FromRocks(impl_->db->CompactRange(rocksdb::CompactRangeOptions(),
+                                            impl_->rows.at(std::string(p->name()))->cf(), nullptr, nullptr),
+                    "compacting " + std::string(p->name())));
+  return Status::Ok();
+}
 
 Status ProjectionStore::SetBulkEvents(uint64_t n) {
   VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());

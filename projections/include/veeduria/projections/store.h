@@ -52,7 +52,8 @@ class ProjectionStore : public events::ProjectionTarget {
 
   uint64_t NextOffset(std::string_view topic, uint32_t partition) const override;
   Status Apply(const std::vector<events::LogEntry>& entries) override;
-  // Bulk mode: writes what Apply holds in memory (a no-op otherwise, or when nothing is held).
+  // Bulk mode: writes what Apply holds in memory (a no-op otherwise, or when nothing is held),
+  // then, when runs were written, compacts the temporal projections' families into one sorted run.
   Status Flush() override;
   // Turns bulk mode on (a run every n events) or off (0), writing first what it holds; e.g. after
   // Reset, for the replay that follows.
