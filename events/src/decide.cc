@@ -329,8 +329,11 @@ std::vector<SealedEvent> Decider::Seal() {
     Draft& dr = drafts_[i];
     auto it = heads.find(dr.stream);
     if (it == heads.end()) {
-      std::pair<uint64_t, Hash> h{0, GenesisHash(dr.stream)};
-      if (auto head = records::ReadStreamHead(state_, keys::Stream(dr.stream))) h = {head->seq, head->hash};
+      std::pair<uint64_t, Hash> h;
+      if (auto head = records::ReadStreamHead(state_, keys::Stream(dr.stream)))
+        h = {head->seq, head->hash};
+      else
+        h = {0, GenesisHash(dr.stream)};  // a SHA-256: only for a stream's first event
       it = heads.emplace(dr.stream, h).first;
     }
     s::EventT ev;
