@@ -143,9 +143,12 @@ class DbState : public events::StateStore {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& [key, value] : writes.entries()) {
       if (events::IsCommandOutcomeKey(key)) {
-        cache_.Erase(key);
-        // A deleted outcome stays in the set: a key it holds is only looked up in the database.
-        if (complete_ && value && !outcomes_.Insert(internal::StateCache::HashOf(key))) complete_ = false;
+        // Complete mode never caches an outcome; a deleted one stays in the set (a key the set
+        // holds is only looked up in the database).
+        if (!complete_)
+          cache_.Erase(key);
+        else if (value && !outcomes_.Insert(internal::StateCache::HashOf(key)))
+          complete_ = false;
       } else if (value) {
         cache_.Put(key, std::string_view(*value));
       } else {
