@@ -129,7 +129,7 @@ class DbState : public events::StateStore {
         return true;
       }
       hit = s.ok() ? cache_.Put(key, v.ToStringView()) : cache_.Put(key, std::nullopt);
-      if (cache_.clears() > 0) complete_ = false;
+      if (cache_.clears() > 0) EndCompleteMode();
     }
     if (!hit.present) return false;
     fn(hit.value);
@@ -148,24 +148,32 @@ class DbState : public events::StateStore {
         if (!complete_)
           cache_.Erase(key);
         else if (value && !outcomes_.Insert(internal::StateCache::HashOf(key)))
-          complete_ = false;
+          EndCompleteMode();
       } else if (value) {
         cache_.Put(key, std::string_view(*value));
       } else {
         cache_.Put(key, std::nullopt);
       }
     }
-    if (cache_.clears() > 0) complete_ = false;
+    if (cache_.clears() > 0) EndCompleteMode();
   }
 
  private:
   static constexpr size_t kMaxEntries = 1 << 20;
-  static constexpr size_t kMaxOutcomes = 1 << 24;  // 16M outcomes: a set of at most 256 MiB
+  // Complete mode ends past 4M outcomes (a set of 64 MiB); on a workload that large the cache of
+  // 2^20 records has usually been cleared already.
+  static constexpr size_t kMaxOutcomes = 1 << 22;
+  // REQUIRES: mu_ held.
+  void EndCompleteMode() const {
+    if (!complete_) return;
+    complete_ = false;
+    outcomes_ = internal::HashSet(0);  // its memory is of no more use
+  }
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   mutable std::mutex mu_;
   mutable internal::StateCache cache_;  // GUARDED_BY(mu_)
-  internal::HashSet outcomes_;          // GUARDED_BY(mu_); the outcomes written, in complete mode
+  mutable internal::HashSet outcomes_;  // GUARDED_BY(mu_); the outcomes written, in complete mode
   mutable bool complete_;               // GUARDED_BY(mu_)
 };
 

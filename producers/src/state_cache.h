@@ -196,11 +196,12 @@ class StateCache {
 class HashSet {
  public:
   explicit HashSet(size_t max_entries) : max_entries_(max_entries) {}
-  // False when the set is full (then nothing was added).
+  // False, adding nothing, when the set would have to grow although it holds max_entries or more
+  // (it grows in powers of two, so it may hold up to twice max_entries).
   bool Insert(uint64_t h) {
     if (h == 0) h = 1;  // 0 marks an empty slot
     if (2 * (size_ + 1) > slots_.size()) {
-      if (size_ + 1 > max_entries_) return false;
+      if (size_ >= max_entries_) return false;
       Grow();
     }
     for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {

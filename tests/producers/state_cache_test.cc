@@ -117,3 +117,28 @@ TEST(StateCacheTest, AgreesWithAMap) {
 
 }  // namespace
 }  // namespace veeduria::producers::internal
+
+namespace veeduria::producers::internal {
+namespace {
+
+TEST(HashSetTest, HoldsWhatWasInsertedUpToItsLimit) {
+  HashSet set(1000);
+  EXPECT_FALSE(set.Contains(StateCache::HashOf("c/a")));
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(set.Insert(StateCache::HashOf("c/" + std::to_string(i))));
+  EXPECT_TRUE(set.Insert(StateCache::HashOf("c/7")));  // already there
+  EXPECT_EQ(set.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(set.Contains(StateCache::HashOf("c/" + std::to_string(i))));
+  EXPECT_FALSE(set.Contains(StateCache::HashOf("c/1000")));
+}
+
+TEST(HashSetTest, RefusesToGrowPastItsLimit) {
+  HashSet set(40);
+  size_t inserted = 0;
+  for (uint64_t h = 1; h <= 100; ++h) inserted += set.Insert(h * 0x9e3779b97f4a7c15ull) ? 1 : 0;
+  EXPECT_LT(inserted, 100u);
+  EXPECT_GE(inserted, 40u);  // it refuses only when it would grow past room for 40
+  EXPECT_EQ(set.size(), inserted);
+}
+
+}  // namespace
+}  // namespace veeduria::producers::internal
