@@ -112,10 +112,9 @@ struct PlanFields {
 // that is not a MessagePack map throws, as json::from_msgpack did.
 template <typename Fn>
 bool ReadFields(const StateStore& state, const std::string& key, Fn&& fn) {
-  const std::optional<std::string> bytes = state.Get(key);
-  if (!bytes) return false;
-  if (!MsgpackReader(*bytes).ForEachField(fn)) throw std::runtime_error("malformed state record " + key);
-  return true;
+  return state.Read(key, [&](std::string_view bytes) {
+    if (!MsgpackReader(bytes).ForEachField(fn)) throw std::runtime_error("malformed state record " + key);
+  });
 }
 
 std::string_view AsStr(const MsgpackReader::Value& v) {
@@ -330,8 +329,11 @@ std::vector<SealedEvent> Decider::Seal() {
     Draft& dr = drafts_[i];
     auto it = heads.find(dr.stream);
     if (it == heads.end()) {
-      std::pair<uint64_t, Hash> h{0, GenesisHash(dr.stream)};
-      if (auto head = records::ReadStreamHead(state_, keys::Stream(dr.stream))) h = {head->seq, head->hash};
+      std::pair<uint64_t, Hash> h;
+      if (auto head = records::ReadStreamHead(state_, keys::Stream(dr.stream)))
+        h = {head->seq, head->hash};
+      else
+        h = {0, GenesisHash(dr.stream)};  // a SHA-256: only for a stream's first event
       it = heads.emplace(dr.stream, h).first;
     }
     s::EventT ev;
@@ -513,7 +515,7 @@ Check Decider::NeedGoal(const std::string& entity, const std::string& plan, cons
                         json* out) {
   const std::string key = keys::Goal(entity, plan, goal);
   if (out) *out = Rec(key);
-  if (out ? out->is_null() : !state_.Get(key))
+  if (out ? out->is_null() : !state_.Contains(key))
     return Refuse(
         "unknown_goal", "goal",
         "goal " + Quote(goal) + " is not defined in plan " + Quote(plan) + " of entity " + Quote(entity));
@@ -671,7 +673,7 @@ Check Decider::LoadCatalog() {
 Check Decider::OpenCampaign() {
   if (auto r = RequireDnp()) return r;
   const std::string campaign = cmd_.Str("campaign");
-  if (state_.Get(keys::Campaign(campaign)))
+  if (state_.Contains(keys::Campaign(campaign)))
     return Refuse("campaign_exists", "campaign", "campaign " + Quote(campaign) + " is already open");
   s::CampaignOpenedT p;
   p.campaign = campaign;
@@ -841,7 +843,7 @@ Check Decider::Role(bool grant) {
   if (national_role) {
     if (auto r = RequireDnp()) return r;
   } else {
-    if (!state_.Get(keys::Entity(scope)))
+    if (!state_.Contains(keys::Entity(scope)))
       return Refuse("unknown_entity", "scope", "entity " + Quote(scope) + " is not registered");
     if (!IsLeaderOf(scope))
       return Refuse("not_authorized", "actor",

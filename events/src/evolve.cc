@@ -115,7 +115,7 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
                   json{{"rows", p->rows() ? p->rows()->size() : 0}});
       if (p->rows())
         for (const auto* row : *p->rows())
-          if (!st.Get(keys::Indicator(Str(row->indicator()))))
+          if (!st.Contains(keys::Indicator(Str(row->indicator()))))
             WriteRecord(st, keys::Indicator(Str(row->indicator())), Str(p->version()));
       break;
     }

@@ -1,7 +1,5 @@
 #include "veeduria/events/merkle.h"
 
-#include <openssl/evp.h>
-
 namespace veeduria::events::merkle {
 namespace {
 
@@ -9,16 +7,9 @@ namespace {
 uint64_t SplitPoint(uint64_t n) { return uint64_t{1} << (63 - __builtin_clzll(n - 1)); }
 
 Hash Digest2(uint8_t prefix, const uint8_t* a, size_t an, const uint8_t* b, size_t bn) {
-  Hash h;
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, &prefix, 1);
-  if (an) EVP_DigestUpdate(ctx, a, an);
-  if (bn) EVP_DigestUpdate(ctx, b, bn);
-  EVP_DigestFinal_ex(ctx, h.data(), &len);
-  EVP_MD_CTX_free(ctx);
-  return h;
+  const char p = static_cast<char>(prefix);
+  return Sha256Parts({std::string_view(&p, 1), std::string_view(reinterpret_cast<const char*>(a), an),
+                      std::string_view(reinterpret_cast<const char*>(b), bn)});
 }
 
 // The RFC's definitions written directly over slices of leaf hashes (the reference).

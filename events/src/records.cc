@@ -114,12 +114,13 @@ class Reader {
 
 template <typename R>
 std::optional<R> Read(const StateStore& st, std::string_view key) {
-  std::optional<std::string> bytes = st.Get(key);
-  if (!bytes) return std::nullopt;
-  R r;
-  if (!Decode(*bytes, &r))
-    throw std::runtime_error("decider state record '" + std::string(key) +
-                             "' is malformed or of another format");
+  std::optional<R> r;
+  st.Read(key, [&](std::string_view bytes) {
+    r.emplace();
+    if (!Decode(bytes, &*r))
+      throw std::runtime_error("decider state record '" + std::string(key) +
+                               "' is malformed or of another format");
+  });
   return r;
 }
 

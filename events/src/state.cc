@@ -10,6 +10,13 @@ std::optional<std::string> MemoryState::Get(std::string_view key) const {
   return it->second;
 }
 
+bool MemoryState::Read(std::string_view key, ValueVisitor fn) const {
+  auto it = map_.find(key);
+  if (it == map_.end() || !it->second) return false;
+  fn(*it->second);
+  return true;
+}
+
 void MemoryState::Put(std::string_view key, std::string value) {
   map_.insert_or_assign(std::string(key), std::optional<std::string>(std::move(value)));
 }
@@ -22,12 +29,22 @@ std::optional<std::string> OverlayState::Get(std::string_view key) const {
   return base_ ? base_->Get(key) : std::nullopt;
 }
 
+bool OverlayState::Read(std::string_view key, ValueVisitor fn) const {
+  auto it = writes_.entries().find(key);
+  if (it != writes_.entries().end()) {
+    if (!it->second) return false;
+    fn(*it->second);
+    return true;
+  }
+  return base_ && base_->Read(key, fn);
+}
+
 bool IsCommandOutcomeKey(std::string_view key) { return key.starts_with(keys::CommandOutcome("")); }
 
 nlohmann::json ReadRecord(const StateStore& state, std::string_view key) {
-  auto v = state.Get(key);
-  if (!v) return nullptr;
-  return nlohmann::json::from_msgpack(*v);
+  nlohmann::json j;
+  if (!state.Read(key, [&](std::string_view v) { j = nlohmann::json::from_msgpack(v); })) return nullptr;
+  return j;
 }
 
 void WriteRecord(StateStore& state, std::string_view key, const nlohmann::json& record) {

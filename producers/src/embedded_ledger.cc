@@ -14,7 +14,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <unordered_map>
+
+#include "state_cache.h"
 
 namespace veeduria::producers {
 namespace {
@@ -96,22 +97,43 @@ std::string NextKey(std::string_view topic, uint32_t partition) {
 // writes are applied to it (Apply). Misses are cached too (most command_ids are new), but a
 // command's outcome is dropped once its group is committed: it is read again only by a retry
 // (from the database), and keeping one per command filled the cache and had it cleared.
+//
+// Complete mode: a cache that started with the state family empty and was never cleared holds
+// every record there is, except the outcomes, whose keys' hashes it keeps instead. Then a key it
+// does not hold is absent without asking the database (most reads of a new key: a new command_id,
+// a first report at a cut). The first clear, or too many outcomes, ends complete mode for good.
 class DbState : public events::StateStore {
  public:
-  DbState(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  // `empty`: the state family holds nothing (a new ledger, or one being rebuilt).
+  DbState(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, bool empty)
+      : db_(db), cf_(cf), cache_(kMaxEntries), outcomes_(kMaxOutcomes), complete_(empty) {}
   std::optional<std::string> Get(std::string_view key) const override {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second;
-    std::string v;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
-    // An I/O error reading our own database is fatal to the group being decided; Append
-    // turns it into a Status at the boundary.
-    if (!s.ok() && !s.IsNotFound()) throw std::runtime_error("state read failed: " + s.ToString());
     std::optional<std::string> value;
-    if (s.ok()) value = std::move(v);
-    Remember(std::string(key), value);
+    Read(key, [&](std::string_view v) { value.emplace(v); });
     return value;
+  }
+  bool Read(std::string_view key, events::ValueVisitor fn) const override {
+    std::lock_guard<std::mutex> l(mu_);
+    internal::StateCache::Lookup hit = cache_.Find(key);
+    if (!hit.cached) {
+      const bool outcome = events::IsCommandOutcomeKey(key);
+      if (complete_ && (!outcome || !outcomes_.Contains(internal::StateCache::HashOf(key)))) return false;
+      rocksdb::PinnableSlice v;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
+      // An I/O error reading our own database is fatal to the group being decided; Append
+      // turns it into a Status at the boundary.
+      if (!s.ok() && !s.IsNotFound()) throw std::runtime_error("state read failed: " + s.ToString());
+      if (complete_) {  // a retried command's outcome: not worth keeping
+        if (!s.ok()) return false;
+        fn(v.ToStringView());
+        return true;
+      }
+      hit = s.ok() ? cache_.Put(key, v.ToStringView()) : cache_.Put(key, std::nullopt);
+      if (cache_.clears() > 0) EndCompleteMode();
+    }
+    if (!hit.present) return false;
+    fn(hit.value);
+    return true;
   }
   void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
   void Delete(std::string_view) override { std::abort(); }
@@ -120,29 +142,47 @@ class DbState : public events::StateStore {
   void Apply(const events::MemoryState& writes) {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& [key, value] : writes.entries()) {
-      if (events::IsCommandOutcomeKey(key))
-        cache_.erase(key);
-      else
-        Remember(key, value);
+      if (events::IsCommandOutcomeKey(key)) {
+        // Complete mode never caches an outcome; a deleted one stays in the set (a key the set
+        // holds is only looked up in the database).
+        if (!complete_)
+          cache_.Erase(key);
+        else if (value && !outcomes_.Insert(internal::StateCache::HashOf(key)))
+          EndCompleteMode();
+      } else if (value) {
+        cache_.Put(key, std::string_view(*value));
+      } else {
+        cache_.Put(key, std::nullopt);
+      }
     }
+    if (cache_.clears() > 0) EndCompleteMode();
   }
 
  private:
   static constexpr size_t kMaxEntries = 1 << 20;
-  void Remember(std::string key, std::optional<std::string> value) const {
-    if (cache_.size() >= kMaxEntries) cache_.clear();  // crude, but bounded and always correct
-    cache_.insert_or_assign(std::move(key), std::move(value));
+  // Complete mode ends past 4M outcomes (a set of 64 MiB); on a workload that large the cache of
+  // 2^20 records has usually been cleared already.
+  static constexpr size_t kMaxOutcomes = 1 << 22;
+  // REQUIRES: mu_ held.
+  void EndCompleteMode() const {
+    if (!complete_) return;
+    complete_ = false;
+    outcomes_ = internal::HashSet(0);  // its memory is of no more use
   }
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   mutable std::mutex mu_;
-  mutable std::unordered_map<std::string, std::optional<std::string>, Hash, std::equal_to<>>
-      cache_;  // GUARDED_BY(mu_)
+  mutable internal::StateCache cache_;  // GUARDED_BY(mu_)
+  mutable internal::HashSet outcomes_;  // GUARDED_BY(mu_); the outcomes written, in complete mode
+  mutable bool complete_;               // GUARDED_BY(mu_)
 };
+
+// True when the column family holds no key.
+bool FamilyIsEmpty(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  it->SeekToFirst();
+  return !it->Valid() && it->status().ok();
+}
 
 struct Writer {
   const std::vector<events::Command>* commands = nullptr;
@@ -437,7 +477,7 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   impl->order_cf = impl->handles[2];
   impl->state_cf = impl->handles[3];
   impl->merkle_cf = impl->handles[4];
-  impl->state = std::make_unique<DbState>(db, impl->state_cf);
+  impl->state = std::make_unique<DbState>(db, impl->state_cf, FamilyIsEmpty(db, impl->state_cf));
   std::string v;
   if (db->Get(rocksdb::ReadOptions(), impl->meta_cf, "next_lsn", &v).ok() && v.size() == 8)
     impl->next_lsn = GetU64(v.data());
@@ -614,7 +654,7 @@ Status EmbeddedLedger::RebuildState() {
   VEEDURIA_RETURN_IF_ERROR(
       FromRocks(db->CreateColumnFamily(StateFamilyOptions(), "state", &cf), "creating the decider state"));
   impl_->handles[3] = impl_->state_cf = cf;
-  impl_->state = std::make_unique<DbState>(db, cf);
+  impl_->state = std::make_unique<DbState>(db, cf, /*empty=*/true);
   // Evolve in batches: the overlay reads through to what was already written.
   events::OverlayState overlay(impl_->state.get());
   Status st;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -91,6 +92,37 @@ TEST_F(EmbeddedLedgerTest, RetriesInALaterGroupAreDuplicatesWithoutReopening) {
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ((*refused)[0].outcome, events::Outcome::kRejected);
   EXPECT_EQ((*refused)[0].reason, "command_id_reused");
+}
+
+// What the state cache lends (hits, remembered misses, values overwritten by later groups, outcomes
+// dropped after their group) is what the database holds: read every key before and after reopening.
+TEST_F(EmbeddedLedgerTest, StateReadsThroughTheCacheMatchTheDatabase) {
+  const std::vector<std::string> keys = {"meta",    "s/25",    "s/" + std::string(events::kDirectoryStream),
+                                         "e/25",    "c/req-1", "c/never-sent",
+                                         "u/nobody"};
+  std::map<std::string, std::optional<std::string>> cached;
+  {
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+    for (const auto& k : keys) (void)(*l)->state().Get(k);  // remembered, misses too
+    ASSERT_TRUE((*l)->Append(LeaderChange(1)).ok());        // overwrites some of them
+    for (const auto& k : keys) {
+      cached[k] = (*l)->state().Get(k);
+      std::optional<std::string> lent;
+      const bool found = (*l)->state().Read(k, [&](std::string_view v) { lent.emplace(v); });
+      EXPECT_EQ(found, cached[k].has_value()) << k;
+      EXPECT_EQ(lent, cached[k]) << k;
+      EXPECT_EQ((*l)->state().Contains(k), cached[k].has_value()) << k;
+    }
+  }
+  EXPECT_TRUE(cached["s/" + std::string(events::kDirectoryStream)].has_value());
+  EXPECT_TRUE(cached["e/25"].has_value());
+  EXPECT_TRUE(cached["c/req-1"].has_value());
+  EXPECT_FALSE(cached["c/never-sent"].has_value());
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  for (const auto& k : keys) EXPECT_EQ((*l)->state().Get(k), cached[k]) << k;
 }
 
 TEST_F(EmbeddedLedgerTest, ConcurrentAppendsShareGroupCommitsAndKeepEveryStreamContiguous) {

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,8 @@ namespace veeduria::events {
 using Hash = std::array<uint8_t, 32>;
 
 Hash Sha256(std::string_view bytes);
+// SHA-256 of the concatenation of `parts` (without concatenating them).
+Hash Sha256Parts(std::initializer_list<std::string_view> parts);
 std::string ToHex(const uint8_t* data, size_t n);
 inline std::string ToHex(const Hash& h) { return ToHex(h.data(), h.size()); }
 std::optional<Hash> HashFromHex(std::string_view hex);

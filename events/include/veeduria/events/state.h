@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace veeduria::events {
 
@@ -22,10 +23,36 @@ namespace veeduria::events {
 // ledger and the Kafka deciders record it beside their state and rebuild on a mismatch.
 inline constexpr uint32_t kStateFormat = 2;
 
+// A non-owning reference to a callable taking a record's bytes (what StateStore::Read calls).
+class ValueVisitor {
+ public:
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ValueVisitor>>>
+  ValueVisitor(F&& f)  // NOLINT: implicit, like std::function_ref; REQUIRES: f outlives the visitor
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o, std::string_view v) { (*static_cast<std::remove_reference_t<F>*>(o))(v); }) {}
+  void operator()(std::string_view value) const { call_(obj_, value); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, std::string_view);
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
   virtual std::optional<std::string> Get(std::string_view key) const = 0;
+  // Calls fn with a view of the value of `key` and returns true, or returns false when there is
+  // none: the record is decoded where it lies instead of copied out. The view is valid only during
+  // the call, and fn must not call into this store (a store may hold a lock meanwhile).
+  virtual bool Read(std::string_view key, ValueVisitor fn) const {
+    std::optional<std::string> v = Get(key);
+    if (!v) return false;
+    fn(*v);
+    return true;
+  }
+  bool Contains(std::string_view key) const {
+    return Read(key, [](std::string_view) {});
+  }
   virtual void Put(std::string_view key, std::string value) = 0;
   virtual void Delete(std::string_view key) = 0;
 };
@@ -34,6 +61,7 @@ class StateStore {
 class MemoryState : public StateStore {
  public:
   std::optional<std::string> Get(std::string_view key) const override;
+  bool Read(std::string_view key, ValueVisitor fn) const override;
   void Put(std::string_view key, std::string value) override;
   void Delete(std::string_view key) override;
   // Pending writes; a deleted key maps to nullopt.
@@ -49,6 +77,7 @@ class OverlayState : public StateStore {
  public:
   explicit OverlayState(const StateStore* base) : base_(base) {}
   std::optional<std::string> Get(std::string_view key) const override;
+  bool Read(std::string_view key, ValueVisitor fn) const override;
   void Put(std::string_view key, std::string value) override { writes_.Put(key, std::move(value)); }
   void Delete(std::string_view key) override { writes_.Delete(key); }
   const MemoryState& writes() const { return writes_; }
