@@ -36,8 +36,8 @@ if [[ $mode == postgres ]]; then
 else
   check '[.workloads[].name] == ["gen", "append", "rebuild", "asof", "audit", "verify", "rocksdb_puts", "scan_decode", "sha256"]'
   check '[.workloads[] | select(.name == "asof" or .name == "audit") | .p99_ms >= .p50_ms] == [true, true]'
-  # Each query's own CPU time: measured, and at most its wall time.
-  check '[.workloads[] | select(.name == "asof" or .name == "audit") | .cpu_p50_ms > 0 and .cpu_p99_ms >= .cpu_p50_ms and .cpu_p99_ms <= .p99_ms] == [true, true]'
+  # Each query's own CPU time: measured, and at most its wall time (give or take the two clocks' granularity).
+  check '[.workloads[] | select(.name == "asof" or .name == "audit") | .cpu_p50_ms > 0 and .cpu_p99_ms >= .cpu_p50_ms and .cpu_p99_ms <= .p99_ms * 1.01 + 0.002] == [true, true]'
   check '[.workloads[] | select(.name == "rebuild") | .cpu_p99_ms] == [null]'
   check '.settle_s >= 0'  # the wait for RocksDB's compactions before asof and audit
   check '.ratios.rebuild_vs_rocksdb > 0 and .ratios.append_vs_postgres == null'
