@@ -95,30 +95,90 @@ class WriteLog : public events::StateStore {
 // A row of a sorted run: views into rows held elsewhere (value null: a deletion).
 using RunRow = std::pair<std::string_view, const std::string*>;
 
-// Sorts a run by key; of the rows with equal keys, the last one stays (they are in write order).
-// The sort moves small items holding a key's first 8 bytes as an integer, which decide most
-// comparisons without reading the key (an audit run holds millions of them).
-void SortRun(std::vector<RunRow>* run) {
-  struct Item {
-    uint64_t head;  // the key's first 8 bytes, big-endian, zero-padded
-    uint32_t at;    // in *run
+// The bucket of a key in a run: the key up to its second '/' (i/<entity>/, o/<entity>/,
+// x/<actor>/, chain/<stream>/, g/<entity>/…), or the whole key when it has fewer. Two buckets are
+// never one a proper prefix of the other but when the shorter is a whole key (its only key), so
+// the buckets in name order, each sorted by what follows its name, are the run in key order.
+std::string_view BucketOf(std::string_view key) {
+  const size_t first = key.find('/');
+  if (first == std::string_view::npos) return key;
+  const size_t second = key.find('/', first + 1);
+  return second == std::string_view::npos ? key : key.substr(0, second + 1);
+}
+
+// Sorts `at[0, n)` (indices into `run`, in write order, every key starting with `prefix_size`
+// shared bytes) by key, stably: by merging its ascending stretches (a natural merge sort). Folds
+// write most of a bucket in order (an entity's index rows in time order, a stream's chain entries
+// by sequence), which this sorts in about n comparisons; a bucket of many short stretches is
+// sorted as a whole.
+void SortBucket(const std::vector<RunRow>& run, size_t prefix_size, uint32_t* at, size_t n,
+                std::vector<size_t>* bounds, std::vector<uint32_t>* buffer) {
+  const auto less = [&](uint32_t a, uint32_t b) {
+    return run[a].first.substr(prefix_size) < run[b].first.substr(prefix_size);
   };
-  std::vector<Item> items(run->size());
-  for (size_t i = 0; i < run->size(); ++i) {
-    const std::string_view k = (*run)[i].first;
-    uint64_t head = 0;
-    for (size_t j = 0; j < 8; ++j) head = (head << 8) | (j < k.size() ? static_cast<uint8_t>(k[j]) : 0);
-    items[i] = {head, static_cast<uint32_t>(i)};
+  bounds->assign(1, 0);
+  for (size_t i = 1; i < n; ++i)
+    if (less(at[i], at[i - 1])) bounds->push_back(i);
+  if (bounds->size() == 1) return;  // in order
+  if (bounds->size() > n / 4) {
+    std::stable_sort(at, at + n, less);
+    return;
   }
-  std::stable_sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
-    return a.head != b.head ? a.head < b.head : (*run)[a.at].first < (*run)[b.at].first;
-  });
+  bounds->push_back(n);
+  buffer->resize(n);
+  std::vector<size_t> merged;
+  while (bounds->size() > 2) {
+    merged.assign(1, 0);
+    for (size_t r = 0; r + 1 < bounds->size(); r += 2) {
+      const size_t a = (*bounds)[r], b = (*bounds)[r + 1];
+      const size_t c = r + 2 < bounds->size() ? (*bounds)[r + 2] : b;
+      // std::merge takes from the second stretch only what is strictly less: stable.
+      std::merge(at + a, at + b, at + b, at + c, buffer->data() + a, less);
+      merged.push_back(c);
+    }
+    std::copy(buffer->begin(), buffer->begin() + n, at);
+    bounds->swap(merged);
+  }
+}
+
+// Sorts a run by key; of the rows with equal keys, the last one stays (they are in write order).
+// The rows are grouped by bucket (BucketOf, a hash map of a few thousand names), the buckets
+// sorted by name and each bucket on its own (SortBucket): an audit run holds millions of rows in a
+// few hundred buckets, mostly written in order already.
+void SortRun(std::vector<RunRow>* run) {
+  const size_t n = run->size();
+  std::unordered_map<std::string_view, uint32_t> ids;
+  std::vector<std::string_view> names;
+  std::vector<uint32_t> count;
+  std::vector<uint32_t> bucket(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto [it, fresh] = ids.try_emplace(BucketOf((*run)[i].first), static_cast<uint32_t>(names.size()));
+    if (fresh) {
+      names.push_back(it->first);
+      count.push_back(0);
+    }
+    bucket[i] = it->second;
+    ++count[it->second];
+  }
+  std::vector<uint32_t> order(names.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+  std::vector<uint32_t> start(names.size());
+  for (size_t i = 0, at = 0; i < order.size(); at += count[order[i]], ++i)
+    start[order[i]] = static_cast<uint32_t>(at);
+  std::vector<uint32_t> at(n);
+  {
+    std::vector<uint32_t> fill = start;
+    for (size_t i = 0; i < n; ++i) at[fill[bucket[i]]++] = static_cast<uint32_t>(i);
+  }
+  std::vector<size_t> bounds;
+  std::vector<uint32_t> buffer;
+  for (uint32_t b : order)
+    SortBucket(*run, names[b].size(), at.data() + start[b], count[b], &bounds, &buffer);
   std::vector<RunRow> sorted;
-  sorted.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i)
-    if (i + 1 == items.size() || items[i + 1].head != items[i].head ||
-        (*run)[items[i + 1].at].first != (*run)[items[i].at].first)
-      sorted.push_back((*run)[items[i].at]);
+  sorted.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (i + 1 == n || (*run)[at[i + 1]].first != (*run)[at[i]].first) sorted.push_back((*run)[at[i]]);
   *run = std::move(sorted);
 }
 
