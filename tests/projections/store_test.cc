@@ -367,5 +367,43 @@ TEST(ProjectionStoreTest, BulkModeDropsWhatWasFoldedOverAFailedRun) {
   EXPECT_EQ((*bulk)->Digests(), digests);
 }
 
+// CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own
+// once a partition holds more than one batch): any batch size gives the same rows.
+TEST(CatchUpTest, ReadingAheadGivesTheSameRowsAtAnyBatchSize) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  for (size_t batch : {1, 3, 1000}) {
+    auto store = projections::ProjectionStore::Open((f.dir() / ("b" + std::to_string(batch))).string());
+    ASSERT_TRUE(store.ok());
+    auto r = consumers::CatchUp(f.ledger(), **store, batch);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ((*store)->Digests(), digests) << "batch " << batch;
+  }
+}
+
+// A target that fails its third batch: the catch-up stops there with its status, the reading
+// ahead is ended, and nothing after it is applied.
+TEST(CatchUpTest, AFailedBatchStopsTheReadingAhead) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  class Failing : public events::ProjectionTarget {
+   public:
+    uint64_t NextOffset(std::string_view, uint32_t) const override { return 0; }
+    Status Apply(const std::vector<events::LogEntry>& entries) override {
+      if (++batches == 3) return Status::Unavailable("injected");
+      events += entries.size();
+      return Status::Ok();
+    }
+    int batches = 0;
+    size_t events = 0;
+  } target;
+  auto r = consumers::CatchUp(f.ledger(), target, 2);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(target.batches, 3);
+  EXPECT_EQ(target.events, 4u);
+}
+
 }  // namespace
 }  // namespace veeduria
