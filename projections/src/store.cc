@@ -451,14 +451,14 @@ struct ProjectionStore::Impl {
   // The run of "meta": the offsets and heads, and the chain entries, sorted once (a key met twice,
   // a chain entry of a projection reset and replayed in this run, keeps its last value).
   Status WriteMetaRun(const Run& r, std::vector<rocksdb::IngestExternalFileArg>* args) {
-    std::vector<std::pair<std::string, std::string>> chain_rows;
-    chain_rows.reserve(r.chain.size());
+    std::vector<std::string> hashes;  // the chain entries' values (their keys are viewed in place)
+    hashes.reserve(r.chain.size());
     for (const auto& [key, hash] : r.chain)
-      chain_rows.emplace_back(key, std::string(reinterpret_cast<const char*>(hash.data()), 32));
+      hashes.emplace_back(reinterpret_cast<const char*>(hash.data()), 32);
     std::vector<RunRow> run;
-    run.reserve(r.meta.size() + chain_rows.size());
+    run.reserve(r.meta.size() + hashes.size());
     for (const auto& [key, value] : r.meta) run.push_back({key, &value});
-    for (const auto& [key, value] : chain_rows) run.push_back({key, &value});
+    for (size_t i = 0; i < r.chain.size(); ++i) run.push_back({r.chain[i].first, &hashes[i]});
     SortRun(&run);
     return WriteRun(meta, run, r.number, args);
   }
