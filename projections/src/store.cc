@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "projections_internal.h"
 #include "veeduria/events/render.h"
@@ -86,40 +87,102 @@ class WriteLog : public events::StateStore {
   std::optional<std::string> Get(std::string_view) const override { std::abort(); }
   void Put(std::string_view key, std::string value) override { writes_.emplace_back(key, std::move(value)); }
   void Delete(std::string_view key) override { writes_.emplace_back(key, std::nullopt); }
-  const std::vector<std::pair<std::string, std::optional<std::string>>>& writes() const { return writes_; }
+  using Writes = std::vector<std::pair<std::string, std::optional<std::string>>>;
+  const Writes& writes() const { return writes_; }
+  Writes Take() { return std::exchange(writes_, Writes()); }
   void Clear() { writes_.clear(); }
 
  private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> writes_;
+  Writes writes_;
 };
 
 // A row of a sorted run: views into rows held elsewhere (value null: a deletion).
 using RunRow = std::pair<std::string_view, const std::string*>;
 
-// Sorts a run by key; of the rows with equal keys, the last one stays (they are in write order).
-// The sort moves small items holding a key's first 8 bytes as an integer, which decide most
-// comparisons without reading the key (an audit run holds millions of them).
-void SortRun(std::vector<RunRow>* run) {
-  struct Item {
-    uint64_t head;  // the key's first 8 bytes, big-endian, zero-padded
-    uint32_t at;    // in *run
+// The bucket of a key in a run: the key up to its second '/' (i/<entity>/, o/<entity>/,
+// x/<actor>/, chain/<stream>/, g/<entity>/…), or the whole key when it has fewer. Two buckets are
+// never one a proper prefix of the other but when the shorter is a whole key (its only key), so
+// the buckets in name order, each sorted by what follows its name, are the run in key order.
+std::string_view BucketOf(std::string_view key) {
+  const size_t first = key.find('/');
+  if (first == std::string_view::npos) return key;
+  const size_t second = key.find('/', first + 1);
+  return second == std::string_view::npos ? key : key.substr(0, second + 1);
+}
+
+// Sorts `at[0, n)` (indices into `run`, in write order, every key starting with `prefix_size`
+// shared bytes) by key, stably: by merging its ascending stretches (a natural merge sort). Folds
+// write most of a bucket in order (an entity's index rows in time order, a stream's chain entries
+// by sequence), which this sorts in about n comparisons; a bucket of many short stretches is
+// sorted as a whole.
+void SortBucket(const std::vector<RunRow>& run, size_t prefix_size, uint32_t* at, size_t n,
+                std::vector<size_t>* bounds, std::vector<uint32_t>* buffer) {
+  const auto less = [&](uint32_t a, uint32_t b) {
+    return run[a].first.substr(prefix_size) < run[b].first.substr(prefix_size);
   };
-  std::vector<Item> items(run->size());
-  for (size_t i = 0; i < run->size(); ++i) {
-    const std::string_view k = (*run)[i].first;
-    uint64_t head = 0;
-    for (size_t j = 0; j < 8; ++j) head = (head << 8) | (j < k.size() ? static_cast<uint8_t>(k[j]) : 0);
-    items[i] = {head, static_cast<uint32_t>(i)};
+  bounds->assign(1, 0);
+  for (size_t i = 1; i < n; ++i)
+    if (less(at[i], at[i - 1])) bounds->push_back(i);
+  if (bounds->size() == 1) return;  // in order
+  if (bounds->size() > n / 4) {
+    std::stable_sort(at, at + n, less);
+    return;
   }
-  std::stable_sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
-    return a.head != b.head ? a.head < b.head : (*run)[a.at].first < (*run)[b.at].first;
-  });
+  bounds->push_back(n);
+  buffer->resize(n);
+  std::vector<size_t> merged;
+  while (bounds->size() > 2) {
+    merged.assign(1, 0);
+    for (size_t r = 0; r + 1 < bounds->size(); r += 2) {
+      const size_t a = (*bounds)[r], b = (*bounds)[r + 1];
+      const size_t c = r + 2 < bounds->size() ? (*bounds)[r + 2] : b;
+      // std::merge takes from the second stretch only what is strictly less: stable.
+      std::merge(at + a, at + b, at + b, at + c, buffer->data() + a, less);
+      merged.push_back(c);
+    }
+    std::copy(buffer->begin(), buffer->begin() + n, at);
+    bounds->swap(merged);
+  }
+}
+
+// Sorts a run by key; of the rows with equal keys, the last one stays (they are in write order).
+// The rows are grouped by bucket (BucketOf, a hash map of a few thousand names), the buckets
+// sorted by name and each bucket on its own (SortBucket): an audit run holds millions of rows in a
+// few hundred buckets, mostly written in order already.
+void SortRun(std::vector<RunRow>* run) {
+  const size_t n = run->size();
+  std::unordered_map<std::string_view, uint32_t> ids;
+  std::vector<std::string_view> names;
+  std::vector<uint32_t> count;
+  std::vector<uint32_t> bucket(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto [it, fresh] = ids.try_emplace(BucketOf((*run)[i].first), static_cast<uint32_t>(names.size()));
+    if (fresh) {
+      names.push_back(it->first);
+      count.push_back(0);
+    }
+    bucket[i] = it->second;
+    ++count[it->second];
+  }
+  std::vector<uint32_t> order(names.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+  std::vector<uint32_t> start(names.size());
+  for (size_t i = 0, at = 0; i < order.size(); at += count[order[i]], ++i)
+    start[order[i]] = static_cast<uint32_t>(at);
+  std::vector<uint32_t> at(n);
+  {
+    std::vector<uint32_t> fill = start;
+    for (size_t i = 0; i < n; ++i) at[fill[bucket[i]]++] = static_cast<uint32_t>(i);
+  }
+  std::vector<size_t> bounds;
+  std::vector<uint32_t> buffer;
+  for (uint32_t b : order)
+    SortBucket(*run, names[b].size(), at.data() + start[b], count[b], &bounds, &buffer);
   std::vector<RunRow> sorted;
-  sorted.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i)
-    if (i + 1 == items.size() || items[i + 1].head != items[i].head ||
-        (*run)[items[i + 1].at].first != (*run)[items[i].at].first)
-      sorted.push_back((*run)[items[i].at]);
+  sorted.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (i + 1 == n || (*run)[at[i + 1]].first != (*run)[at[i]].first) sorted.push_back((*run)[at[i]]);
   *run = std::move(sorted);
 }
 
@@ -161,27 +224,36 @@ uint64_t ReadU64(std::string_view s) {
   return v;
 }
 
+// A row of FoldRows: its bytes, or the record decoded from them.
+struct OverlayRow {
+  std::optional<std::string> value;  // the stored bytes unless decoded; nullopt: deleted
+  bool decoded = false;
+  nlohmann::json record;  // when decoded
+};
+using OverlayMap = KeyMap<OverlayRow>;
+
 // The rows one projection has folded and not yet written (one batch; in bulk mode a whole run),
 // over its column family: a hash map, sorted once when written. A record a fold updates in place
 // (UpdateRecord: reviews' r/ rows) stays decoded until then and is encoded once, byte for byte
-// what events::WriteRecord would have stored at each update.
+// what events::WriteRecord would have stored at each update. In bulk mode, the rows of the run
+// being written in the background (frozen: encoded, read-only) lie between it and the database.
 class FoldRows : public events::StateStore, public DecodedRecords {
  public:
   explicit FoldRows(const DbRows* base) : base_(base) {}
   std::optional<std::string> Get(std::string_view key) const override {
     auto it = rows_.find(key);
-    if (it == rows_.end()) return base_->Get(key);
+    if (it == rows_.end()) return Below(key);
     if (it->second.decoded) return Encode(it->second.record);
     return it->second.value;
   }
   void Put(std::string_view key, std::string value) override {
-    Row& row = At(key);
+    OverlayRow& row = At(key);
     row.value = std::move(value);
     row.decoded = false;
     row.record = nullptr;
   }
   void Delete(std::string_view key) override {
-    Row& row = At(key);
+    OverlayRow& row = At(key);
     row.value.reset();
     row.decoded = false;
     row.record = nullptr;
@@ -189,12 +261,12 @@ class FoldRows : public events::StateStore, public DecodedRecords {
   nlohmann::json& MutableRecord(std::string_view key) override {
     auto it = rows_.find(key);
     if (it == rows_.end()) {
-      Row& row = rows_[std::string(key)];
-      if (auto v = base_->Get(key)) row.record = nlohmann::json::from_msgpack(*v);
+      OverlayRow& row = rows_[std::string(key)];
+      if (auto v = Below(key)) row.record = nlohmann::json::from_msgpack(*v);
       row.decoded = true;
       return row.record;
     }
-    Row& row = it->second;
+    OverlayRow& row = it->second;
     if (!row.decoded) {
       if (row.value) row.record = nlohmann::json::from_msgpack(*row.value);
       row.value.reset();
@@ -205,35 +277,48 @@ class FoldRows : public events::StateStore, public DecodedRecords {
   // Every row, encoded, in no particular order (value nullopt: a deletion).
   template <typename Fn>
   void ForEach(Fn&& fn) {
-    for (auto& [key, row] : rows_) {
+    EncodeAll();
+    for (const auto& [key, row] : rows_) fn(key, row.value);
+  }
+  // Hands every row over, encoded; the overlay is empty after.
+  OverlayMap Take() {
+    EncodeAll();
+    return std::exchange(rows_, OverlayMap());
+  }
+  // Rows read below this overlay's and above the database's (null: none). REQUIRES: `frozen`
+  // (encoded rows) is not modified while set.
+  void SetFrozen(const OverlayMap* frozen) { frozen_ = frozen; }
+  size_t size() const { return rows_.size(); }
+  void Clear() { rows_.clear(); }
+
+ private:
+  static std::string Encode(const nlohmann::json& record) {
+    const std::vector<uint8_t> v = nlohmann::json::to_msgpack(record);
+    return std::string(v.begin(), v.end());
+  }
+  void EncodeAll() {
+    for (auto& [key, row] : rows_)
       if (row.decoded) {
         row.value = Encode(row.record);
         row.record = nullptr;
         row.decoded = false;
       }
-      fn(key, row.value);
+  }
+  std::optional<std::string> Below(std::string_view key) const {
+    if (frozen_) {
+      auto it = frozen_->find(key);
+      if (it != frozen_->end()) return it->second.value;
     }
+    return base_->Get(key);
   }
-  size_t size() const { return rows_.size(); }
-  void Clear() { rows_.clear(); }
-
- private:
-  struct Row {
-    std::optional<std::string> value;  // the stored bytes unless decoded; nullopt: deleted
-    bool decoded = false;
-    nlohmann::json record;  // when decoded
-  };
-  static std::string Encode(const nlohmann::json& record) {
-    const std::vector<uint8_t> v = nlohmann::json::to_msgpack(record);
-    return std::string(v.begin(), v.end());
-  }
-  Row& At(std::string_view key) {
+  OverlayRow& At(std::string_view key) {
     auto it = rows_.find(key);
-    if (it == rows_.end()) it = rows_.emplace(std::string(key), Row{}).first;
+    if (it == rows_.end()) it = rows_.emplace(std::string(key), OverlayRow{}).first;
     return it->second;
   }
   const DbRows* base_;
-  KeyMap<Row> rows_;
+  const OverlayMap* frozen_ = nullptr;
+  OverlayMap rows_;
 };
 
 // One projection folding batches: its rows, the heads of the streams it has seen and, in bulk
@@ -248,6 +333,23 @@ struct Target {
   std::map<std::pair<std::string, uint32_t>, uint64_t> offsets;  // bulk: next offset, not yet written
   std::vector<char> applied;                                     // per entry of the batch
   Status status;
+};
+
+// What a sorted run writes: each projection's rows, and in "meta" their heads and offsets and
+// the chain entries of the events they applied. Bulk mode freezes one every bulk_events events
+// and writes it on a background thread while the next batches fold; those folds read its
+// overlay rows (FoldRows::SetFrozen), so nothing of it changes until it is ingested.
+struct Run {
+  struct Part {
+    Target* target;  // whose overlay reads `rows` meanwhile
+    rocksdb::ColumnFamilyHandle* cf;
+    OverlayMap rows;       // encoded
+    WriteLog::Writes log;  // a writes-only projection's, which no fold reads
+  };
+  uint64_t number = 0;  // in this process (file names)
+  std::vector<Part> parts;
+  std::vector<std::pair<std::string, std::string>> meta;  // heads and offsets
+  std::vector<std::pair<std::string, events::Hash>> chain;
 };
 
 }  // namespace
@@ -271,11 +373,18 @@ struct ProjectionStore::Impl {
   // so do the chain entries of what they applied; nothing is written until FlushBulk().
   std::map<std::string, std::unique_ptr<Target>, std::less<>> bulk;
   std::vector<std::pair<std::string, events::Hash>> bulk_chain;
-  uint64_t bulk_events = 0;     // applied since the last run was written
-  uint64_t bulk_runs = 0;       // runs written by this process (file names)
+  uint64_t bulk_events = 0;     // applied since the last run was frozen
+  uint64_t bulk_runs = 0;       // runs frozen by this process (file names)
   uint64_t compacted_runs = 0;  // bulk_runs when the temporal families were last compacted
+  // The run being written and ingested by `writer` (at most one; null when none), and how that
+  // ended (read after joining). Only the writer touches them meanwhile, and only to read, but for
+  // the writes-only logs it frees once written.
+  std::unique_ptr<Run> writing;
+  std::thread writer;
+  Status writer_status;
 
   ~Impl() {
+    if (writer.joinable()) writer.join();  // a run frozen is ingested whole, with its offsets
     rows.clear();
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   }
@@ -323,18 +432,23 @@ struct ProjectionStore::Impl {
     if (!db->Get(rocksdb::ReadOptions(), meta, key, &v).ok()) return std::nullopt;
     return v;
   }
+  // Drops what bulk mode holds unwritten, as a crash would. A run being written is let finish:
+  // ingested or not, the store then holds a consistent state, and offsets are read from it again.
   void DropBulk() {
+    (void)Reap();
     bulk.clear();
     bulk_chain.clear();
     bulk_events = 0;
   }
   // Writes a sorted run of `rows` (keys strictly increasing; nullopt: a deletion) for `cf`.
-  Status WriteRun(rocksdb::ColumnFamilyHandle* cf, const std::vector<RunRow>& rows,
+  Status WriteRun(rocksdb::ColumnFamilyHandle* cf, const std::vector<RunRow>& rows, uint64_t number,
                   std::vector<rocksdb::IngestExternalFileArg>* args) {
     if (rows.empty()) return Status::Ok();
+    // The file's pages stay in the page cache (RocksDB's default drops them every MB with an
+    // fadvise, 1.6% of a rebuild's CPU): the file is read right after, by the digests and queries.
     rocksdb::SstFileWriter w(rocksdb::EnvOptions(), rocksdb::Options(db->GetDBOptions(), db->GetOptions(cf)),
-                             cf);
-    const std::string path = bulk_dir + "/" + cf->GetName() + "-" + std::to_string(bulk_runs) + ".sst";
+                             cf, /*invalidate_page_cache=*/false);
+    const std::string path = bulk_dir + "/" + cf->GetName() + "-" + std::to_string(number) + ".sst";
     VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Open(path), "opening " + path));
     for (const auto& [key, value] : rows) {
       rocksdb::Status s = value ? w.Put(key, *value) : w.Delete(key);
@@ -348,85 +462,115 @@ struct ProjectionStore::Impl {
     args->push_back(std::move(arg));
     return Status::Ok();
   }
-  // The run of "meta": every projection's offsets and heads, and the chain entries, sorted once
-  // (a key met twice, a chain entry of a projection reset and replayed in this run, keeps its
-  // last value).
-  Status WriteMetaRun(std::vector<rocksdb::IngestExternalFileArg>* args) {
-    std::vector<std::pair<std::string, std::string>> meta_rows;
-    meta_rows.reserve(bulk_chain.size());
+  // The run of "meta": the offsets and heads, and the chain entries, sorted once (a key met twice,
+  // a chain entry of a projection reset and replayed in this run, keeps its last value).
+  Status WriteMetaRun(const Run& r, std::vector<rocksdb::IngestExternalFileArg>* args) {
+    std::vector<std::string> hashes;  // the chain entries' values (their keys are viewed in place)
+    hashes.reserve(r.chain.size());
+    for (const auto& [key, hash] : r.chain)
+      hashes.emplace_back(reinterpret_cast<const char*>(hash.data()), 32);
+    std::vector<RunRow> run;
+    run.reserve(r.meta.size() + hashes.size());
+    for (const auto& [key, value] : r.meta) run.push_back({key, &value});
+    for (size_t i = 0; i < r.chain.size(); ++i) run.push_back({r.chain[i].first, &hashes[i]});
+    SortRun(&run);
+    return WriteRun(meta, run, r.number, args);
+  }
+  // Takes what bulk mode holds (rows, chain entries) into a run, with a copy of the heads and
+  // offsets as they are now; the folds go on in empty overlays.
+  std::unique_ptr<Run> Freeze() {
+    auto r = std::make_unique<Run>();
+    r->number = bulk_runs++;
     for (auto& [name, t] : bulk) {
       for (const auto& [stream, head] : t->heads) {
         std::string v = U64(head.first);
         v.append(reinterpret_cast<const char*>(head.second.data()), 32);
-        meta_rows.emplace_back(HeadKey(name, stream), std::move(v));
+        r->meta.emplace_back(HeadKey(name, stream), std::move(v));
       }
       for (const auto& [where, next] : t->offsets)
-        meta_rows.emplace_back(OffsetKey(name, where.first, where.second), U64(next));
+        r->meta.emplace_back(OffsetKey(name, where.first, where.second), U64(next));
+      r->parts.push_back({t.get(), rows.at(name)->cf(), t->overlay.Take(), t->log.Take()});
     }
-    for (const auto& [key, hash] : bulk_chain)
-      meta_rows.emplace_back(key, std::string(reinterpret_cast<const char*>(hash.data()), 32));
-    std::vector<RunRow> run;
-    run.reserve(meta_rows.size());
-    for (const auto& [key, value] : meta_rows) run.push_back({key, &value});
-    SortRun(&run);
-    return WriteRun(meta, run, args);
+    r->chain = std::exchange(bulk_chain, {});
+    bulk_events = 0;
+    return r;
   }
-  // Writes what bulk mode holds as one sorted run per column family (rows, then offsets, heads
-  // and chain entries in "meta") and ingests them in one atomic step: after a crash either all of
-  // it is there with its offsets, or none of it.
-  Status FlushBulk() {
-    if (bulk_events == 0) return Status::Ok();
+  // Writes a run as one sorted SST per column family (`threads` of them at once) and ingests them
+  // in one atomic step: after a crash either all of it is there with its offsets, or none of it.
+  // With `free_logs`, each writes-only log is freed once its file is written.
+  Status WriteAndIngest(Run& r, size_t threads, bool free_logs) {
     std::error_code ec;
     std::filesystem::create_directories(bulk_dir, ec);
-    // One run per projection and one of "meta", written in parallel (sorting the audit index is
-    // the longest).
-    std::vector<std::pair<const std::string*, Target*>> jobs;
-    for (auto& [name, t] : bulk) jobs.emplace_back(&name, t.get());
-    std::vector<std::vector<rocksdb::IngestExternalFileArg>> job_args(jobs.size() + 1);
-    std::vector<Status> job_status(jobs.size() + 1);
+    const size_t jobs = r.parts.size() + 1;  // the last: "meta"
+    std::vector<std::vector<rocksdb::IngestExternalFileArg>> job_args(jobs);
+    std::vector<Status> job_status(jobs);
     std::atomic<size_t> next_job{0};
     auto worker = [&] {
-      for (size_t i; (i = next_job++) <= jobs.size();) {
-        if (i == jobs.size()) {
-          job_status[i] = WriteMetaRun(&job_args[i]);
+      for (size_t i; (i = next_job++) < jobs;) {
+        if (i == r.parts.size()) {
+          job_status[i] = WriteMetaRun(r, &job_args[i]);
           continue;
         }
-        Target& t = *jobs[i].second;
+        Run::Part& part = r.parts[i];
         // The overlay's rows or the log's in the order written (a projection writes one of the
         // two), sorted by key; the last write of a key wins (stable sort, then the last of each
         // run of equal keys).
-        std::vector<RunRow> run;
-        run.reserve(t.overlay.size() + t.log.writes().size());
-        t.overlay.ForEach([&](std::string_view key, const std::optional<std::string>& value) {
-          run.push_back({key, value ? &*value : nullptr});
-        });
-        for (const auto& [key, value] : t.log.writes()) run.push_back({key, value ? &*value : nullptr});
-        SortRun(&run);
-        job_status[i] = WriteRun(rows.at(*jobs[i].first)->cf(), run, &job_args[i]);
+        {
+          std::vector<RunRow> run;
+          run.reserve(part.rows.size() + part.log.size());
+          for (const auto& [key, row] : part.rows) run.push_back({key, row.value ? &*row.value : nullptr});
+          for (const auto& [key, value] : part.log) run.push_back({key, value ? &*value : nullptr});
+          SortRun(&run);
+          job_status[i] = WriteRun(part.cf, run, r.number, &job_args[i]);
+        }
+        if (free_logs) WriteLog::Writes().swap(part.log);
       }
     };
-    const size_t threads =
-        std::min<size_t>(jobs.size() + 1, std::max(1u, std::thread::hardware_concurrency()));
+    threads = std::min(threads, jobs);
     std::vector<std::thread> pool;
     for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
     worker();
     for (auto& th : pool) th.join();
     std::vector<rocksdb::IngestExternalFileArg> args;
+    Status failed;
     for (size_t i = 0; i < job_args.size(); ++i) {
-      VEEDURIA_RETURN_IF_ERROR(job_status[i]);
+      if (failed.ok() && !job_status[i].ok()) failed = job_status[i];
       for (auto& a : job_args[i]) args.push_back(std::move(a));
     }
-    ++bulk_runs;
-    const rocksdb::Status s = db->IngestExternalFiles(args);
+    if (failed.ok() && options.before_ingest) failed = options.before_ingest(r.number);
+    const rocksdb::Status s = failed.ok() ? db->IngestExternalFiles(args) : rocksdb::Status::OK();
     for (const auto& a : args)
       for (const auto& f : a.external_files) std::filesystem::remove(f, ec);
-    VEEDURIA_RETURN_IF_ERROR(FromRocks(s, "ingesting a sorted run of the projections"));
-    for (auto& [name, t] : bulk) {
-      t->overlay.Clear();
-      t->log.Clear();
+    VEEDURIA_RETURN_IF_ERROR(failed);
+    return FromRocks(s, "ingesting a sorted run of the projections");
+  }
+  // Waits for the run being written, if any; how its writing ended.
+  Status Reap() {
+    if (!writer.joinable()) return Status::Ok();
+    writer.join();
+    for (auto& [name, t] : bulk) t->overlay.SetFrozen(nullptr);
+    writing.reset();
+    return std::exchange(writer_status, Status::Ok());
+  }
+  // Writes what bulk mode holds as a sorted run: now (Flush), or `background`, on a thread of its
+  // own while the next batches fold (Apply, every bulk_events events). Runs are ingested in the
+  // order they were frozen, one at a time, so the offsets stored are always those of the rows
+  // stored. A run that fails drops what was folded over it.
+  Status FlushBulk(bool background = false) {
+    if (Status in_flight = Reap(); !in_flight.ok()) {
+      DropBulk();
+      return in_flight;
     }
-    bulk_chain.clear();
-    bulk_events = 0;
+    if (bulk_events == 0) return Status::Ok();
+    std::unique_ptr<Run> r = Freeze();
+    if (!background) {
+      Status s = WriteAndIngest(*r, std::max(1u, std::thread::hardware_concurrency()), false);
+      if (!s.ok()) DropBulk();
+      return s;
+    }
+    for (Run::Part& part : r->parts) part.target->overlay.SetFrozen(&part.rows);
+    writing = std::move(r);
+    writer = std::thread([this] { writer_status = WriteAndIngest(*writing, 1, true); });
     return Status::Ok();
   }
   Status DropRows(const std::string& name) {
@@ -592,6 +736,9 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     }
     for (auto it = impl_->bulk_chain.rbegin(); it != impl_->bulk_chain.rend(); ++it)
       if (it->first == key) return it->second;
+    if (impl_->writing)  // the run being written: not in the index yet
+      for (auto it = impl_->writing->chain.rbegin(); it != impl_->writing->chain.rend(); ++it)
+        if (it->first == key) return it->second;
     for (size_t i = 0; i < upto; ++i)
       if (refs[i].env->stream_seq() == seq && Str(refs[i].env->stream()) == stream) return refs[i].hash;
     return std::nullopt;
@@ -682,7 +829,7 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
                                        refs[i].hash);
     impl_->bulk_events += entries.size();
     applied_ += entries.size();
-    if (impl_->bulk_events >= impl_->options.bulk_events) return impl_->FlushBulk();
+    if (impl_->bulk_events >= impl_->options.bulk_events) return impl_->FlushBulk(/*background=*/true);
     return Status::Ok();
   }
 
@@ -743,6 +890,10 @@ Status ProjectionStore::SetBulkEvents(uint64_t n) {
 }
 
 Status ProjectionStore::Reset(std::string_view projection) {
+  if (Status in_flight = impl_->Reap(); !in_flight.ok()) {
+    impl_->DropBulk();
+    return in_flight;
+  }
   if (projection.empty()) impl_->DropBulk();
   for (const Projection* p : AllProjections())
     if (projection.empty() || p->name() == projection) {

@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/metadata.h>
 
+#include <future>
 #include <optional>
 #include <string_view>
 
@@ -280,6 +281,162 @@ TEST(ProjectionStoreTest, BulkModeSkipsReDeliveriesAndStopsOnForks) {
   EXPECT_NE(s.ToString().find(events::ToHex(theirs->hash)), std::string::npos) << s.ToString();
   // What it held is dropped, as after a crash: it resumes from the stored offsets (none).
   EXPECT_EQ((*bulk)->NextOffset(fork.position.topic, fork.position.partition), 0u);
+}
+
+// Every entry of the log, partition by partition, as CatchUp hands them over.
+std::vector<std::vector<events::LogEntry>> AllPartitions(const producers::EmbeddedLedger& ledger) {
+  std::vector<std::vector<events::LogEntry>> all;
+  for (std::string_view topic : {events::kDirectoryTopic, events::kEventsTopic})
+    for (uint32_t p = 0; p < ledger.partitions(topic); ++p) all.push_back(Partition(ledger, topic, p));
+  return all;
+}
+
+// Holds the writer of bulk run `run` until Release() or its own end, so that a test sees the
+// store while that run is being written. Declare it after the store it holds, so that it releases
+// the writer before the store waits for it.
+class RunLatch {
+ public:
+  explicit RunLatch(uint64_t run) : run_(run), released_(release_.get_future().share()) {}
+  ~RunLatch() { Release(); }
+  std::function<Status(uint64_t)> Hook() const {
+    return [run = run_, released = released_](uint64_t r) {
+      if (r == run) released.wait();
+      return Status::Ok();
+    };
+  }
+  void Release() {
+    if (!done_) release_.set_value();
+    done_ = true;
+  }
+
+ private:
+  const uint64_t run_;
+  std::promise<void> release_;
+  std::shared_future<void> released_;
+  bool done_ = false;
+};
+
+// A run is written in the background while the next batches fold: their read-modify-write rows
+// (users, reviews, compliance) read the rows of the run being written, which readers do not see
+// until it is ingested; the rebuild ends identical to the incremental projection.
+TEST(ProjectionStoreTest, BulkModeFoldsOverARunBeingWritten) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  std::unique_ptr<projections::ProjectionStore> bulk;
+  RunLatch latch(0);
+  auto opened = projections::ProjectionStore::Open((f.dir() / "bulk").string(),
+                                                   {.bulk_events = 10, .before_ingest = latch.Hook()});
+  ASSERT_TRUE(opened.ok());
+  bulk = std::move(*opened);
+  const auto partitions = AllPartitions(f.ledger());
+  const auto& directory = partitions.at(0);
+  ASSERT_GT(directory.size(), 20u);
+  ASSERT_TRUE(bulk->Apply({directory.begin(), directory.begin() + 10}).ok());  // run 0, held
+  // Fewer than bulk_events: no other run is due (it would wait for run 0).
+  ASSERT_TRUE(bulk->Apply({directory.begin() + 10, directory.begin() + 19}).ok());  // folds over it
+  EXPECT_EQ(bulk->NextOffset(events::kDirectoryTopic, 0), 19u);
+  EXPECT_TRUE(Empty(bulk->rows("users")));  // run 0 is not ingested yet
+  EXPECT_TRUE(Empty(bulk->rows("audit")));
+  latch.Release();
+  ASSERT_TRUE(bulk->Apply({directory.begin() + 19, directory.end()}).ok());
+  for (size_t i = 1; i < partitions.size(); ++i)
+    for (size_t at = 0; at < partitions[i].size(); at += 7)  // a run every other batch
+      ASSERT_TRUE(bulk->Apply({partitions[i].begin() + at,
+                               partitions[i].begin() + std::min(at + 7, partitions[i].size())})
+                      .ok());
+  ASSERT_TRUE(bulk->Flush().ok());
+  EXPECT_EQ(bulk->Digests(), digests);
+}
+
+// A store closed while a run is being written (as a crash after its ingest): that run is
+// durable with its offsets, what was folded after it is not, and a catch-up from there ends
+// identical.
+TEST(ProjectionStoreTest, BulkModeClosedBetweenRunsResumesAfterTheLastRun) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  const std::string dir = (f.dir() / "bulk").string();
+  const auto directory = Partition(f.ledger(), events::kDirectoryTopic, 0);
+  ASSERT_GT(directory.size(), 20u);
+  {
+    auto bulk = projections::ProjectionStore::Open(dir, {.bulk_events = 10});
+    ASSERT_TRUE(bulk.ok());
+    ASSERT_TRUE((*bulk)->Apply({directory.begin(), directory.begin() + 12}).ok());  // run 0
+    ASSERT_TRUE((*bulk)->Apply({directory.begin() + 12, directory.begin() + 15}).ok());
+    EXPECT_EQ((*bulk)->NextOffset(events::kDirectoryTopic, 0), 15u);
+  }  // closed without Flush
+  auto reopened = projections::ProjectionStore::Open(dir, {.bulk_events = 10});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->NextOffset(events::kDirectoryTopic, 0), 12u);
+  EXPECT_FALSE(Empty((*reopened)->rows("users")));
+  ASSERT_TRUE(consumers::CatchUp(f.ledger(), **reopened, 5).ok());
+  EXPECT_EQ((*reopened)->Digests(), digests);
+}
+
+// A run that fails to be written (here: before its ingest) fails the next write of a run, and
+// drops what was folded over it: the store resumes from the offsets it holds, and ends identical.
+TEST(ProjectionStoreTest, BulkModeDropsWhatWasFoldedOverAFailedRun) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  const std::string dir = (f.dir() / "bulk").string();
+  const auto directory = Partition(f.ledger(), events::kDirectoryTopic, 0);
+  ASSERT_GT(directory.size(), 25u);
+  auto bulk = projections::ProjectionStore::Open(
+      dir, {.bulk_events = 10, .before_ingest = [](uint64_t run) {
+              return run == 1 ? Status::IOError("disk full (injected)") : Status::Ok();
+            }});
+  ASSERT_TRUE(bulk.ok());
+  ASSERT_TRUE((*bulk)->Apply({directory.begin(), directory.begin() + 10}).ok());       // run 0
+  ASSERT_TRUE((*bulk)->Apply({directory.begin() + 10, directory.begin() + 20}).ok());  // run 1
+  ASSERT_TRUE((*bulk)->Apply({directory.begin() + 20, directory.begin() + 25}).ok());
+  const Status s = (*bulk)->Flush();
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+  EXPECT_EQ((*bulk)->NextOffset(events::kDirectoryTopic, 0), 10u);  // run 0's
+  ASSERT_TRUE(consumers::CatchUp(f.ledger(), **bulk, 5).ok());      // runs 2, 3…
+  EXPECT_EQ((*bulk)->Digests(), digests);
+}
+
+// CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own
+// once a partition holds more than one batch): any batch size gives the same rows.
+TEST(CatchUpTest, ReadingAheadGivesTheSameRowsAtAnyBatchSize) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  for (size_t batch : {1, 3, 1000}) {
+    auto store = projections::ProjectionStore::Open((f.dir() / ("b" + std::to_string(batch))).string());
+    ASSERT_TRUE(store.ok());
+    auto r = consumers::CatchUp(f.ledger(), **store, batch);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ((*store)->Digests(), digests) << "batch " << batch;
+  }
+}
+
+// A target that fails its third batch: the catch-up stops there with its status, the reading
+// ahead is ended, and nothing after it is applied.
+TEST(CatchUpTest, AFailedBatchStopsTheReadingAhead) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  class Failing : public events::ProjectionTarget {
+   public:
+    uint64_t NextOffset(std::string_view, uint32_t) const override { return 0; }
+    Status Apply(const std::vector<events::LogEntry>& entries) override {
+      if (++batches == 3) return Status::Unavailable("injected");
+      events += entries.size();
+      return Status::Ok();
+    }
+    int batches = 0;
+    size_t events = 0;
+  } target;
+  auto r = consumers::CatchUp(f.ledger(), target, 2);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(target.batches, 3);
+  EXPECT_EQ(target.events, 4u);
 }
 
 }  // namespace

@@ -15,9 +15,11 @@
 // their rows in memory from batch to batch (no read of the database for a row folded before, and
 // a row updated by many events is written once), and every bulk_events events, and at Flush(),
 // they are written as sorted runs (SST files), rows with offsets, heads and chain entries,
-// ingested in one atomic step. What was applied since the last run is neither durable nor
-// visible to readers until then; a crash, a fold error or closing the store without Flush()
-// drops it, and the next catch-up resumes from the stored offsets.
+// ingested in one atomic step. Every bulk_events events the run is written on a background thread
+// while the next batches fold over its rows (at most one such run; Flush() waits for it). What
+// was applied since the last run was ingested is neither durable nor visible to readers until
+// then; a crash, a fold error or closing the store without Flush() drops what no run holds yet
+// (a run being written is ingested first), and the next catch-up resumes from the stored offsets.
 
 #include <functional>
 #include <memory>
@@ -32,10 +34,16 @@ namespace veeduria::projections {
 
 struct StoreOptions {
   // 0 (default): every Apply commits its batch. N > 0: bulk mode, a sorted run every N events.
-  // The rows held meanwhile are bounded by N (about 1–2 KB per event with the audit index).
+  // The rows held meanwhile are bounded by 2N, a run being written and the next being folded
+  // (about 1–2 KB per event with the audit index).
   uint64_t bulk_events = 0;
+  // Tests only (null by default): called on the thread that writes a bulk run (`run` counts the
+  // runs of this store from 0) once its files are written, before they are ingested; a failure
+  // fails the run as an I/O error would.
+  std::function<Status(uint64_t run)> before_ingest;
 };
-// What `veeduria rebuild` and the benchmarks use: ~0.5–1 GB held at most.
+// What `veeduria rebuild` and the benchmarks use: ~1–2 GB held at most (two runs: one being
+// written, one being folded).
 inline constexpr uint64_t kRebuildBulkEvents = 1 << 19;
 
 class ProjectionStore : public events::ProjectionTarget {
