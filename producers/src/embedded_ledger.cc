@@ -159,10 +159,13 @@ class DbState : public events::StateStore {
   }
 
  private:
-  static constexpr size_t kMaxEntries = 1 << 20;
-  // Complete mode ends past 4M outcomes (a set of 64 MiB); on a workload that large the cache of
-  // 2^20 records has usually been cleared already.
-  static constexpr size_t kMaxOutcomes = 1 << 22;
+  // Room for a national term's decider state (about 6M records: goals, yearly programming and
+  // reports; some 1.5 GB with their values) and for its outcomes (7.3M, a set of 256 MiB at
+  // most), so that a national append stays in complete mode and its misses never search the
+  // database; both grow as they fill. Past that the cache is cleared when full and complete mode
+  // ends.
+  static constexpr size_t kMaxEntries = 1 << 23;
+  static constexpr size_t kMaxOutcomes = 1 << 24;
   // REQUIRES: mu_ held.
   void EndCompleteMode() const {
     if (!complete_) return;

@@ -33,20 +33,14 @@ class StateCache {
     std::string_view value;  // REQUIRES: valid only until the next modification of the cache
   };
 
-  // At most `max_entries` entries (rounded up to a power of two); Put clears the cache when it
-  // is full — crude, but bounded and always correct, since the database holds every record.
+  // At most `max_entries` entries (rounded up to a power of two); the table starts small and
+  // doubles as it fills, and Put clears the cache when it is full — crude, but bounded and always
+  // correct, since the database holds every record.
   explicit StateCache(size_t max_entries) {
     size_t cap = 16;
     while (cap < 2 * max_entries) cap <<= 1;  // load factor at most 1/2
-    // The slots are probed at random: on 2 MiB pages (transparent huge pages, where the kernel
-    // grants them) a probe costs one cache miss instead of a TLB walk and a miss.
-    const size_t bytes = std::max<size_t>(cap * sizeof(Slot), kHugePage);
-    slots_ = static_cast<Slot*>(std::aligned_alloc(kHugePage, bytes));
-    if (!slots_) std::abort();
-    madvise(slots_, bytes, MADV_HUGEPAGE);
-    for (size_t i = 0; i < cap; ++i) slots_[i] = Slot{};
-    mask_ = cap - 1;
     max_entries_ = cap / 2;
+    Allocate(std::min(cap, kFirstSlots));
   }
   ~StateCache() {
     Clear();
@@ -77,11 +71,14 @@ class StateCache {
         if (size_ >= max_entries_) {
           Clear();
           ++clears_;
-          InsertIntoEmpty(e, h);
+        } else if (2 * (size_ + 1) > mask_ + 1) {
+          Grow();
+        } else {
+          s = Slot{h, e};
+          ++size_;
           return out;
         }
-        s = Slot{h, e};
-        ++size_;
+        InsertIntoEmpty(e, h);
         return out;
       }
       if (s.hash == h && s.entry->Key() == key) {
@@ -175,15 +172,37 @@ class StateCache {
     Entry* entry = nullptr;
   };
 
-  // Into a table just cleared: the entry is already made.
+  // Into a table with room for it and no entry of its key: the entry is already made.
   void InsertIntoEmpty(Entry* e, uint64_t h) {
     size_t i = h & mask_;
     while (slots_[i].entry) i = (i + 1) & mask_;
     slots_[i] = Slot{h, e};
     ++size_;
   }
+  // An empty table of `cap` slots. The slots are probed at random: on 2 MiB pages (transparent
+  // huge pages, where the kernel grants them) a probe costs one cache miss instead of a TLB walk
+  // and a miss.
+  void Allocate(size_t cap) {
+    const size_t bytes = std::max<size_t>(cap * sizeof(Slot), kHugePage);
+    slots_ = static_cast<Slot*>(std::aligned_alloc(kHugePage, bytes));
+    if (!slots_) std::abort();
+    madvise(slots_, bytes, MADV_HUGEPAGE);
+    for (size_t i = 0; i < cap; ++i) slots_[i] = Slot{};
+    mask_ = cap - 1;
+  }
+  // Twice the slots, the entries moved by their stored hashes.
+  void Grow() {
+    Slot* old = slots_;
+    const size_t old_cap = mask_ + 1;
+    Allocate(2 * old_cap);
+    size_ = 0;
+    for (size_t i = 0; i < old_cap; ++i)
+      if (old[i].entry) InsertIntoEmpty(old[i].entry, old[i].hash);
+    std::free(old);
+  }
 
   static constexpr size_t kHugePage = 2 << 20;
+  static constexpr size_t kFirstSlots = kHugePage / sizeof(Slot);  // one huge page
   Slot* slots_ = nullptr;
   size_t mask_ = 0;
   size_t size_ = 0;

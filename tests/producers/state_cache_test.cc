@@ -80,6 +80,22 @@ TEST(StateCacheTest, ClearsWhenFull) {
   EXPECT_EQ(c.Find("new").value, "x");
 }
 
+// The table starts at one huge page of slots (131,072: room for 65,536 entries) and doubles as it
+// fills: past that, every entry stays reachable, erasures included, and nothing is cleared.
+TEST(StateCacheTest, GrowsUntilItsLimitBeforeClearing) {
+  StateCache c(1 << 20);
+  constexpr int kKeys = 300000;
+  for (int i = 0; i < kKeys; ++i) c.Put("r/" + std::to_string(i), std::string_view(std::to_string(i)));
+  for (int i = 0; i < kKeys; i += 3) c.Erase("r/" + std::to_string(i));
+  EXPECT_EQ(c.clears(), 0u);
+  EXPECT_EQ(c.size(), static_cast<size_t>(kKeys - (kKeys + 2) / 3));
+  for (int i = 0; i < kKeys; ++i) {
+    const StateCache::Lookup l = c.Find("r/" + std::to_string(i));
+    ASSERT_EQ(l.cached, i % 3 != 0) << i;
+    if (l.cached) ASSERT_EQ(l.value, std::to_string(i));
+  }
+}
+
 // Random puts, overwrites, misses and erasures against a std::map.
 TEST(StateCacheTest, AgreesWithAMap) {
   StateCache c(1 << 12);
