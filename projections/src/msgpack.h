@@ -103,35 +103,26 @@ class MsgpackWriter {
     return *this;
   }
   // A map of `n` entries: then n × (Str(key), value).
-  MsgpackWriter& Map(size_t n) {
-    if (n <= 15) {
-      out_ += static_cast<char>(0x80 | n);
-    } else if (n <= 0xffff) {
-      out_ += '\xde';
-      Be(n, 2);
-    } else {
-      out_ += '\xdf';
-      Be(n, 4);
-    }
-    return *this;
-  }
+  MsgpackWriter& Map(size_t n) { return Container(n, 0x80, '\xde', '\xdf'); }
   // An array of `n` elements: then n values.
-  MsgpackWriter& Array(size_t n) {
-    if (n <= 15) {
-      out_ += static_cast<char>(0x90 | n);
-    } else if (n <= 0xffff) {
-      out_ += '\xdc';
-      Be(n, 2);
-    } else {
-      out_ += '\xdd';
-      Be(n, 4);
-    }
-    return *this;
-  }
+  MsgpackWriter& Array(size_t n) { return Container(n, 0x90, '\xdc', '\xdd'); }
   // A key and its string value, the common case of a row.
   MsgpackWriter& Field(std::string_view key, std::string_view value) { return Str(key).Str(value); }
 
  private:
+  // A map's or an array's header: the fix form up to 15 entries, then 16- or 32-bit lengths.
+  MsgpackWriter& Container(size_t n, unsigned fix, char code16, char code32) {
+    if (n <= 15) {
+      out_ += static_cast<char>(fix | n);
+    } else if (n <= 0xffff) {
+      out_ += code16;
+      Be(n, 2);
+    } else {
+      out_ += code32;
+      Be(n, 4);
+    }
+    return *this;
+  }
   void Be(uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; --i) out_ += static_cast<char>((v >> (8 * i)) & 0xff);
   }
