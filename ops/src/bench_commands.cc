@@ -126,8 +126,9 @@ void Percentiles(std::vector<double>& ms, std::vector<double>& cpu_ms, Workload&
 }
 
 // Parses `lines` in chunks on `submitters` threads and appends the chunks in order: a simulated
-// ledger refuses a command earlier than the last (clock_went_back), so appends keep the file's
-// order while parsing runs ahead in parallel; each Append is one group (one synced WriteBatch).
+// ledger refuses a command earlier than the last (clock_went_back), so chunks enter the ledger's
+// writer queue in the file's order while parsing runs ahead in parallel. Chunk k+1 enqueues as
+// soon as chunk k holds its place (Append's `queued`), so it is decided while chunk k is written.
 struct AppendResult {
   uint64_t commands = 0, accepted = 0, refused = 0, invalid = 0;
   std::map<std::string, uint64_t> reasons;
@@ -140,7 +141,7 @@ Result<AppendResult> AppendAll(producers::EmbeddedLedger& ledger, const std::vec
   std::atomic<size_t> next{0};
   std::mutex mu;
   std::condition_variable cv;
-  size_t turn = 0;  // GUARDED_BY(mu)
+  size_t turn = 0;  // GUARDED_BY(mu): the chunk whose turn it is to enqueue
   Status failed;    // GUARDED_BY(mu)
   const auto start = Clock::now();
   auto submitter = [&] {
@@ -158,24 +159,27 @@ Result<AppendResult> AppendAll(producers::EmbeddedLedger& ledger, const std::vec
       cv.wait(lock, [&] { return turn == k || !failed.ok(); });
       if (!failed.ok()) return;
       lock.unlock();
-      auto decided = ledger.Append(cmds);
+      auto decided = ledger.Append(cmds, [&] {
+        std::lock_guard<std::mutex> next_turn(mu);
+        ++turn;
+        cv.notify_all();
+      });
       lock.lock();
       if (!decided.ok()) {
         failed = decided.status();
-      } else {
-        r.invalid += invalid;
-        for (const auto& d : *decided) {
-          ++r.commands;
-          if (d.outcome == events::Outcome::kAccepted) {
-            ++r.accepted;
-          } else {
-            ++r.refused;
-            ++r.reasons[d.reason];
-          }
+        cv.notify_all();
+        return;
+      }
+      r.invalid += invalid;
+      for (const auto& d : *decided) {
+        ++r.commands;
+        if (d.outcome == events::Outcome::kAccepted) {
+          ++r.accepted;
+        } else {
+          ++r.refused;
+          ++r.reasons[d.reason];
         }
       }
-      ++turn;
-      cv.notify_all();
     }
   };
   std::vector<std::thread> threads;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "state_cache.h"
 
@@ -98,6 +99,11 @@ std::string NextKey(std::string_view topic, uint32_t partition) {
 // command's outcome is dropped once its group is committed: it is read again only by a retry
 // (from the database), and keeping one per command filled the cache and had it cleared.
 //
+// A group's writes are applied to the cache when it is handed to the committing thread, before
+// they are in the database: until they are, its writes are "in flight", and a read the cache
+// cannot answer looks at them before the database (a retried command whose outcome is not written
+// yet, a key the cache dropped).
+//
 // Complete mode: a cache that started with the state family empty and was never cleared holds
 // every record there is, except the outcomes, whose keys' hashes it keeps instead. Then a key it
 // does not hold is absent without asking the database (most reads of a new key: a new command_id,
@@ -118,6 +124,13 @@ class DbState : public events::StateStore {
     if (!hit.cached) {
       const bool outcome = events::IsCommandOutcomeKey(key);
       if (complete_ && (!outcome || !outcomes_.Contains(internal::StateCache::HashOf(key)))) return false;
+      for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {  // the latest first
+        auto w = (*it)->entries().find(key);
+        if (w == (*it)->entries().end()) continue;
+        if (!w->second) return false;
+        fn(*w->second);
+        return true;
+      }
       rocksdb::PinnableSlice v;
       rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
       // An I/O error reading our own database is fatal to the group being decided; Append
@@ -138,7 +151,17 @@ class DbState : public events::StateStore {
   void Put(std::string_view, std::string) override { std::abort(); }  // writes go through a batch
   void Delete(std::string_view) override { std::abort(); }
 
-  // REQUIRES: `writes` were committed to the database.
+  // `writes` are being written to the database, which answers for them once EndInFlight.
+  void BeginInFlight(const events::MemoryState* writes) {
+    std::lock_guard<std::mutex> l(mu_);
+    in_flight_.push_back(writes);
+  }
+  void EndInFlight(const events::MemoryState* writes) {
+    std::lock_guard<std::mutex> l(mu_);
+    in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), writes));
+  }
+
+  // REQUIRES: `writes` were committed to the database, or are in flight (BeginInFlight).
   void Apply(const events::MemoryState& writes) {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& [key, value] : writes.entries()) {
@@ -178,6 +201,7 @@ class DbState : public events::StateStore {
   mutable internal::StateCache cache_;  // GUARDED_BY(mu_)
   mutable internal::HashSet outcomes_;  // GUARDED_BY(mu_); the outcomes written, in complete mode
   mutable bool complete_;               // GUARDED_BY(mu_)
+  std::vector<const events::MemoryState*> in_flight_;  // GUARDED_BY(mu_); oldest first
 };
 
 // True when the column family holds no key.
@@ -195,6 +219,15 @@ struct Writer {
   Result<std::vector<events::Decision>> result = Status::Internal("not run");
   bool done = false;
   std::condition_variable cv;
+};
+
+// A decided group on its way to the database: its batch, the state writes it holds (in flight in
+// the cache until written), the writers waiting for it and the log's end once it is written.
+struct Pending {
+  rocksdb::WriteBatch batch;
+  events::MemoryState writes;
+  std::vector<Writer*> group;
+  uint64_t end_lsn = 0;
 };
 
 }  // namespace
@@ -216,9 +249,23 @@ struct EmbeddedLedger::Impl {
 
   std::mutex mu;
   std::deque<Writer*> writers;                  // GUARDED_BY(mu)
-  uint64_t next_lsn = 0;                        // GUARDED_BY(mu) for writers; read by end_lsn()
-  std::map<std::string, uint64_t> next_offset;  // used only by the committing writer
-  events::merkle::Frontier frontier;            // the tree's right edge; used only by the committing writer
+  uint64_t next_lsn = 0;                        // GUARDED_BY(mu): after the groups decided so far
+  std::map<std::string, uint64_t> next_offset;  // used only by the deciding writer
+  events::merkle::Frontier frontier;            // the tree's right edge; used only by the deciding writer
+
+  // Pipelined group commit: the leader decides a group, applies it to the in-memory state (cache,
+  // offsets, tree, lsn) and hands its batch to the committing thread, which writes and syncs it
+  // while the next group is decided; each group's writers return once it is durable.
+  static constexpr size_t kMaxPending = 2;
+  static constexpr size_t kGroupCommands = 1024;
+  std::deque<std::unique_ptr<Pending>> pending;  // GUARDED_BY(mu): handed off, oldest first
+  std::condition_variable pending_cv;            // work for the committer, room for a leader, drained
+  uint64_t durable_lsn = 0;                      // GUARDED_BY(mu): the end of the written log
+  Status failed;          // GUARDED_BY(mu): a group's write failed; memory is ahead of the database, so
+                          // every later append fails with it until the ledger is reopened
+  bool stopping = false;  // GUARDED_BY(mu)
+  std::thread committer;
+  std::function<Status()> before_write;  // SetBeforeWriteForTesting
 
   // Periodic checkpoints (SetCheckpointPolicy); read by the committing writer.
   std::mutex policy_mu;
@@ -257,7 +304,54 @@ struct EmbeddedLedger::Impl {
   }
 
   ~Impl() {
+    if (committer.joinable()) {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        stopping = true;
+      }
+      pending_cv.notify_all();
+      committer.join();  // writes every group handed to it first
+    }
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  }
+
+  // The committing thread: writes and syncs the handed-off groups in order, then returns their
+  // writers' results. After a failed write it writes nothing more (the groups behind it were
+  // decided on top of it) and fails them.
+  void CommitLoop() {
+    std::unique_lock<std::mutex> l(mu);
+    for (;;) {
+      pending_cv.wait(l, [&] { return stopping || !pending.empty(); });
+      if (pending.empty()) return;
+      Pending& p = *pending.front();
+      Status st = failed;
+      l.unlock();
+      if (st.ok() && before_write) st = before_write();
+      if (st.ok()) {
+        rocksdb::WriteOptions wo;
+        wo.sync = true;
+        st = FromRocks(db->Write(wo, &p.batch), "append");
+      }
+      state->EndInFlight(&p.writes);
+      l.lock();
+      if (st.ok()) {
+        durable_lsn = p.end_lsn;
+      } else if (failed.ok()) {
+        failed = st;
+      }
+      for (Writer* w : p.group) {
+        if (!st.ok()) w->result = st;
+        w->done = true;
+        w->cv.notify_one();
+      }
+      pending.pop_front();
+      pending_cv.notify_all();
+    }
+  }
+
+  // Waits until every handed-off group is written. REQUIRES: l holds mu.
+  void Drain(std::unique_lock<std::mutex>& l) {
+    pending_cv.wait(l, [&] { return pending.empty(); });
   }
 
   uint64_t NextOffset(const std::string& key) {
@@ -270,10 +364,11 @@ struct EmbeddedLedger::Impl {
     return n;
   }
 
-  // Decides one group and writes it. REQUIRES: called by the group's leader, outside mu.
-  Status CommitGroup(const std::vector<Writer*>& group, uint64_t* lsn_cursor) {
+  // Decides one group into `out`'s batch and applies it to the in-memory state (the cache, with
+  // its writes in flight, the offsets, the tree). REQUIRES: called by the group's leader, outside mu.
+  Status DecideGroup(const std::vector<Writer*>& group, uint64_t* lsn_cursor, Pending* out) {
     events::OverlayState overlay(state.get());
-    rocksdb::WriteBatch batch;
+    rocksdb::WriteBatch& batch = out->batch;
     std::map<std::string, uint64_t> offsets;
     uint64_t lsn = *lsn_cursor;
     events::merkle::Frontier tree = frontier;  // committed only with the batch
@@ -374,10 +469,9 @@ struct EmbeddedLedger::Impl {
     PutU64(&v, lsn);
     batch.Put(meta_cf, "next_lsn", v);
     batch.Put(meta_cf, "merkle_size", v);
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    VEEDURIA_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch), "append"));
-    state->Apply(overlay.writes());
+    out->writes = overlay.TakeWrites();
+    state->BeginInFlight(&out->writes);
+    state->Apply(out->writes);
     for (const auto& [key, next] : offsets) next_offset[key] = next;
     frontier = std::move(tree);
     if (periodic) {
@@ -385,38 +479,61 @@ struct EmbeddedLedger::Impl {
       last_checkpoint_wall = std::chrono::steady_clock::now();
     }
     *lsn_cursor = lsn;
+    out->end_lsn = lsn;
     return Status::Ok();
   }
 
   // Queues a writer and returns its results (leveldb-style group commit, see the header).
-  Result<std::vector<events::Decision>> Enqueue(Writer& w) {
+  Result<std::vector<events::Decision>> Enqueue(Writer& w, const std::function<void()>& queued = {}) {
     std::unique_lock<std::mutex> l(mu);
     writers.push_back(&w);
+    if (queued) queued();
     w.cv.wait(l, [&] { return w.done || writers.front() == &w; });
     if (w.done) return std::move(w.result);
-    // This writer leads a group of everything queued so far.
-    std::vector<Writer*> group(writers.begin(), writers.end());
-    uint64_t lsn = next_lsn;
-    Status st;
-    // Only the front writer commits, so the state, offsets and counters need no lock while it
-    // does; later arrivals queue behind it and form the next group.
-    l.unlock();
-    try {
-      st = CommitGroup(group, &lsn);
-    } catch (const std::exception& e) {
-      st = Status::IOError(e.what());
+    // This writer leads a group of what is queued, up to kGroupCommands commands (one writer at
+    // least): larger groups measured more CPU per command (a larger overlay and batch) and leave
+    // the committing thread idle while they are decided.
+    std::vector<Writer*> group;
+    size_t commands = 0;
+    for (Writer* q : writers) {
+      const size_t n = q->commands ? q->commands->size() : 1;
+      if (!group.empty() && commands + n > kGroupCommands) break;
+      group.push_back(q);
+      commands += n;
     }
-    l.lock();
-    if (st.ok()) next_lsn = lsn;
+    auto p = std::make_unique<Pending>();
+    Status st = failed;
+    if (st.ok()) {
+      // Only the front writer decides, so the state, offsets and counters need no lock while it
+      // does; later arrivals queue behind it and form the next group.
+      uint64_t lsn = next_lsn;
+      l.unlock();
+      try {
+        st = DecideGroup(group, &lsn, p.get());
+      } catch (const std::exception& e) {
+        st = Status::IOError(e.what());
+      }
+      l.lock();
+      if (st.ok()) {
+        next_lsn = lsn;
+        // Handed off in the order decided: the next leader starts only once this group is queued.
+        pending_cv.wait(l, [&] { return pending.size() < kMaxPending; });
+        p->group = group;
+        pending.push_back(std::move(p));
+        pending_cv.notify_all();
+      }
+    }
     for (Writer* member : group) {
-      if (!st.ok()) member->result = st;
       writers.pop_front();
+      if (st.ok()) continue;  // the committer answers them once the group is written
+      member->result = st;
       if (member != &w) {
         member->done = true;
         member->cv.notify_one();
       }
     }
     if (!writers.empty()) writers.front()->cv.notify_one();
+    if (st.ok()) w.cv.wait(l, [&] { return w.done; });
     return std::move(w.result);
   }
 
@@ -484,6 +601,7 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   std::string v;
   if (db->Get(rocksdb::ReadOptions(), impl->meta_cf, "next_lsn", &v).ok() && v.size() == 8)
     impl->next_lsn = GetU64(v.data());
+  impl->durable_lsn = impl->next_lsn;
   uint64_t merkle_size = 0;
   if (db->Get(rocksdb::ReadOptions(), impl->meta_cf, "merkle_size", &v).ok() && v.size() == 8)
     merkle_size = GetU64(v.data());
@@ -502,11 +620,16 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
       VEEDURIA_RETURN_IF_ERROR(raw->WriteStateFormat());
     }
   }
+  raw->committer = std::thread([raw] { raw->CommitLoop(); });
   return ledger;
 }
 
 void EmbeddedLedger::SetClockForTesting(std::function<events::Micros()> clock) {
   impl_->clock = std::move(clock);
+}
+
+void EmbeddedLedger::SetBeforeWriteForTesting(std::function<Status()> hook) {
+  impl_->before_write = std::move(hook);
 }
 
 const events::StateStore& EmbeddedLedger::state() const { return *impl_->state; }
@@ -518,13 +641,14 @@ uint64_t EmbeddedLedger::DbIntProperty(const std::string& name) const {
 
 uint64_t EmbeddedLedger::end_lsn() const {
   std::lock_guard<std::mutex> l(impl_->mu);
-  return impl_->next_lsn;
+  return impl_->durable_lsn;
 }
 
-Result<std::vector<events::Decision>> EmbeddedLedger::Append(const std::vector<events::Command>& commands) {
+Result<std::vector<events::Decision>> EmbeddedLedger::Append(const std::vector<events::Command>& commands,
+                                                             const std::function<void()>& queued) {
   Writer w;
   w.commands = &commands;
-  return impl_->Enqueue(w);
+  return impl_->Enqueue(w, queued);
 }
 
 Result<events::SealedEvent> EmbeddedLedger::AppendCheckpoint(const Signer& signer,
@@ -644,7 +768,8 @@ Status EmbeddedLedger::ScanPartition(std::string_view topic, uint32_t partition,
 }
 
 Status EmbeddedLedger::RebuildState() {
-  std::lock_guard<std::mutex> l(impl_->mu);  // no appends meanwhile
+  std::unique_lock<std::mutex> l(impl_->mu);  // no appends meanwhile
+  impl_->Drain(l);
   rocksdb::DB* db = impl_->db.get();
   // Until the rebuild completes the state is of no format: a crash meanwhile rebuilds again at Open.
   rocksdb::WriteOptions sync;

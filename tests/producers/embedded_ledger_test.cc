@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -149,6 +151,180 @@ TEST_F(EmbeddedLedgerTest, ConcurrentAppendsShareGroupCommitsAndKeepEveryStreamC
   const std::string incremental = (*l)->StateDigest();
   ASSERT_TRUE((*l)->RebuildState().ok());
   EXPECT_EQ((*l)->StateDigest(), incremental);
+}
+
+// Batches that enter the writer queue in order (Append's `queued` lets the next one enqueue) are
+// decided in that order, each while the one before it is written: the log and the state come out
+// byte for byte as from the same batches appended one after another.
+TEST_F(EmbeddedLedgerTest, BatchesQueuedInOrderAreDecidedInOrderWhileTheOneBeforeIsWritten) {
+  constexpr int kChunks = 24;
+  std::vector<std::vector<events::Command>> chunks(kChunks);
+  for (int k = 0; k < kChunks; ++k)
+    for (int i = 0; i < 3; ++i)
+      for (auto& c : LeaderChange(k * 10 + i)) chunks[k].push_back(std::move(c));
+  // A log's lines and the state's digest.
+  auto contents = [](EmbeddedLedger& l) {
+    std::vector<std::string> lines;
+    EXPECT_TRUE(l.ScanLog(0, [&](const events::LogEntry& e) {
+                   lines.push_back(std::to_string(e.position.lsn) + " " + e.position.topic + "/" +
+                                   std::to_string(e.position.partition) + "/" +
+                                   std::to_string(e.position.offset) + " " + e.bytes);
+                   return true;
+                 }).ok());
+    lines.push_back(l.StateDigest());
+    return lines;
+  };
+  std::atomic<int64_t> serial_now{1'700'000'000'000'000};
+  std::vector<std::string> serial;
+  {
+    auto l = EmbeddedLedger::Open((dir_ / "serial").string());
+    ASSERT_TRUE(l.ok());
+    (*l)->SetClockForTesting([&] { return serial_now.fetch_add(1000); });
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+    for (const auto& c : chunks) ASSERT_TRUE((*l)->Append(c).ok());
+    serial = contents(**l);
+  }
+
+  auto l = EmbeddedLedger::Open((dir_ / "queued").string());
+  ASSERT_TRUE(l.ok());
+  std::atomic<int64_t> now{1'700'000'000'000'000};
+  (*l)->SetClockForTesting([&] { return now.fetch_add(1000); });
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int turn = 0;  // GUARDED_BY(mu): the chunk whose turn it is to enqueue
+  // The first chunk's write waits until two more chunks queued behind it, so they are decided
+  // over a group not yet written.
+  bool held = false;
+  (*l)->SetBeforeWriteForTesting([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!held) cv.wait(lock, [&] { return turn >= 3; });
+    held = true;
+    return Status::Ok();
+  });
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int k; (k = next.fetch_add(1)) < kChunks;) {
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return turn == k; });
+        }
+        auto r = (*l)->Append(chunks[k], [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          ++turn;
+          cv.notify_all();
+        });
+        ASSERT_TRUE(r.ok());
+        for (const auto& d : *r) EXPECT_EQ(d.outcome, events::Outcome::kAccepted) << d.message;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(contents(**l), serial);
+  EXPECT_EQ((*l)->end_lsn(), serial.size() - 1);
+}
+
+// A command retried in the group decided while its first group is still being written is a
+// duplicate: its outcome is read from the writes in flight, not from the database, which does not
+// hold it yet.
+TEST_F(EmbeddedLedgerTest, ARetryDecidedWhileItsFirstGroupIsWrittenIsADuplicate) {
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  const std::vector<events::Command> first = LeaderChange(1);
+  std::vector<events::Command> second = LeaderChange(1);  // the retry, then a new command
+  for (auto& c : LeaderChange(2)) second.push_back(std::move(c));
+  std::mutex mu;
+  std::condition_variable cv;
+  int decided = 0;  // GUARDED_BY(mu): commands decided (the clock is read once per command)
+  (*l)->SetClockForTesting([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ++decided;
+    cv.notify_all();
+    return events::Micros{1'800'000'000'000'000} + decided;
+  });
+  // The first group's write waits until the second group has decided its retries (the clock is
+  // read for the command after them).
+  bool held = false;
+  (*l)->SetBeforeWriteForTesting([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!held) cv.wait(lock, [&] { return decided > static_cast<int>(first.size() * 2); });
+    held = true;
+    return Status::Ok();
+  });
+  Result<std::vector<events::Decision>> retried = Status::Internal("not run");
+  std::thread behind;
+  auto r = (*l)->Append(first, [&] { behind = std::thread([&] { retried = (*l)->Append(second); }); });
+  behind.join();
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(retried.ok());
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ((*r)[i].outcome, events::Outcome::kAccepted) << (*r)[i].message;
+    EXPECT_EQ((*retried)[i].outcome, events::Outcome::kDuplicate) << i << " " << (*retried)[i].message;
+    EXPECT_EQ((*retried)[i].event_ids, (*r)[i].event_ids) << i;
+  }
+  EXPECT_EQ((*retried)[first.size()].outcome, events::Outcome::kAccepted);
+  auto report = consumers::VerifyLog(**l);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+}
+
+// A failed write fails its group and the group decided over it, writes neither, and fails every
+// later append: the memory is ahead of the database until the ledger is reopened, which then
+// holds what was written before and appends again.
+TEST_F(EmbeddedLedgerTest, AFailedWriteFailsItsGroupAndEveryLaterAppendUntilReopened) {
+  uint64_t written = 0;
+  std::string digest;
+  {
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+    written = (*l)->end_lsn();
+    digest = (*l)->StateDigest();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool second_queued = false;
+    (*l)->SetBeforeWriteForTesting([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return second_queued; });  // the second group is queued behind this one
+      return Status::IOError("injected: the disk is gone");
+    });
+    std::thread second;
+    auto r = (*l)->Append(LeaderChange(1), [&] {
+      second = std::thread([&] {  // enqueues the second group once the first holds its place
+        auto again = (*l)->Append(LeaderChange(2), [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          second_queued = true;
+          cv.notify_all();
+        });
+        ASSERT_FALSE(again.ok());
+        EXPECT_NE(again.status().ToString().find("the disk is gone"), std::string::npos)
+            << again.status().ToString();
+      });
+    });
+    second.join();
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().ToString().find("the disk is gone"), std::string::npos) << r.status().ToString();
+    (*l)->SetBeforeWriteForTesting(nullptr);
+    for (int i = 0; i < 3; ++i) {  // without the disk failing again
+      auto later = (*l)->Append(LeaderChange(3 + i));
+      ASSERT_FALSE(later.ok());
+      EXPECT_NE(later.status().ToString().find("the disk is gone"), std::string::npos);
+    }
+    EXPECT_EQ((*l)->end_lsn(), written);
+  }
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ((*l)->end_lsn(), written);
+  EXPECT_EQ((*l)->StateDigest(), digest);
+  auto r = (*l)->Append(LeaderChange(1));
+  ASSERT_TRUE(r.ok());
+  for (const auto& d : *r) EXPECT_EQ(d.outcome, events::Outcome::kAccepted) << d.message;
+  auto report = consumers::VerifyLog(**l);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
 }
 
 // Regression: the rebuild evolves in batches of 4,096 events; the state cache must learn what

@@ -81,6 +81,12 @@ class OverlayState : public StateStore {
   void Put(std::string_view key, std::string value) override { writes_.Put(key, std::move(value)); }
   void Delete(std::string_view key) override { writes_.Delete(key); }
   const MemoryState& writes() const { return writes_; }
+  // Moves the writes out, leaving the overlay empty.
+  MemoryState TakeWrites() {
+    MemoryState out = std::move(writes_);
+    writes_.Clear();
+    return out;
+  }
   void Clear() { writes_.Clear(); }
 
  private:

@@ -12,10 +12,13 @@
 //            subtree node, written once in the same batch as the events that complete them
 //
 // Append() is thread-safe. Concurrent callers are group-committed (leveldb's writer queue):
-// the first waiting caller decides every queued command in order against an overlay of the
-// state and writes all their events, state and counters in ONE WriteBatch with sync=true,
-// so a command's events are durable and atomic before any outcome is returned, and a killed
-// process never leaves half a command.
+// the first waiting caller decides the queued commands in order against an overlay of the
+// state and a committing thread writes all their events, state and counters in ONE WriteBatch
+// with sync=true, so a command's events are durable and atomic before any outcome is returned,
+// and a killed process never leaves half a command. The next group is decided while one is
+// written (pipelined: its decisions read the one before it from memory). A failed write fails
+// its group and every append after it, since the memory is then ahead of the database: reopen
+// the ledger.
 
 #include <functional>
 #include <memory>
@@ -40,10 +43,19 @@ class EmbeddedLedger : public events::LogReader {
 
   // Decides and appends `commands` in order. Returns one Decision per command, or an I/O
   // error (then nothing of this call was written).
-  Result<std::vector<events::Decision>> Append(const std::vector<events::Command>& commands);
+  //
+  // `queued`, if given, runs once the commands hold their place in the writer queue, before they
+  // are decided (under the ledger's lock: it must not call the ledger). A caller whose batches
+  // must keep their order lets the next batch enqueue from it instead of waiting for this one to
+  // be durable, so that one batch is decided while the one before it is written.
+  Result<std::vector<events::Decision>> Append(const std::vector<events::Command>& commands,
+                                               const std::function<void()>& queued = {});
 
   // The clock of a system-clock ledger (µs since epoch); tests inject one.
   void SetClockForTesting(std::function<events::Micros()> clock);
+  // Runs before each group's write; an error fails that write as the database's would. Tests
+  // inject a failing disk with it. REQUIRES: no append in progress.
+  void SetBeforeWriteForTesting(std::function<Status()> hook);
 
   const events::StateStore& state() const;
   events::LedgerMeta meta() const { return events::ReadLedgerMeta(state()); }
