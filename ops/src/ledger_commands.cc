@@ -1,16 +1,20 @@
 // The ledger's own subcommands: init, submit, log, verify, rebuild, digest.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "cli.h"
 #include "veeduria/consumers/projector.h"
@@ -186,48 +190,90 @@ int RunSubmit(const std::string& data, const std::string& path, bool as_json) {
   std::map<std::string, size_t> counts;
   size_t events_written = 0;
   const auto lines = events::SplitLines(*input);
-  // Group commit: one fsync per chunk of commands; outcomes print only once durable.
-  constexpr size_t kChunk = 1024;
-  std::vector<LineOutput> outputs;
-  std::vector<events::Command> chunk;
-  std::vector<size_t> chunk_slots;
-  auto flush = [&]() -> Status {
-    if (!chunk.empty()) {
-      auto decided = (*ledger)->Append(chunk);
-      if (!decided.ok()) return decided.status();
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        events_written += (*decided)[i].events.size();
-        outputs[chunk_slots[i]].decision = std::move((*decided)[i]);
-      }
+  // Group commit: one fsync per chunk of commands; outcomes print only once durable. A chunk is
+  // appended on a thread of its own once the one before holds its place in the ledger's queue,
+  // so the next chunk is parsed, and decided, while one is written.
+  constexpr size_t kChunk = 1024, kInFlight = 2;
+  struct Job {
+    std::vector<events::Command> chunk;
+    std::vector<size_t> slots;  // the outputs of the chunk's commands
+    std::vector<LineOutput> outputs;
+    Result<std::vector<events::Decision>> decided = std::vector<events::Decision>();
+    std::thread thread;
+  };
+  std::deque<std::unique_ptr<Job>> jobs;  // in flight, in file order
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t started = 0, queued = 0;  // queued GUARDED_BY(mu): jobs holding their place in the queue
+  auto launch = [&](std::unique_ptr<Job> job) {
+    const size_t k = started++;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return queued == k; });
+    if (job->chunk.empty()) {
+      ++queued;
+    } else {
+      Job* j = job.get();
+      j->thread = std::thread([&, j] {
+        j->decided = (*ledger)->Append(j->chunk, [&] {
+          std::lock_guard<std::mutex> next(mu);
+          ++queued;
+          cv.notify_all();
+        });
+      });
     }
-    for (const LineOutput& o : outputs) {
+    jobs.push_back(std::move(job));
+  };
+  auto finish = [&]() -> Status {  // the oldest job: its outcomes, printed
+    std::unique_ptr<Job> job = std::move(jobs.front());
+    jobs.pop_front();
+    if (job->thread.joinable()) job->thread.join();
+    if (!job->decided.ok()) return job->decided.status();
+    for (size_t i = 0; i < job->chunk.size(); ++i) {
+      events_written += (*job->decided)[i].events.size();
+      job->outputs[job->slots[i]].decision = std::move((*job->decided)[i]);
+    }
+    for (const LineOutput& o : job->outputs) {
       ++counts[events::OutcomeName(o.decision.outcome)];
       PrintResult(o, as_json);
     }
-    outputs.clear();
-    chunk.clear();
-    chunk_slots.clear();
     return Status::Ok();
   };
+  auto finish_all = [&]() -> Status {
+    Status first;
+    while (!jobs.empty()) {
+      Status st = finish();
+      if (first.ok()) first = st;
+    }
+    return first;
+  };
+  auto job = std::make_unique<Job>();
   for (const events::InputLine& line : lines) {
     auto parsed = events::ParseCommand(line.text, line.line_no);
     LineOutput out;
     out.line = line.line_no;
     if (parsed.error) {
       out.decision = InvalidLine(*parsed.error, path == "-" ? "<stdin>" : path, line.text, &out.command_id);
-      outputs.push_back(std::move(out));
+      job->outputs.push_back(std::move(out));
       continue;
     }
     out.command_id = parsed.command->command_id;
-    chunk_slots.push_back(outputs.size());
-    outputs.push_back(std::move(out));
-    chunk.push_back(std::move(*parsed.command));
-    if (chunk.size() >= kChunk) {
-      Status st = flush();
-      if (!st.ok()) return Fail(st.ToString());
+    job->slots.push_back(job->outputs.size());
+    job->outputs.push_back(std::move(out));
+    job->chunk.push_back(std::move(*parsed.command));
+    if (job->chunk.size() >= kChunk) {
+      launch(std::move(job));
+      job = std::make_unique<Job>();
+      if (jobs.size() >= kInFlight) {
+        Status st = finish();
+        if (!st.ok()) {
+          (void)finish_all();
+          return Fail(st.ToString());
+        }
+      }
     }
   }
-  Status st = flush();
+  launch(std::move(job));
+  Status st = finish_all();
   if (!st.ok()) return Fail(st.ToString());
   std::cout.flush();
 
