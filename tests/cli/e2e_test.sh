@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end checks of the veeduria binary: init, submit (BOM, CRLF, blank, invalid and
-# truncated lines; --json), duplicates, log, verify, rebuild. Usage: e2e_test.sh path/to/veeduria
+# truncated lines; --json; a file of many chunks), duplicates, log, verify, rebuild. Usage: e2e_test.sh path/to/veeduria
 set -uo pipefail
 v=${1:?usage: e2e_test.sh VEEDURIA}
 tmp=$(mktemp -d)
@@ -44,10 +44,36 @@ check "log --entity" bash -c "test \$('$v' --data '$d' log --entity directory | 
 check "verify passes" bash -c "'$v' --data '$d' verify | grep -q 'verify: OK: 3 events'"
 check "rebuilt decider state is identical" bash -c "'$v' --data '$d' rebuild --projection decider | grep -q identical"
 
+# A file of many chunks (1,024 commands each, appended while the next is parsed and decided),
+# invalid lines among them: one result per line, in file order, each invalid line named, and the
+# log identical to the same commands submitted one chunk per call.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+"$v" gen --scale demo --seed 11 --shared-data "$src/../shared/data" --campaigns "$src/ops/campaigns/2023.jsonl" \
+  --out "$tmp/demo.jsonl" >/dev/null 2>&1
+awk 'NR % 2500 == 7 { print "{not json" } { print }' "$tmp/demo.jsonl" >"$tmp/mixed.jsonl"
+m=$tmp/many
+"$v" --data "$m" init --clock simulated --admin admin@dnp.gov.co --at 2023-01-02T08:00:00-05:00 >/dev/null
+"$v" --data "$m" submit --json "$tmp/mixed.jsonl" >"$tmp/many.jsonl" 2>/dev/null
+check "many chunks: one result per line, in file order" bash -c \
+  "test \$(wc -l <'$tmp/many.jsonl') -eq \$(wc -l <'$tmp/mixed.jsonl') && jq -s -e '[.[].line] == [range(1; length + 1)]' '$tmp/many.jsonl' >/dev/null"
+check "many chunks: the invalid lines, and only they" bash -c \
+  "test \"\$(jq -c 'select(.status==\"invalid\") | .line' '$tmp/many.jsonl' | tr '\n' ' ')\" = \"\$(grep -n '^{not json' '$tmp/mixed.jsonl' | cut -d: -f1 | tr '\n' ' ')\""
+# The same commands without the invalid lines, pipelined and one chunk per call (the same chunks,
+# so periodic checkpoints fall at the same places): the same log but for the checkpoints' keys.
+"$v" --data "$m.2" init --clock simulated --admin admin@dnp.gov.co --at 2023-01-02T08:00:00-05:00 >/dev/null
+"$v" --data "$m.2" submit "$tmp/demo.jsonl" >/dev/null 2>&1
+one=$tmp/one
+"$v" --data "$one" init --clock simulated --admin admin@dnp.gov.co --at 2023-01-02T08:00:00-05:00 >/dev/null
+split -l 1024 "$tmp/demo.jsonl" "$tmp/part."
+for f in "$tmp"/part.*; do "$v" --data "$one" submit "$f" >/dev/null 2>&1; done
+# (a checkpoint's id and hash, the next event's prev_hash and the later roots follow from the key)
+unsigned='del(.payload.key_id, .payload.signature, .hash, .envelope.prev_hash) | if .type == "Checkpoint" then del(.envelope.event_id, .payload.root_hash) else . end'
+check "many chunks: the same log as one chunk per call" bash -c \
+  "diff <('$v' --data '$m.2' log --json | jq -c '$unsigned') <('$v' --data '$one' log --json | jq -c '$unsigned') >/dev/null"
+
 # Queries over the 2023 cycle: table, --json, --csv and --as-of.
 q=$tmp/cycle
 "$v" --data "$q" init --clock simulated --admin admin@dnp.gov.co --at 2023-01-02T08:00:00-05:00 >/dev/null
-src=$(cd "$(dirname "$0")/../.." && pwd)
 while IFS= read -r line; do
   case $line in
     '! load '*) cat "$src/${line#! load }" ;;
