@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks of the veeduria binary: init, submit (BOM, CRLF, blank, invalid and
-# truncated lines; --json; a file of many chunks), duplicates, log, verify, rebuild. Usage: e2e_test.sh path/to/veeduria
+# truncated lines; --json; a file of many chunks), duplicates, log, verify, rebuild.
+# Usage: e2e_test.sh path/to/veeduria
 set -uo pipefail
 v=${1:?usage: e2e_test.sh VEEDURIA}
 tmp=$(mktemp -d)
