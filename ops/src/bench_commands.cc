@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -125,10 +124,9 @@ void Percentiles(std::vector<double>& ms, std::vector<double>& cpu_ms, Workload&
   w.count = ms.size();
 }
 
-// Parses `lines` in chunks on `submitters` threads and appends the chunks in order: a simulated
-// ledger refuses a command earlier than the last (clock_went_back), so chunks enter the ledger's
-// writer queue in the file's order while parsing runs ahead in parallel. Chunk k+1 enqueues as
-// soon as chunk k holds its place (Append's `queued`), so it is decided while chunk k is written.
+// Parses `lines` in chunks on `submitters` threads and appends the chunks in the file's order (a
+// simulated ledger refuses a command earlier than the last) while parsing runs ahead in parallel;
+// each chunk is decided while the one before it is written (producers::OrderedAppender).
 struct AppendResult {
   uint64_t commands = 0, accepted = 0, refused = 0, invalid = 0;
   std::map<std::string, uint64_t> reasons;
@@ -139,10 +137,9 @@ Result<AppendResult> AppendAll(producers::EmbeddedLedger& ledger, const std::vec
   AppendResult r;
   const size_t chunks = (lines.size() + chunk - 1) / chunk;
   std::atomic<size_t> next{0};
+  producers::OrderedAppender appender(ledger);
   std::mutex mu;
-  std::condition_variable cv;
-  size_t turn = 0;  // GUARDED_BY(mu): the chunk whose turn it is to enqueue
-  Status failed;    // GUARDED_BY(mu)
+  Status failed;  // GUARDED_BY(mu)
   const auto start = Clock::now();
   auto submitter = [&] {
     for (size_t k; (k = next.fetch_add(1)) < chunks;) {
@@ -155,19 +152,11 @@ Result<AppendResult> AppendAll(producers::EmbeddedLedger& ledger, const std::vec
         else
           ++invalid;
       }
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return turn == k || !failed.ok(); });
-      if (!failed.ok()) return;
-      lock.unlock();
-      auto decided = ledger.Append(cmds, [&] {
-        std::lock_guard<std::mutex> next_turn(mu);
-        ++turn;
-        cv.notify_all();
-      });
-      lock.lock();
+      auto decided = appender.Append(k, cmds);
+      std::lock_guard<std::mutex> lock(mu);
       if (!decided.ok()) {
-        failed = decided.status();
-        cv.notify_all();
+        if (failed.ok()) failed = decided.status();
+        appender.Stop(failed);
         return;
       }
       r.invalid += invalid;

@@ -1,7 +1,6 @@
 // The ledger's own subcommands: init, submit, log, verify, rebuild, digest.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -10,7 +9,6 @@
 #include <iostream>
 #include <iterator>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -190,44 +188,33 @@ int RunSubmit(const std::string& data, const std::string& path, bool as_json) {
   std::map<std::string, size_t> counts;
   size_t events_written = 0;
   const auto lines = events::SplitLines(*input);
-  // Group commit: one fsync per chunk of commands; outcomes print only once durable. A chunk is
-  // appended on a thread of its own once the one before holds its place in the ledger's queue,
-  // so the next chunk is parsed, and decided, while one is written.
+  // Group commit: one fsync per chunk of commands; outcomes print only once durable. Each chunk
+  // is appended on a thread of its own, in file order (producers::OrderedAppender), so the next
+  // chunk is parsed, and decided, while one is written.
   constexpr size_t kChunk = 1024, kInFlight = 2;
   struct Job {
     std::vector<events::Command> chunk;
     std::vector<size_t> slots;  // the outputs of the chunk's commands
     std::vector<LineOutput> outputs;
-    Result<std::vector<events::Decision>> decided = std::vector<events::Decision>();
+    Result<std::vector<events::Decision>> decided = Status::Internal("not appended");
     std::thread thread;
   };
   std::deque<std::unique_ptr<Job>> jobs;  // in flight, in file order
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t started = 0, queued = 0;  // queued GUARDED_BY(mu): jobs holding their place in the queue
+  producers::OrderedAppender appender(**ledger);
+  size_t started = 0;
   auto launch = [&](std::unique_ptr<Job> job) {
-    const size_t k = started++;
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return queued == k; });
-    if (job->chunk.empty()) {
-      ++queued;
-    } else {
-      Job* j = job.get();
-      j->thread = std::thread([&, j] {
-        j->decided = (*ledger)->Append(j->chunk, [&] {
-          std::lock_guard<std::mutex> next(mu);
-          ++queued;
-          cv.notify_all();
-        });
-      });
-    }
+    Job* j = job.get();
+    j->thread = std::thread([&appender, j, k = started++] { j->decided = appender.Append(k, j->chunk); });
     jobs.push_back(std::move(job));
   };
   auto finish = [&]() -> Status {  // the oldest job: its outcomes, printed
     std::unique_ptr<Job> job = std::move(jobs.front());
     jobs.pop_front();
-    if (job->thread.joinable()) job->thread.join();
-    if (!job->decided.ok()) return job->decided.status();
+    job->thread.join();
+    if (!job->decided.ok()) {
+      appender.Stop(job->decided.status());  // nothing after it is appended
+      return job->decided.status();
+    }
     for (size_t i = 0; i < job->chunk.size(); ++i) {
       events_written += (*job->decided)[i].events.size();
       job->outputs[job->slots[i]].decision = std::move((*job->decided)[i]);

@@ -830,4 +830,30 @@ std::string EmbeddedLedger::StateDigest() const {
   return events::ToHex(events::Sha256(all));
 }
 
+Result<std::vector<events::Decision>> OrderedAppender::Append(size_t k,
+                                                              const std::vector<events::Command>& commands) {
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return turn_ == k || !stopped_.ok(); });
+    if (!stopped_.ok()) return stopped_;
+  }
+  if (commands.empty()) {  // nothing to queue: its turn passes at once
+    Next();
+    return std::vector<events::Decision>();
+  }
+  return ledger_.Append(commands, [this] { Next(); });
+}
+
+void OrderedAppender::Stop(Status why) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopped_.ok()) stopped_ = std::move(why);
+  cv_.notify_all();
+}
+
+void OrderedAppender::Next() {
+  std::lock_guard<std::mutex> l(mu_);
+  ++turn_;
+  cv_.notify_all();
+}
+
 }  // namespace veeduria::producers

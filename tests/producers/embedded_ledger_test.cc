@@ -153,10 +153,10 @@ TEST_F(EmbeddedLedgerTest, ConcurrentAppendsShareGroupCommitsAndKeepEveryStreamC
   EXPECT_EQ((*l)->StateDigest(), incremental);
 }
 
-// Batches that enter the writer queue in order (Append's `queued` lets the next one enqueue) are
-// decided in that order, each while the one before it is written: the log and the state come out
-// byte for byte as from the same batches appended one after another.
-TEST_F(EmbeddedLedgerTest, BatchesQueuedInOrderAreDecidedInOrderWhileTheOneBeforeIsWritten) {
+// Numbered batches appended from threads started last batch first (OrderedAppender) are decided
+// in number order, each while the one before it is written: the log and the state come out byte
+// for byte as from the same batches appended one after another.
+TEST_F(EmbeddedLedgerTest, OrderedBatchesAreDecidedInOrderWhileTheOneBeforeIsWritten) {
   constexpr int kChunks = 24;
   std::vector<std::vector<events::Command>> chunks(kChunks);
   for (int k = 0; k < kChunks; ++k)
@@ -188,37 +188,36 @@ TEST_F(EmbeddedLedgerTest, BatchesQueuedInOrderAreDecidedInOrderWhileTheOneBefor
   auto l = EmbeddedLedger::Open((dir_ / "queued").string());
   ASSERT_TRUE(l.ok());
   std::atomic<int64_t> now{1'700'000'000'000'000};
-  (*l)->SetClockForTesting([&] { return now.fetch_add(1000); });
-  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
   std::mutex mu;
   std::condition_variable cv;
-  int turn = 0;  // GUARDED_BY(mu): the chunk whose turn it is to enqueue
-  // The first chunk's write waits until two more chunks queued behind it, so they are decided
-  // over a group not yet written.
+  size_t decided = 0;  // GUARDED_BY(mu): commands decided after the bootstrap (one clock read each)
+  (*l)->SetClockForTesting([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ++decided;
+    cv.notify_all();
+    return now.fetch_add(1000);
+  });
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    decided = 0;
+  }
+  // Batch 0's write waits until batches 1 and 2 were decided over it (the clock is read for
+  // batch 2's first command once batch 1 is decided).
   bool held = false;
   (*l)->SetBeforeWriteForTesting([&] {
     std::unique_lock<std::mutex> lock(mu);
-    if (!held) cv.wait(lock, [&] { return turn >= 3; });
+    if (!held) cv.wait(lock, [&] { return decided > chunks[0].size() + chunks[1].size(); });
     held = true;
     return Status::Ok();
   });
-  std::atomic<int> next{0};
+  OrderedAppender appender(**l);
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      for (int k; (k = next.fetch_add(1)) < kChunks;) {
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          cv.wait(lock, [&] { return turn == k; });
-        }
-        auto r = (*l)->Append(chunks[k], [&] {
-          std::lock_guard<std::mutex> lock(mu);
-          ++turn;
-          cv.notify_all();
-        });
-        ASSERT_TRUE(r.ok());
-        for (const auto& d : *r) EXPECT_EQ(d.outcome, events::Outcome::kAccepted) << d.message;
-      }
+  for (size_t k = chunks.size(); k-- > 0;) {  // a thread per batch, the last one started first
+    threads.emplace_back([&, k] {
+      auto r = appender.Append(k, chunks[k]);
+      ASSERT_TRUE(r.ok());
+      for (const auto& d : *r) EXPECT_EQ(d.outcome, events::Outcome::kAccepted) << d.message;
     });
   }
   for (auto& th : threads) th.join();

@@ -20,8 +20,10 @@
 // its group and every append after it, since the memory is then ahead of the database: reopen
 // the ledger.
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,7 +49,7 @@ class EmbeddedLedger : public events::LogReader {
   // `queued`, if given, runs once the commands hold their place in the writer queue, before they
   // are decided (under the ledger's lock: it must not call the ledger). A caller whose batches
   // must keep their order lets the next batch enqueue from it instead of waiting for this one to
-  // be durable, so that one batch is decided while the one before it is written.
+  // be durable, so that one batch is decided while the one before it is written: OrderedAppender.
   Result<std::vector<events::Decision>> Append(const std::vector<events::Command>& commands,
                                                const std::function<void()>& queued = {});
 
@@ -103,6 +105,26 @@ class EmbeddedLedger : public events::LogReader {
   struct Impl;
   explicit EmbeddedLedger(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Appends numbered batches (0, 1, 2…, each number once) from any threads in number order: batch
+// k enters the ledger's writer queue as soon as batch k-1 holds its place there (Append's
+// `queued`), so it is decided while the one before is written. A file's chunks keep its order this
+// way (a simulated clock refuses a command earlier than the last). After Stop(why), batches not
+// yet queued return `why` without being appended.
+class OrderedAppender {
+ public:
+  explicit OrderedAppender(EmbeddedLedger& ledger) : ledger_(ledger) {}
+  Result<std::vector<events::Decision>> Append(size_t k, const std::vector<events::Command>& commands);
+  void Stop(Status why);
+
+ private:
+  void Next();  // the next batch's turn
+  EmbeddedLedger& ledger_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t turn_ = 0;  // GUARDED_BY(mu_): the batch that may enqueue
+  Status stopped_;   // GUARDED_BY(mu_)
 };
 
 }  // namespace veeduria::producers
