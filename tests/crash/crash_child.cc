@@ -3,7 +3,8 @@
 // run and its writes would stall forever).
 //
 //   crash_child append DIR FIRST ACK_FD       appends leader changes FIRST, FIRST+1, … and writes
-//                                             each index to ACK_FD once it is durable
+//                                             each index to ACK_FD once it is durable (the decider
+//                                             state written every 5 events)
 //   crash_child project DIR BATCH TICK_FD GO_FD BULK
 //                                             catches the projections up in batches of BATCH (in
 //                                             bulk mode with runs of BULK events when BULK > 0),
@@ -46,6 +47,7 @@ class Ticking : public events::ProjectionTarget {
 int Append(const std::string& dir, int first, int ack) {
   auto l = producers::EmbeddedLedger::Open(dir);
   if (!l.ok()) return 2;
+  (*l)->SetStateFlushEventsForTesting(5);  // the kill lands between state flushes and during them
   for (int i = first;; ++i) {
     if (!(*l)->Append(testing::LeaderChange(i)).ok()) return 3;
     if (write(ack, &i, sizeof i) != sizeof i) return 4;  // acknowledged: durable

@@ -5,8 +5,9 @@
 // Layout (column families):
 //   log    (topic byte, partition u32 BE, offset u64 BE) -> lsn u64 BE | sha256 | event bytes
 //   order  lsn u64 BE -> (topic byte, partition, offset): the log-wide append order
-//   state  the decider state (events/state.h), written in the same batch as its events
-//   default  "next/<topic>/<partition>", "next_lsn" and "merkle_size" counters
+//   state  the decider state (events/state.h) of the log's first "state_lsn" events, written
+//          after its events, many groups at once (below)
+//   default  "next/<topic>/<partition>", "next_lsn", "merkle_size" and "state_lsn" counters
 //   merkle (level u8, index u64 BE) -> 32-byte hash: the Merkle tree over the log (events/merkle.h),
 //            leaf i = the event at lsn i; every leaf hash (level 0) and every completed perfect
 //            subtree node, written once in the same batch as the events that complete them
@@ -19,6 +20,11 @@
 // written (pipelined: its decisions read the one before it from memory). A failed write fails
 // its group and every append after it, since the memory is then ahead of the database: reopen
 // the ledger.
+//
+// The decider state is a fold of the log, so it is not written with each group: it is kept in
+// memory, and once the written groups' state covers 131,072 events a thread of its own merges it
+// into one sorted file and ingests it with "state_lsn" (atomically), while appends go on. A clean
+// close writes what is left; after a crash Open evolves the log from "state_lsn" to its end.
 
 #include <condition_variable>
 #include <functional>
@@ -58,6 +64,9 @@ class EmbeddedLedger : public events::LogReader {
   // Runs before each group's write; an error fails that write as the database's would. Tests
   // inject a failing disk with it. REQUIRES: no append in progress.
   void SetBeforeWriteForTesting(std::function<Status()> hook);
+  // Writes the decider state every `events` events instead of 131,072 (tests crash between
+  // flushes and during them). REQUIRES: no append in progress.
+  void SetStateFlushEventsForTesting(uint64_t events);
 
   const events::StateStore& state() const;
   events::LedgerMeta meta() const { return events::ReadLedgerMeta(state()); }
