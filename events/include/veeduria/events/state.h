@@ -4,7 +4,7 @@
 //
 // decide() only reads it; evolve() is the only writer, and derives every record from the
 // events, so the state can always be rebuilt by evolving the log from the start. The
-// embedded ledger keeps it in the log's RocksDB, written in the same batch as the events.
+// embedded ledger keeps it in the log's RocksDB, written after its events (producers/README.md).
 // Most records are JSON objects stored as MessagePack; the hot ones (stream heads, meta, command
 // outcomes, goal years, progress) are typed binary records (events/src/records.h).
 
