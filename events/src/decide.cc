@@ -183,7 +183,8 @@ class Decider {
                       records::Milestone* out);
   Check NeedPlan(const std::string& entity, const std::string& plan, PlanFields* out);
   // `out` may be null: only the goal's existence is checked (its record is not decoded).
-  Check NeedGoal(const std::string& entity, const std::string& plan, const std::string& goal, json* out);
+  Check NeedGoal(const std::string& entity, const std::string& plan, const std::string& goal,
+                 records::Goal* out);
   // Timeliness of a report on `milestone`: late flags, or window_closed unless it answers an
   // open adjustment request before its due date (then *answers is set).
   Check Timeliness(const std::string& entity, const std::string& campaign_id,
@@ -512,10 +513,11 @@ Check Decider::NeedPlan(const std::string& entity, const std::string& plan, Plan
 }
 
 Check Decider::NeedGoal(const std::string& entity, const std::string& plan, const std::string& goal,
-                        json* out) {
+                        records::Goal* out) {
   const std::string key = keys::Goal(entity, plan, goal);
-  if (out) *out = Rec(key);
-  if (out ? out->is_null() : !state_.Contains(key))
+  std::optional<records::Goal> g;
+  if (out && (g = records::ReadGoal(state_, key))) *out = std::move(*g);
+  if (out ? !g : !state_.Contains(key))
     return Refuse(
         "unknown_goal", "goal",
         "goal " + Quote(goal) + " is not defined in plan " + Quote(plan) + " of entity " + Quote(entity));
@@ -920,8 +922,8 @@ Check Decider::DefineGoal() {
   p.accumulation = cmd_.Str("accumulation") == "acumulativo" ? s::Accumulation::acumulativo
                                                              : s::Accumulation::no_acumulativo;
   p.homologated = IsCpiIndicator(p.cpi_indicator) && !Rec(keys::Indicator(p.cpi_indicator)).is_null();
-  json prev = Rec(keys::Goal(entity, plan_id, goal));
-  if (!prev.is_null()) p.previous = UnpackPayload<s::GoalDefinedT>(prev["payload"]);
+  if (auto prev = records::ReadGoal(state_, keys::Goal(entity, plan_id, goal)))
+    p.previous = UnpackPayloadBytes<s::GoalDefinedT>(prev->payload);
   const bool homologated = p.homologated;
   const std::string code = p.cpi_indicator;
   Draft& d = Emit(entity, std::move(p));
@@ -934,7 +936,7 @@ Check Decider::DefineGoal() {
 
 Check Decider::HomologateGoal() {
   EntityFields e;
-  json goal;
+  records::Goal goal;
   const std::string entity = cmd_.Str("entity"), plan = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireEntityWriter(entity, &e)) return r;
@@ -944,8 +946,7 @@ Check Decider::HomologateGoal() {
     return Refuse(
         "not_homologated", "cpi_indicator",
         "field 'cpi_indicator': " + Quote(code) + " is not a 9-digit indicator of a loaded CPI catalogue");
-  auto def = UnpackPayload<s::GoalDefinedT>(goal["payload"]);
-  if (goal.value("homologated", false) && goal.value("cpi", def->cpi_indicator) == code)
+  if (goal.homologated && goal.cpi == code)
     return Refuse("no_change", "cpi_indicator",
                   "goal " + Quote(goal_id) + " is already homologated to " + Quote(code));
   s::GoalHomologatedT p;
@@ -953,7 +954,7 @@ Check Decider::HomologateGoal() {
   p.plan = plan;
   p.goal = goal_id;
   p.cpi_indicator = code;
-  p.previous_cpi_indicator = goal.value("cpi", def->cpi_indicator);
+  p.previous_cpi_indicator = goal.cpi;
   Emit(entity, std::move(p));
   return std::nullopt;
 }
@@ -961,7 +962,7 @@ Check Decider::HomologateGoal() {
 Check Decider::ProgramGoal() {
   EntityFields e;
   PlanFields plan;
-  json goal;
+  records::Goal goal;
   const std::string entity = cmd_.Str("entity"), plan_id = cmd_.Str("plan"), goal_id = cmd_.Str("goal");
   if (auto r = NeedEntity(entity, &e)) return r;
   if (auto r = RequireEntityWriter(entity, &e)) return r;
@@ -992,21 +993,24 @@ Check Decider::ProgramGoal() {
       p.resources.push_back(std::move(a));
     }
   }
-  const std::string ykey = std::to_string(year);
   if (auto prev = records::ReadGoalYear(state_, keys::GoalYear(entity, plan_id, goal_id, year)))
     p.previous = UnpackPayloadBytes<s::GoalProgrammedT>(prev->payload);
   // Accumulation consistency, once every year of the period is programmed.
-  json years = goal["years"];
-  years[ykey] = json{{"physical", p.physical}};
+  std::vector<std::pair<int32_t, double>>& years = goal.years;  // ascending
+  auto y = std::lower_bound(years.begin(), years.end(), std::make_pair(year, -HUGE_VAL));
+  if (y != years.end() && y->first == year)
+    y->second = p.physical;
+  else
+    years.emplace(y, year, p.physical);
   std::string mismatch;
   if (static_cast<int>(years.size()) == end - start + 1) {
     double sum = 0, max = 0;
-    for (auto& [y, v] : years.items()) {
-      sum += v["physical"].get<double>();
-      max = std::max(max, v["physical"].get<double>());
+    for (const auto& [_, physical] : years) {
+      sum += physical;
+      max = std::max(max, physical);
     }
-    const double target = goal["target"].get<double>();
-    const bool acum = goal["accumulation"] == "acumulativo";
+    const double target = goal.target;
+    const bool acum = goal.acumulativo;
     const double got = acum ? sum : max;
     if (std::fabs(got - target) > 1e-9 * std::max(1.0, std::fabs(target))) {
       json g;
@@ -1319,7 +1323,7 @@ Check Decider::RequestAdjustment() {
       json plans = Rec(keys::Entity(entity))["plans"];
       if (plans.is_array())
         for (const auto& pl : plans)
-          found = found || !Rec(keys::Goal(entity, pl.get<std::string>(), it->goal)).is_null();
+          found = found || state_.Contains(keys::Goal(entity, pl.get<std::string>(), it->goal));
       if (!found)
         return Refuse("unknown_goal", field + ".goal",
                       "goal " + Quote(it->goal) + " is not defined for entity " + Quote(entity));

@@ -1,6 +1,7 @@
 // evolve(state, event): the decider state as a fold over the events (see decide.h).
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "keys.h"
@@ -229,43 +230,40 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
       const auto* p = ev->payload_as_GoalDefined();
       const std::string key = keys::Goal(Str(p->entity()), Str(p->plan()), Str(p->goal()));
       const std::string plan_key = keys::Plan(Str(p->entity()), Str(p->plan()));
-      json g = ReadRecord(st, key);
+      records::Goal g = records::ReadGoal(st, key).value_or(records::Goal{.homologated = true});
       json pl = ReadRecord(st, plan_key);
       int unhomologated = pl.value("unhomologated", 0);
-      if (g.is_null())
-        g = json{{"years", json::object()}};
-      else if (!g.value("homologated", true))
-        --unhomologated;
+      if (!g.homologated) --unhomologated;
       if (!p->homologated()) ++unhomologated;
       pl["unhomologated"] = unhomologated;
       WriteRecord(st, plan_key, pl);
-      g["homologated"] = p->homologated();
-      g["cpi"] = Str(p->cpi_indicator());
-      g["accumulation"] = s::EnumNameAccumulation(p->accumulation());
-      g["target"] = p->target();
-      g["payload"] = PackWithoutPrevious(p);
-      WriteRecord(st, key, g);
+      g.homologated = p->homologated();
+      g.cpi = Str(p->cpi_indicator());
+      g.acumulativo = p->accumulation() == s::Accumulation::acumulativo;
+      g.target = p->target();
+      g.payload = PackWithoutPreviousBytes(p);
+      st.Put(key, records::Encode(g));
       break;
     }
     case s::Payload::GoalHomologated: {
       const auto* p = ev->payload_as_GoalHomologated();
       const std::string key = keys::Goal(Str(p->entity()), Str(p->plan()), Str(p->goal()));
       const std::string plan_key = keys::Plan(Str(p->entity()), Str(p->plan()));
-      json g = ReadRecord(st, key);
-      if (!g.value("homologated", true)) {
+      records::Goal g = records::ReadGoal(st, key).value_or(records::Goal{.homologated = true});
+      if (!g.homologated) {
         json pl = ReadRecord(st, plan_key);
         pl["unhomologated"] = pl.value("unhomologated", 1) - 1;
         WriteRecord(st, plan_key, pl);
       }
-      g["homologated"] = true;
-      g["cpi"] = Str(p->cpi_indicator());
-      WriteRecord(st, key, g);
+      g.homologated = true;
+      g.cpi = Str(p->cpi_indicator());
+      st.Put(key, records::Encode(g));
       break;
     }
     case s::Payload::GoalProgrammed: {
       const auto* p = ev->payload_as_GoalProgrammed();
       const std::string key = keys::Goal(Str(p->entity()), Str(p->plan()), Str(p->goal()));
-      json g = ReadRecord(st, key);
+      records::Goal g = records::ReadGoal(st, key).value_or(records::Goal{});
       // The goal keeps every year's physical target (the accumulation check reads them all);
       // the year's record has what a progress report checks, without decoding the goal.
       records::GoalYear year;
@@ -276,10 +274,14 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
           year.pesos += a->pesos();
         }
       year.payload = PackWithoutPreviousBytes(p);
-      g["years"][std::to_string(p->year())] = json{{"physical", p->physical()}};
+      auto y = std::lower_bound(g.years.begin(), g.years.end(), std::make_pair(p->year(), -HUGE_VAL));
+      if (y != g.years.end() && y->first == p->year())
+        y->second = p->physical();
+      else
+        g.years.emplace(y, p->year(), p->physical());
       st.Put(keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()),
              records::Encode(year));
-      WriteRecord(st, key, g);
+      st.Put(key, records::Encode(g));
       break;
     }
     case s::Payload::ProgressReported: {

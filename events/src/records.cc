@@ -7,7 +7,15 @@ namespace veeduria::events::records {
 namespace {
 
 constexpr char kTag = static_cast<char>(0xC1);
-enum Kind : char { kStreamHead = 1, kMeta = 2, kOutcome = 3, kGoalYear = 4, kProgress = 5, kCampaign = 6 };
+enum Kind : char {
+  kStreamHead = 1,
+  kMeta = 2,
+  kOutcome = 3,
+  kGoalYear = 4,
+  kProgress = 5,
+  kCampaign = 6,
+  kGoal = 7
+};
 
 class Writer {
  public:
@@ -182,6 +190,38 @@ bool Decode(std::string_view bytes, Outcome* out) {
   return in.done();
 }
 
+std::string Encode(const Goal& r) {
+  Writer w(kGoal, 48 + r.cpi.size() + r.payload.size() + 12 * r.years.size());
+  w.U8(r.homologated);
+  w.Str(r.cpi);
+  w.U8(r.acumulativo);
+  w.F64(r.target);
+  w.Str(r.payload);
+  w.U32(static_cast<uint32_t>(r.years.size()));
+  for (const auto& [year, physical] : r.years) {
+    w.I32(year);
+    w.F64(physical);
+  }
+  return w.Take();
+}
+
+bool Decode(std::string_view bytes, Goal* out) {
+  Reader in(bytes, kGoal);
+  out->homologated = in.U8() != 0;
+  out->cpi = in.Str();
+  out->acumulativo = in.U8() != 0;
+  out->target = in.F64();
+  out->payload = in.Str();
+  const uint32_t n = in.U32();
+  if (!in.ok() || n > bytes.size()) return false;  // each year takes 12 bytes
+  out->years.clear();
+  for (uint32_t i = 0; i < n && in.ok(); ++i) {
+    const int32_t year = in.I32();
+    out->years.emplace_back(year, in.F64());
+  }
+  return in.done();
+}
+
 std::string Encode(const GoalYear& r) {
   Writer w(kGoalYear, 32 + r.payload.size());
   w.F64(r.physical);
@@ -267,6 +307,7 @@ std::optional<Meta> ReadMeta(const StateStore& st, std::string_view key) { retur
 std::optional<Outcome> ReadOutcome(const StateStore& st, std::string_view key) {
   return Read<Outcome>(st, key);
 }
+std::optional<Goal> ReadGoal(const StateStore& st, std::string_view key) { return Read<Goal>(st, key); }
 std::optional<GoalYear> ReadGoalYear(const StateStore& st, std::string_view key) {
   return Read<GoalYear>(st, key);
 }

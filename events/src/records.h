@@ -1,8 +1,8 @@
 #pragma once
 // Typed decider-state records: the records every command reads or writes (the stream heads, the
 // ledger's meta, command outcomes) and those of the progress path (a goal's programming for one
-// year, a reported cut, the campaign) are fixed binary layouts instead of JSON maps as MessagePack, so that
-// deciding and evolving a command does not build and free `nlohmann::json` trees for them.
+// year, a reported cut, the campaign) and goals are fixed binary layouts instead of JSON maps as MessagePack,
+// so that deciding and evolving a command does not build and free `nlohmann::json` trees for them.
 //
 // Layout: a tag byte 0xC1 (never the first byte of a MessagePack value, so a record of another
 // format is told apart), a record kind byte, then little-endian fixed-width integers, IEEE-754
@@ -49,6 +49,17 @@ struct Outcome {
   int32_t days_late = 0;
 };
 
+// keys::Goal: a goal as defined (and homologated since), with the physical target of each year
+// programmed (the accumulation check reads them all).
+struct Goal {
+  bool homologated = false;
+  std::string cpi;  // the CPI indicator, as homologated
+  bool acumulativo = false;
+  double target = 0;
+  std::string payload;  // the GoalDefined table without `previous` (standalone FlatBuffer)
+  std::vector<std::pair<int32_t, double>> years;  // (year, physical), ascending
+};
+
 // keys::GoalYear: the programming of one year of a goal, with the summary a progress report checks.
 struct GoalYear {
   double physical = 0;
@@ -81,6 +92,7 @@ struct Campaign {
 std::string Encode(const StreamHead& r);
 std::string Encode(const Meta& r);
 std::string Encode(const Outcome& r);
+std::string Encode(const Goal& r);
 std::string Encode(const GoalYear& r);
 std::string Encode(const Progress& r);
 std::string Encode(const Campaign& r);
@@ -89,6 +101,7 @@ std::string Encode(const Campaign& r);
 std::optional<StreamHead> ReadStreamHead(const StateStore& st, std::string_view key);
 std::optional<Meta> ReadMeta(const StateStore& st, std::string_view key);
 std::optional<Outcome> ReadOutcome(const StateStore& st, std::string_view key);
+std::optional<Goal> ReadGoal(const StateStore& st, std::string_view key);
 std::optional<GoalYear> ReadGoalYear(const StateStore& st, std::string_view key);
 std::optional<Progress> ReadProgress(const StateStore& st, std::string_view key);
 std::optional<Campaign> ReadCampaign(const StateStore& st, std::string_view key);
@@ -97,6 +110,7 @@ std::optional<Campaign> ReadCampaign(const StateStore& st, std::string_view key)
 bool Decode(std::string_view bytes, StreamHead* out);
 bool Decode(std::string_view bytes, Meta* out);
 bool Decode(std::string_view bytes, Outcome* out);
+bool Decode(std::string_view bytes, Goal* out);
 bool Decode(std::string_view bytes, GoalYear* out);
 bool Decode(std::string_view bytes, Progress* out);
 bool Decode(std::string_view bytes, Campaign* out);

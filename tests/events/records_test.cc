@@ -66,6 +66,23 @@ TEST(RecordsTest, GoalYearAndProgressRoundTrip) {
   EXPECT_EQ(pb.payload, "payload");
 }
 
+TEST(RecordsTest, GoalRoundTrips) {
+  Goal g{false, "450101500", true, 500, std::string("\x04\x00fb", 4), {{2020, 100}, {2021, 140.5}}};
+  Goal back;
+  ASSERT_TRUE(Decode(Encode(g), &back));
+  EXPECT_FALSE(back.homologated);
+  EXPECT_EQ(back.cpi, "450101500");
+  EXPECT_TRUE(back.acumulativo);
+  EXPECT_EQ(back.target, 500);
+  EXPECT_EQ(back.payload, g.payload);
+  EXPECT_EQ(back.years, g.years);
+  EXPECT_EQ(Encode(back), Encode(g));
+  const std::string bytes = Encode(g);
+  EXPECT_FALSE(Decode(bytes.substr(0, bytes.size() - 8), &back));  // a year cut short
+  GoalYear y;
+  EXPECT_FALSE(Decode(bytes, &y));  // another kind
+}
+
 TEST(RecordsTest, CampaignRoundTrips) {
   Campaign c;
   c.campaign = "KPT-2023";

@@ -21,7 +21,7 @@ namespace veeduria::events {
 // The format of the decider state's records. A store holding another format (or none recorded:
 // format 1, every record JSON) must be rebuilt by evolving the log, never read: the embedded
 // ledger and the Kafka deciders record it beside their state and rebuild on a mismatch.
-inline constexpr uint32_t kStateFormat = 2;
+inline constexpr uint32_t kStateFormat = 3;
 
 // A non-owning reference to a callable taking a record's bytes (what StateStore::Read calls).
 class ValueVisitor {
