@@ -996,12 +996,8 @@ Check Decider::ProgramGoal() {
   if (auto prev = records::ReadGoalYear(state_, keys::GoalYear(entity, plan_id, goal_id, year)))
     p.previous = UnpackPayloadBytes<s::GoalProgrammedT>(prev->payload);
   // Accumulation consistency, once every year of the period is programmed.
-  std::vector<std::pair<int32_t, double>>& years = goal.years;  // ascending
-  auto y = std::lower_bound(years.begin(), years.end(), std::make_pair(year, -HUGE_VAL));
-  if (y != years.end() && y->first == year)
-    y->second = p.physical;
-  else
-    years.emplace(y, year, p.physical);
+  records::SetYear(&goal, year, p.physical);
+  const std::vector<std::pair<int32_t, double>>& years = goal.years;
   std::string mismatch;
   if (static_cast<int>(years.size()) == end - start + 1) {
     double sum = 0, max = 0;

@@ -1,7 +1,6 @@
 // evolve(state, event): the decider state as a fold over the events (see decide.h).
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "keys.h"
@@ -274,11 +273,7 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
           year.pesos += a->pesos();
         }
       year.payload = PackWithoutPreviousBytes(p);
-      auto y = std::lower_bound(g.years.begin(), g.years.end(), std::make_pair(p->year(), -HUGE_VAL));
-      if (y != g.years.end() && y->first == p->year())
-        y->second = p->physical();
-      else
-        g.years.emplace(y, p->year(), p->physical());
+      records::SetYear(&g, p->year(), p->physical());
       st.Put(keys::GoalYear(Str(p->entity()), Str(p->plan()), Str(p->goal()), p->year()),
              records::Encode(year));
       st.Put(key, records::Encode(g));

@@ -1,5 +1,6 @@
 #include "records.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -188,6 +189,15 @@ bool Decode(std::string_view bytes, Outcome* out) {
   out->flags = in.Strs();
   out->days_late = in.I32();
   return in.done();
+}
+
+void SetYear(Goal* g, int32_t year, double physical) {
+  auto y = std::lower_bound(g->years.begin(), g->years.end(), year,
+                            [](const auto& e, int32_t v) { return e.first < v; });
+  if (y != g->years.end() && y->first == year)
+    y->second = physical;
+  else
+    g->years.emplace(y, year, physical);
 }
 
 std::string Encode(const Goal& r) {

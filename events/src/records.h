@@ -89,6 +89,9 @@ struct Campaign {
   std::vector<Variable> variables;
 };
 
+// Sets the physical target programmed for `year`, keeping the years ascending.
+void SetYear(Goal* g, int32_t year, double physical);
+
 std::string Encode(const StreamHead& r);
 std::string Encode(const Meta& r);
 std::string Encode(const Outcome& r);
