@@ -216,10 +216,11 @@ class DbState : public events::StateStore {
       for (const auto& [key, value] : u->writes.entries())
         unflushed_keys_.Insert(internal::StateCache::HashOf(key));
   }
-  // Events written whose state is not in the family yet.
-  uint64_t UnflushedEvents() const {
+  // True when the unflushed groups cover `events` events or more, or number `groups` or more.
+  bool FlushDue(uint64_t events, size_t groups) const {
     std::lock_guard<std::mutex> l(mu_);
-    return unflushed_.empty() ? 0 : unflushed_.back()->end_lsn - flushed_lsn_;
+    return !unflushed_.empty() &&
+           (unflushed_.back()->end_lsn - flushed_lsn_ >= events || unflushed_.size() >= groups);
   }
   uint64_t flushed_lsn() const {
     std::lock_guard<std::mutex> l(mu_);
@@ -345,8 +346,12 @@ struct EmbeddedLedger::Impl {
   // Deferred state writes: once the written groups' state covers kStateFlushEvents events, the
   // flushing thread writes it to the state family (FlushState) while groups go on being written.
   // Their memtable inserts (random keys, a skip-list search each) were a fifth of the append's CPU.
+  // Or once kStateFlushGroups groups wait, whatever their size (a trickle of small groups, as a
+  // quiet service commits): a retry's read may search them one by one.
   static constexpr uint64_t kStateFlushEvents = 1 << 17;
-  uint64_t state_flush_events = kStateFlushEvents;  // SetStateFlushEventsForTesting
+  static constexpr size_t kStateFlushGroups = 4096;
+  uint64_t state_flush_events = kStateFlushEvents;  // SetStateFlushForTesting
+  size_t state_flush_groups = kStateFlushGroups;    // SetStateFlushForTesting
   std::string flush_dir;                            // DATA/log.state: the files being ingested
   uint64_t flush_files = 0;                         // used only by FlushState's caller
   bool flush_requested = false;                     // GUARDED_BY(mu)
@@ -505,7 +510,7 @@ struct EmbeddedLedger::Impl {
       events::MemoryState writes = overlay.TakeWrites();
       state->Apply(writes);
       state->AddUnflushed(std::move(writes), end);
-      return state->UnflushedEvents() >= state_flush_events ? FlushState() : Status::Ok();
+      return state->FlushDue(state_flush_events, state_flush_groups) ? FlushState() : Status::Ok();
     };
     Status st;
     VEEDURIA_RETURN_IF_ERROR(ledger.ScanLog(from, [&](const LogEntry& e) {
@@ -546,7 +551,7 @@ struct EmbeddedLedger::Impl {
       l.lock();
       if (st.ok()) {
         durable_lsn = p.end_lsn;
-        if (!flush_requested && state->UnflushedEvents() >= state_flush_events) {
+        if (!flush_requested && state->FlushDue(state_flush_events, state_flush_groups)) {
           flush_requested = true;
           flush_cv.notify_one();
         }
@@ -857,9 +862,10 @@ void EmbeddedLedger::SetBeforeWriteForTesting(std::function<Status()> hook) {
   impl_->before_write = std::move(hook);
 }
 
-void EmbeddedLedger::SetStateFlushEventsForTesting(uint64_t events) {
+void EmbeddedLedger::SetStateFlushForTesting(uint64_t events, size_t groups) {
   std::lock_guard<std::mutex> l(impl_->mu);
   impl_->state_flush_events = std::max<uint64_t>(1, events);
+  impl_->state_flush_groups = std::max<size_t>(1, groups);
 }
 
 const events::StateStore& EmbeddedLedger::state() const { return *impl_->state; }

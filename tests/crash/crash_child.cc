@@ -47,7 +47,7 @@ class Ticking : public events::ProjectionTarget {
 int Append(const std::string& dir, int first, int ack) {
   auto l = producers::EmbeddedLedger::Open(dir);
   if (!l.ok()) return 2;
-  (*l)->SetStateFlushEventsForTesting(5);  // the kill lands between state flushes and during them
+  (*l)->SetStateFlushForTesting(5, 4096);  // the kill lands between state flushes and during them
   for (int i = first;; ++i) {
     if (!(*l)->Append(testing::LeaderChange(i)).ok()) return 3;
     if (write(ack, &i, sizeof i) != sizeof i) return 4;  // acknowledged: durable

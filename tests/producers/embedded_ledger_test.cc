@@ -326,6 +326,24 @@ TEST_F(EmbeddedLedgerTest, AFailedWriteFailsItsGroupAndEveryLaterAppendUntilReop
   EXPECT_TRUE(report->ok) << report->problem;
 }
 
+// The `state_lsn` a closed ledger under `dir` recorded (0 if none), read with RocksDB directly.
+uint64_t StoredStateLsn(const fs::path& dir) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
+    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), (dir / "log").string(), cfs, &handles, &raw).ok())
+    return 0;
+  std::string v;
+  uint64_t lsn = 0;
+  if (raw->Get({}, handles[0], "state_lsn", &v).ok())
+    for (char c : v) lsn = (lsn << 8) | static_cast<uint8_t>(c);
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+  delete raw;
+  return lsn;
+}
+
 // The decider state is written after its events, several groups at once (a key's latest write
 // wins), and what a crash left unwritten is evolved from the log at Open: the state is the same
 // as one rebuilt from the whole log, and the retries of everything acknowledged are duplicates.
@@ -335,7 +353,7 @@ TEST_F(EmbeddedLedgerTest, TheStateIsWrittenAfterItsEventsAndEvolvedFromTheLogAf
   {
     auto l = EmbeddedLedger::Open(dir_.string());
     ASSERT_TRUE(l.ok());
-    (*l)->SetStateFlushEventsForTesting(7);
+    (*l)->SetStateFlushForTesting(7, 4096);
     ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
     for (int i = 0; i < 40; ++i) ASSERT_TRUE((*l)->Append(LeaderChange(i)).ok());  // a group each
     const std::string digest = (*l)->StateDigest();
@@ -347,25 +365,9 @@ TEST_F(EmbeddedLedgerTest, TheStateIsWrittenAfterItsEventsAndEvolvedFromTheLogAf
     (*l)->SetBeforeWriteForTesting([] { return Status::IOError("injected: the disk is gone"); });
     ASSERT_FALSE((*l)->Append(LeaderChange(60)).ok());
   }
-  {  // The state family covers some of the log, not all of it.
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
-      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), (dir_ / "log").string(), cfs, &handles, &raw)
-            .ok());
-    std::string v;
-    ASSERT_TRUE(raw->Get({}, handles[0], "state_lsn", &v).ok());
-    ASSERT_EQ(v.size(), 8u);
-    uint64_t state_lsn = 0;
-    for (char c : v) state_lsn = (state_lsn << 8) | static_cast<uint8_t>(c);
-    EXPECT_GT(state_lsn, 100u);
-    EXPECT_LT(state_lsn, written);
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
-  }
+  const uint64_t state_lsn = StoredStateLsn(dir_);  // the state family covers some of the log
+  EXPECT_GT(state_lsn, 100u);
+  EXPECT_LT(state_lsn, written);
   auto l = EmbeddedLedger::Open(dir_.string());
   ASSERT_TRUE(l.ok());
   ASSERT_EQ((*l)->end_lsn(), written);
@@ -380,6 +382,21 @@ TEST_F(EmbeddedLedgerTest, TheStateIsWrittenAfterItsEventsAndEvolvedFromTheLogAf
   auto next = (*l)->Append(LeaderChange(60));
   ASSERT_TRUE(next.ok());
   for (const auto& d : *next) EXPECT_EQ(d.outcome, events::Outcome::kAccepted) << d.message;
+}
+
+// A trickle of small groups (a quiet service) is written too, by their number, long before it
+// covers the events that trigger a flush: the retries that read them search only a few.
+TEST_F(EmbeddedLedgerTest, ManySmallGroupsAreWrittenByTheirNumber) {
+  {
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    (*l)->SetStateFlushForTesting(1'000'000, 4);
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE((*l)->Append(LeaderChange(i)).ok());
+    (*l)->SetBeforeWriteForTesting([] { return Status::IOError("injected: closes without a flush"); });
+    ASSERT_FALSE((*l)->Append(LeaderChange(10)).ok());
+  }
+  EXPECT_GT(StoredStateLsn(dir_), 0u);
 }
 
 // Regression: the rebuild evolves in batches of 4,096 events; the state cache must learn what

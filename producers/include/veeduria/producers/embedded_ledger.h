@@ -22,7 +22,8 @@
 // the ledger.
 //
 // The decider state is a fold of the log, so it is not written with each group: it is kept in
-// memory, and once the written groups' state covers 131,072 events a thread of its own merges it
+// memory, and once the written groups' state covers 131,072 events (or 4,096 groups wait) a thread
+// of its own merges it
 // into one sorted file and ingests it with "state_lsn" (atomically), while appends go on. A clean
 // close writes what is left; after a crash Open evolves the log from "state_lsn" to its end.
 
@@ -64,9 +65,9 @@ class EmbeddedLedger : public events::LogReader {
   // Runs before each group's write; an error fails that write as the database's would. Tests
   // inject a failing disk with it. REQUIRES: no append in progress.
   void SetBeforeWriteForTesting(std::function<Status()> hook);
-  // Writes the decider state every `events` events instead of 131,072 (tests crash between
-  // flushes and during them). REQUIRES: no append in progress.
-  void SetStateFlushEventsForTesting(uint64_t events);
+  // Writes the decider state every `events` events or `groups` groups instead of 131,072 or 4,096
+  // (tests crash between flushes and during them). REQUIRES: no append in progress.
+  void SetStateFlushForTesting(uint64_t events, size_t groups);
 
   const events::StateStore& state() const;
   events::LedgerMeta meta() const { return events::ReadLedgerMeta(state()); }
