@@ -139,22 +139,11 @@ class DbState : public events::StateStore {
     if (!hit.cached) {
       const bool outcome = events::IsCommandOutcomeKey(key);
       if (complete_ && (!outcome || !outcomes_.Contains(internal::StateCache::HashOf(key)))) return false;
-      for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {  // the latest first
-        auto w = (*it)->entries().find(key);
-        if (w == (*it)->entries().end()) continue;
-        if (!w->second) return false;
-        fn(*w->second);
-        return true;
-      }
-      if (!unflushed_.empty() && unflushed_keys_.Contains(internal::StateCache::HashOf(key))) {
-        for (auto it = unflushed_.rbegin(); it != unflushed_.rend(); ++it) {
-          auto w = (*it)->writes.entries().find(key);
-          if (w == (*it)->writes.entries().end()) continue;
-          if (!w->second) return false;
-          fn(*w->second);
-          return true;
-        }
-      }
+      for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)  // the latest first
+        if (auto found = FindIn(**it, key, fn)) return *found;
+      if (!unflushed_.empty() && unflushed_keys_.Contains(internal::StateCache::HashOf(key)))
+        for (auto it = unflushed_.rbegin(); it != unflushed_.rend(); ++it)
+          if (auto found = FindIn((*it)->writes, key, fn)) return *found;
       rocksdb::PinnableSlice v;
       rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
       // An I/O error reading our own database is fatal to the group being decided; Append
@@ -255,6 +244,15 @@ class DbState : public events::StateStore {
   // ends.
   static constexpr size_t kMaxEntries = 1 << 23;
   static constexpr size_t kMaxOutcomes = 1 << 24;
+  // `key` in a group's writes: nullopt if the group did not write it, else whether it has a value
+  // (which fn then saw).
+  static std::optional<bool> FindIn(const events::MemoryState& writes, std::string_view key,
+                                    events::ValueVisitor fn) {
+    auto w = writes.entries().find(key);
+    if (w == writes.entries().end()) return std::nullopt;
+    if (w->second) fn(*w->second);
+    return w->second.has_value();
+  }
   // REQUIRES: mu_ held.
   void AddUnflushedLocked(events::MemoryState writes, uint64_t end_lsn) {
     for (const auto& [key, value] : writes.entries())
