@@ -229,6 +229,7 @@ bool Evolve(StateStore& st, const SealedEvent& se) {
       const auto* p = ev->payload_as_GoalDefined();
       const std::string key = keys::Goal(Str(p->entity()), Str(p->plan()), Str(p->goal()));
       const std::string plan_key = keys::Plan(Str(p->entity()), Str(p->plan()));
+      // A new goal is not yet among the plan's goals not homologated.
       records::Goal g = records::ReadGoal(st, key).value_or(records::Goal{.homologated = true});
       json pl = ReadRecord(st, plan_key);
       int unhomologated = pl.value("unhomologated", 0);

@@ -351,7 +351,7 @@ struct EmbeddedLedger::Impl {
   uint64_t state_flush_events = kStateFlushEvents;  // SetStateFlushForTesting
   size_t state_flush_groups = kStateFlushGroups;    // SetStateFlushForTesting
   std::string flush_dir;                            // DATA/log.state: the files being ingested
-  uint64_t flush_files = 0;                         // used only by FlushState's caller
+  uint64_t flush_files = 0;                         // used only by FlushState (one at a time)
   bool flush_requested = false;                     // GUARDED_BY(mu)
   std::condition_variable flush_cv;
   std::thread flusher;

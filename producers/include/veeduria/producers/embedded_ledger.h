@@ -14,18 +14,17 @@
 //
 // Append() is thread-safe. Concurrent callers are group-committed (leveldb's writer queue):
 // the first waiting caller decides the queued commands in order against an overlay of the
-// state and a committing thread writes all their events, state and counters in ONE WriteBatch
-// with sync=true, so a command's events are durable and atomic before any outcome is returned,
-// and a killed process never leaves half a command. The next group is decided while one is
-// written (pipelined: its decisions read the one before it from memory). A failed write fails
-// its group and every append after it, since the memory is then ahead of the database: reopen
-// the ledger.
+// state and a committing thread writes all their events, order entries, Merkle nodes and counters
+// in ONE WriteBatch with sync=true, so a command's events are durable and atomic before any outcome is
+// returned, and a killed process never leaves half a command. The next group is decided while one is written
+// (pipelined: its decisions read the one before it from memory). A failed write fails its group and every
+// append after it, since the memory is then ahead of the database: reopen the ledger.
 //
 // The decider state is a fold of the log, so it is not written with each group: it is kept in
 // memory, and once the written groups' state covers 131,072 events (or 4,096 groups wait) a thread
-// of its own merges it
-// into one sorted file and ingests it with "state_lsn" (atomically), while appends go on. A clean
-// close writes what is left; after a crash Open evolves the log from "state_lsn" to its end.
+// of its own merges it into one sorted file and ingests it with "state_lsn" (atomically), while
+// appends go on. A clean close writes what is left; after a crash Open evolves the log from
+// "state_lsn" to its end.
 
 #include <condition_variable>
 #include <functional>
