@@ -861,7 +861,8 @@ void EmbeddedLedger::SetBeforeWriteForTesting(std::function<Status()> hook) {
 }
 
 void EmbeddedLedger::SetStateFlushForTesting(uint64_t events, size_t groups) {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  std::unique_lock<std::mutex> l(impl_->mu);
+  impl_->Drain(l);
   impl_->state_flush_events = std::max<uint64_t>(1, events);
   impl_->state_flush_groups = std::max<size_t>(1, groups);
 }

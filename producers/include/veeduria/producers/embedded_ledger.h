@@ -65,7 +65,8 @@ class EmbeddedLedger : public events::LogReader {
   // inject a failing disk with it. REQUIRES: no append in progress.
   void SetBeforeWriteForTesting(std::function<Status()> hook);
   // Writes the decider state every `events` events or `groups` groups instead of 131,072 or 4,096
-  // (tests crash between flushes and during them). REQUIRES: no append in progress.
+  // (tests crash between flushes and during them); first waits for a write under way, so what is
+  // appended next is written by the new numbers only. REQUIRES: no append in progress.
   void SetStateFlushForTesting(uint64_t events, size_t groups);
 
   const events::StateStore& state() const;
