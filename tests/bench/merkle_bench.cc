@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <sstream>
@@ -48,6 +49,11 @@ Dataset& Data() {
     bench::AppendDemo(*d->ledger, 1024);
     d->ledger->SetCheckpointPolicy(0, 0, nullptr, "");
     d->events = d->ledger->end_lsn();
+    std::atexit([] {  // the dataset outlives every benchmark; its directory does not outlive the run
+      Dataset& d = Data();
+      d.ledger.reset();
+      fs::remove_all(d.dir);
+    });
     return d;
   }();
   return *d;

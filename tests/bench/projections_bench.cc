@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <sstream>
@@ -59,6 +60,12 @@ Dataset& Data() {
       });
       if (any) d->entities.push_back(code);
     }
+    std::atexit([] {  // the dataset outlives every benchmark; its directory does not outlive the run
+      Dataset& d = Data();
+      d.store.reset();
+      d.ledger.reset();
+      fs::remove_all(d.dir);
+    });
     return d;
   }();
   return *d;
