@@ -1,5 +1,7 @@
 #include "veeduria/events/command.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -407,10 +409,68 @@ bool Command::Has(const char* field) const {
   return it != body.end() && !it->is_null();
 }
 
+namespace {
+
+json FromSimdjson(simdjson::dom::element e) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      json o(json::value_t::object);
+      auto& fields = o.get_ref<json::object_t&>();
+      for (auto [k, v] : simdjson::dom::object(e)) fields.insert_or_assign(std::string(k), FromSimdjson(v));
+      return o;  // of repeated keys the last stays, as in json::parse
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      json a(json::value_t::array);
+      auto& items = a.get_ref<json::array_t&>();
+      for (simdjson::dom::element v : simdjson::dom::array(e)) items.push_back(FromSimdjson(v));
+      return a;
+    }
+    case simdjson::dom::element_type::STRING:
+      return json(std::string(std::string_view(e)));
+    case simdjson::dom::element_type::INT64: {  // json::parse keeps a non-negative integer unsigned
+      const int64_t v = int64_t(e);
+      return v >= 0 ? json(static_cast<uint64_t>(v)) : json(v);
+    }
+    case simdjson::dom::element_type::UINT64:
+      return json(uint64_t(e));
+    case simdjson::dom::element_type::DOUBLE:
+      return json(double(e));
+    case simdjson::dom::element_type::BOOL:
+      return json(bool(e));
+    case simdjson::dom::element_type::NULL_VALUE:
+      break;
+  }
+  return json(nullptr);
+}
+
+// "-0" as a number: json::parse makes it a signed integer, simdjson the same 0 as "0".
+bool HasNegativeZero(std::string_view text) {
+  for (size_t i = text.find("-0"); i != std::string_view::npos; i = text.find("-0", i + 1))
+    if (i == 0 || std::string_view(":,[ \t").find(text[i - 1]) != std::string_view::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+json ParseJson(std::string_view text) {
+  if (!HasNegativeZero(text)) {
+    thread_local simdjson::dom::parser parser;
+    thread_local std::string padded;
+    padded.assign(text);
+    padded.resize(text.size() + simdjson::SIMDJSON_PADDING);
+    simdjson::dom::element root;
+    if (parser.parse(padded.data(), text.size(), false).get(root) == simdjson::SUCCESS)
+      return FromSimdjson(root);
+  }
+  // What simdjson refuses or reads differently (numbers beyond 64 bits, "-0", any malformed
+  // text) is json::parse's to accept or refuse.
+  return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
 ParsedLine ParseCommand(std::string_view text, int line_no) {
   ParsedLine out;
   const std::string where = "line " + std::to_string(line_no) + ": ";
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  json j = ParseJson(text);
   if (j.is_discarded()) {
     std::string shown(text.substr(0, 60));
     out.error =

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace veeduria::events {
 namespace {
 
@@ -134,6 +136,104 @@ TEST(CommandTest, EveryCommandOfTheCatalogueIsKnown) {
                            "refer_to_control_body",
                            "record_mdm_inputs"}) {
     EXPECT_NE(std::find(CommandNames().begin(), CommandNames().end(), name), CommandNames().end()) << name;
+  }
+}
+
+// ParseJson must be json::parse: the same values of the same types (a non-negative integer is
+// unsigned, "-0" a signed integer, a number beyond 64 bits a double), or the same refusal.
+std::string Typed(const nlohmann::json& j) {
+  if (j.is_discarded()) return "discarded";
+  std::string out =
+      std::string(j.type_name()) + (j.is_number_unsigned() ? "u" : "") + (j.is_number_float() ? "f" : "");
+  if (j.is_structured()) {
+    out += "(";
+    for (auto it = j.begin(); it != j.end(); ++it)
+      out += (j.is_object() ? it.key() + ":" : std::string()) + Typed(*it) + ",";
+    out += ")";
+  } else {
+    out += "=" + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return out;
+}
+
+void ExpectSameAsJsonParse(const std::string& text) {
+  EXPECT_EQ(Typed(ParseJson(text)), Typed(nlohmann::json::parse(text, nullptr, false))) << text;
+}
+
+TEST(ParseJsonTest, ReadsWhatJsonParseReadsAndRefusesWhatItRefuses) {
+  for (const char* text : {R"({"a":-0})",
+                           R"({"a":[1,-0]})",
+                           R"({"a":-0.0})",
+                           R"({"a":-0.5})",
+                           R"({"a":0})",
+                           R"({"a":"2023-01-01"})",
+                           R"({"a":"\ud800"})",
+                           R"({"a":"\ud800\udc00"})",
+                           "{\"a\":\"x\ty\"}",
+                           "{\"a\":\"x\x01y\"}",
+                           R"({"a":123456789012345678901234567890})",
+                           R"({"a":1e400})",
+                           R"({"a":1e-400})",
+                           R"({"a":"\u0000"})",
+                           R"({"a":1,"a":2})",
+                           "{\"a\":\"\xff\"}",
+                           R"({} x)",
+                           R"([1])",
+                           "",
+                           "   ",
+                           R"({"a":1.0})",
+                           R"({"a":1E2})",
+                           R"({"a":0.1})",
+                           R"({"a":18446744073709551615})",
+                           R"({"a":18446744073709551616})",
+                           R"({"a":-9223372036854775808})",
+                           R"({"a":-9223372036854775809})",
+                           R"({"a":01})",
+                           R"({"a":1.})",
+                           R"({"a":.5})",
+                           R"({"a":tru})",
+                           " {\"a\":1} ",
+                           "\t{\"a\":1}",
+                           R"({"a":"\/"})",
+                           R"({"a":2.5e-3})",
+                           R"({"a":[],"b":{},"c":null,"d":true,"e":false})",
+                           R"({"\u00e9":1})",
+                           "{\"\xc3\xa9\":1}",
+                           R"({"a":"\uDFFF"})",
+                           R"({"a":"\x"})",
+                           R"("just a string")",
+                           "17",
+                           "-0",
+                           R"({"a":{"b":[{"c":[-1,2.5,"x"]}]}})",
+                           kRegister})
+    ExpectSameAsJsonParse(text);
+}
+
+TEST(ParseJsonTest, AgreesWithJsonParseOnMutatedCommands) {
+  const std::vector<std::string> seeds = {
+      kRegister,
+      R"({"command":"report_progress","command_id":"p-1","actor":"r@tenjo.gov.co","at":"2023-04-20T10:00:00-05:00","entity":"25799","plan":"PDT-2020","goal":"IP-7","campaign":"KPT-2023","milestone":"Q1","physical":12.5,"financial":{"SGP":{"compromisos":1000000,"obligaciones":0,"pagos":-0}},"evidence":[{"name":"acta.pdf","sha256":"00ff"}]})",
+      R"({"command":"open_campaign","command_id":"k","actor":"a@dnp.gov.co","campaign":"KPT-2023","milestones":[{"id":"Q1","deadline":"2023-04-30","cut":1},{"id":"Q2","deadline":"2023-07-31","cut":2}],"vigencia":2023})"};
+  const std::string alphabet = "{}[]\",:-+0123456789.eE\\/u tfnrl\t\x01\x7f\xc3\xa9\xff";
+  std::mt19937 rng(20261125);
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = seeds[i % seeds.size()];
+    for (int m = 1 + static_cast<int>(rng() % 4); m > 0 && !text.empty(); --m) {
+      const size_t at = rng() % text.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0:
+          text.insert(text.begin() + at, c);
+          break;
+        case 1:
+          text.erase(at, 1);
+          break;
+        default:
+          text[at] = c;
+      }
+    }
+    ExpectSameAsJsonParse(text);
+    if (HasFailure()) return;
   }
 }
 

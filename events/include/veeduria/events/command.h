@@ -51,6 +51,10 @@ struct ParsedLine {
   std::optional<CommandError> error;
 };
 
+// What json::parse(text) returns (discarded when `text` is not JSON), the same values of the same
+// types, read with simdjson (about twice as fast, with the copy into nlohmann's tree); thread-safe.
+nlohmann::json ParseJson(std::string_view text);
+
 // Parses one line (without its line terminator). `line_no` is reported in messages.
 ParsedLine ParseCommand(std::string_view text, int line_no);
 
