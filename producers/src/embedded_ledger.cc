@@ -93,7 +93,7 @@ rocksdb::ColumnFamilyOptions AscendingFamilyOptions(size_t prefix_len) {
 // once; compactions cut their files at partition boundaries, and then a file holds one partition's
 // newest events, which overlap nothing in the next level: it moves down without being rewritten. L1
 // is kept small, since each merge from L0 rewrites what L1 holds of the partitions it spans.
-// Nationally the log's compactions went from 8.2 GB written and 55 CPU s to 3.4 GB and 24 s (the
+// Nationally the log's compactions went from 8.2 GB written and 55 CPU s to 3.4 GB and 22 s (the
 // merkle family, cut by its ~23 levels, went from 6 to 9 s: it keeps the defaults).
 rocksdb::ColumnFamilyOptions LogFamilyOptions() {
   rocksdb::ColumnFamilyOptions o = AscendingFamilyOptions(5);
