@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -86,18 +87,56 @@ class DbRows : public Rows, public events::StateStore {
 
 // The rows of a writes-only projection (Projection::writes_only) for one batch, in the order it
 // wrote them: no ordered map, no copies; later writes of a key win when replayed into a batch.
+// A value equal to the last long one written is kept once: the audit index writes each event's
+// bytes under its `o/` and its `i/` keys, and a bulk run holds half a million events' (a copy
+// freed at once reuses its memory; a copy kept is memory the kernel must hand out and zero).
 class WriteLog : public events::StateStore {
  public:
+  class Writes {
+   public:
+    size_t size() const { return keys_.size(); }
+    // fn(key, value) for every write in order; value null: a deletion.
+    template <typename Fn>
+    void ForEach(Fn&& fn) const {
+      for (size_t i = 0; i < keys_.size(); ++i) fn(keys_[i], Value(i));
+    }
+
+   private:
+    friend class WriteLog;
+    static constexpr uint32_t kDeleted = UINT32_MAX;
+    const std::string* Value(size_t i) const {
+      return holder_[i] == kDeleted ? nullptr : &values_[holder_[i]];
+    }
+    std::vector<std::string> keys_;
+    std::vector<uint32_t> holder_;  // per write: its value's index in values_, or kDeleted
+    std::vector<std::string> values_;
+  };
   std::optional<std::string> Get(std::string_view) const override { std::abort(); }
-  void Put(std::string_view key, std::string value) override { writes_.emplace_back(key, std::move(value)); }
-  void Delete(std::string_view key) override { writes_.emplace_back(key, std::nullopt); }
-  using Writes = std::vector<std::pair<std::string, std::optional<std::string>>>;
+  void Put(std::string_view key, std::string value) override {
+    writes_.keys_.emplace_back(key);
+    if (value.size() >= kShared && last_long_ != Writes::kDeleted && writes_.values_[last_long_] == value) {
+      writes_.holder_.push_back(last_long_);
+      return;
+    }
+    const auto at = static_cast<uint32_t>(writes_.values_.size());
+    if (value.size() >= kShared) last_long_ = at;
+    writes_.holder_.push_back(at);
+    writes_.values_.push_back(std::move(value));
+  }
+  void Delete(std::string_view key) override {
+    writes_.keys_.emplace_back(key);
+    writes_.holder_.push_back(Writes::kDeleted);
+  }
   const Writes& writes() const { return writes_; }
-  Writes Take() { return std::exchange(writes_, Writes()); }
-  void Clear() { writes_.clear(); }
+  Writes Take() {
+    last_long_ = Writes::kDeleted;
+    return std::exchange(writes_, Writes());
+  }
 
  private:
+  static constexpr size_t kShared = 256;  // shorter values are cheaper to copy than to compare
   Writes writes_;
+  uint32_t last_long_ = Writes::kDeleted;  // index in values_ of the last long value written
 };
 
 // A row of a sorted run: views into rows held elsewhere (value null: a deletion).
@@ -514,13 +553,15 @@ struct ProjectionStore::Impl {
     }
     return FromRocks(w.Finish(), "finishing " + path);
   }
-  // Writes a run as sorted SSTs, each column family's rows cut into slices of about
-  // options.slice_bytes written in parallel (`threads` at once), and ingests them all in one
-  // atomic step: after a crash either all of it is there with its offsets, or none of it. A
-  // family's slices never overlap, so its rows are one sorted run whatever the number of files.
-  // (One file per family left the audit family's, every event's bytes twice, to one thread while
-  // the other core idled: half of a department rebuild's wall clock.) With `free_logs`, each
-  // writes-only log is freed once its slices are written.
+  // Writes a run as sorted SSTs, each column family's rows cut into one slice per thread (of at
+  // least options.slice_bytes each) written in parallel, and ingests them all in one atomic step:
+  // after a crash either all of it is there with its offsets, or none of it. A family's slices
+  // never overlap, so its rows are one sorted run whatever the number of files. (One file per
+  // family left the audit family's, every event's bytes twice, to one thread while the other core
+  // idled: half of a department rebuild's wall clock.) No more slices than threads: RocksDB counts
+  // level-0 files, not sorted runs, when it decides to slow or stop writes, and a rebuild's runs
+  // overlap, so most are ingested into level 0. With `free_logs`, each writes-only log is freed
+  // once its slices are written.
   Status WriteAndIngest(Run& r, size_t threads, bool free_logs) {
     std::error_code ec;
     std::filesystem::create_directories(bulk_dir, ec);
@@ -538,16 +579,22 @@ struct ProjectionStore::Impl {
     std::vector<Sorted> sorted(r.parts.size() + 1);
     JobQueue queue;
     std::mutex failed_mu;
-    // Cuts a sorted run into slices and queues them; the last one written frees a writes-only log.
+    // Cuts a sorted run into slices of about equal bytes and queues them; the last one written
+    // frees a writes-only log.
     const auto slice = [&](size_t i) {
       Sorted& out = sorted[i];
+      const auto size = [&](const RunRow& row) {
+        return row.first.size() + (row.second ? row.second->size() : 0);
+      };
+      size_t total = 0;
+      for (const RunRow& row : out.rows) total += size(row);
+      const size_t n = std::clamp<size_t>(total / std::max<size_t>(options.slice_bytes, 1), 1, threads);
       std::vector<std::pair<size_t, size_t>> cuts;
       for (size_t begin = 0, end = 0, bytes = 0; end < out.rows.size();) {
-        bytes += out.rows[end].first.size() + (out.rows[end].second ? out.rows[end].second->size() : 0);
-        if (++end == out.rows.size() || bytes >= options.slice_bytes) {
+        bytes += size(out.rows[end]);
+        if (++end == out.rows.size() || bytes * n >= total * (cuts.size() + 1)) {
           cuts.emplace_back(begin, end);
           begin = end;
-          bytes = 0;
         }
       }
       out.paths.resize(cuts.size());
@@ -564,7 +611,7 @@ struct ProjectionStore::Impl {
           }
           if (--out.unwritten == 0 && free_logs && i < r.parts.size()) {
             std::vector<RunRow>().swap(out.rows);
-            WriteLog::Writes().swap(r.parts[i].log);
+            r.parts[i].log = WriteLog::Writes();
           }
         });
       }
@@ -585,7 +632,9 @@ struct ProjectionStore::Impl {
         out.cf = part.cf;
         out.rows.reserve(part.rows.size() + part.log.size());
         for (const auto& [key, row] : part.rows) out.rows.push_back({key, row.value ? &*row.value : nullptr});
-        for (const auto& [key, value] : part.log) out.rows.push_back({key, value ? &*value : nullptr});
+        part.log.ForEach([&](const std::string& key, const std::string* value) {
+          out.rows.push_back({key, value});
+        });
         SortRun(&out.rows);
         slice(i);
       });
@@ -655,6 +704,40 @@ struct ProjectionStore::Impl {
     writing = std::move(r);
     writer = std::thread([this] { writer_status = WriteAndIngest(*writing, WriterThreads(), true); });
     return Status::Ok();
+  }
+  // Merges every file of `cf` into its last level in one pass (none when they are all there: one
+  // sorted run already). Its automatic compactions are held meanwhile, and the merge waits for
+  // one under way, since a file can be in one compaction only.
+  Status CompactIntoOneRun(rocksdb::ColumnFamilyHandle* cf) {
+    const std::string what = "compacting " + cf->GetName();
+    VEEDURIA_RETURN_IF_ERROR(FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", "true"}}), what));
+    Status out;
+    for (;;) {
+      rocksdb::ColumnFamilyMetaData m;
+      db->GetColumnFamilyMetaData(cf, &m);
+      std::vector<std::string> files;
+      bool busy = false, above_last = false;
+      for (const auto& level : m.levels)
+        for (const auto& f : level.files) {
+          files.push_back(f.name);
+          busy = busy || f.being_compacted;
+          above_last = above_last || level.level + 1 < static_cast<int>(m.levels.size());
+        }
+      if (busy) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      if (above_last) {
+        rocksdb::CompactionOptions o;
+        o.compression = rocksdb::kDisableCompressionOption;  // the family's own
+        o.output_file_size_limit = size_t{64} << 20;         // RocksDB's target_file_size_base
+        o.max_subcompactions = static_cast<uint32_t>(WriterThreads());
+        out = FromRocks(db->CompactFiles(o, cf, files, static_cast<int>(m.levels.size()) - 1), what);
+      }
+      break;
+    }
+    Status enabled = FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", "false"}}), what);
+    return out.ok() ? enabled : out;
   }
   Status DropRows(const std::string& name) {
     DbRows& r = *rows.at(name);
@@ -920,14 +1003,16 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   for (Target* t : targets) {
     if (next <= t->next) continue;
     rocksdb::ColumnFamilyHandle* cf = impl_->rows.at(std::string(t->projection->name()))->cf();
-    auto put = [&](const std::string& key, const std::optional<std::string>& value) {
+    auto put = [&](const std::string& key, const std::string* value) {
       if (value)
         batch.Put(cf, key, *value);
       else
         batch.Delete(cf, key);
     };
-    t->overlay.ForEach(put);
-    for (const auto& [key, value] : t->log.writes()) put(key, value);
+    t->overlay.ForEach([&](const std::string& key, const std::optional<std::string>& value) {
+      put(key, value ? &*value : nullptr);
+    });
+    t->log.writes().ForEach(put);
     for (const auto& [stream, head] : t->heads) {
       std::string v = U64(head.first);
       v.append(reinterpret_cast<const char*>(head.second.data()), 32);
@@ -950,19 +1035,19 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
 // After runs were ingested, a temporal projection's family is compacted into one sorted run: every
 // run of a rebuild spans every entity, and an as-of query scans all of one entity's versions, so
 // left to RocksDB's background compactions (minutes, on the queries' cores) it would read each
-// entity from every level (the national as-of query's CPU p99: 7.2 ms settled, 4.9 ms compacted,
-// for about 20 CPU seconds of compaction that the background would spend anyway).
+// entity from every level (the national as-of query's CPU p99: 7.2 ms settled, 4.9 ms compacted).
+// All its files are merged in one pass into the last level, on this thread and one more per core:
+// RocksDB's CompactRange merges level into level, L0 into L1, then L1 into L2… each pass
+// rewriting everything above, and it waits for a background slot (one compaction at a time with
+// the default two background jobs) — nationally 23 s of one thread after up to 16 s of waiting
+// for the audit family's compaction, against 3.5 s of merging (docs/benchmarks.md).
 Status ProjectionStore::Flush() {
   VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());
   if (impl_->compacted_runs == impl_->bulk_runs) return Status::Ok();
   impl_->compacted_runs = impl_->bulk_runs;
-  rocksdb::CompactRangeOptions compact;
-  compact.max_subcompactions = Impl::WriterThreads();  // key ranges merged in parallel
   for (const Projection* p : AllProjections())
     if (p->temporal())
-      VEEDURIA_RETURN_IF_ERROR(FromRocks(
-          impl_->db->CompactRange(compact, impl_->rows.at(std::string(p->name()))->cf(), nullptr, nullptr),
-          "compacting " + std::string(p->name())));
+      VEEDURIA_RETURN_IF_ERROR(impl_->CompactIntoOneRun(impl_->rows.at(std::string(p->name()))->cf()));
   return Status::Ok();
 }
 

@@ -37,8 +37,8 @@ struct StoreOptions {
   // The rows held meanwhile are bounded by 2N, a run being written and the next being folded
   // (about 1–2 KB per event with the audit index).
   uint64_t bulk_events = 0;
-  // A run's rows are written as files of about this many bytes of keys and values, several at
-  // once (one thread per core); tests make it small to write many.
+  // A run's rows of a projection are cut into one file per core, written at once, when each holds
+  // at least this many bytes of keys and values; tests make it small.
   size_t slice_bytes = size_t{64} << 20;
   // Tests only (null by default): called on the thread that writes a bulk run (`run` counts the
   // runs of this store from 0) once its files are written, before they are ingested; a failure
