@@ -731,7 +731,6 @@ struct ProjectionStore::Impl {
         rocksdb::CompactionOptions o;
         o.compression = rocksdb::kDisableCompressionOption;  // the family's own
         o.output_file_size_limit = size_t{64} << 20;         // RocksDB's target_file_size_base
-        o.max_subcompactions = static_cast<uint32_t>(WriterThreads());
         out = FromRocks(db->CompactFiles(o, cf, files, static_cast<int>(m.levels.size()) - 1), what);
       }
       break;
@@ -1036,11 +1035,11 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
 // run of a rebuild spans every entity, and an as-of query scans all of one entity's versions, so
 // left to RocksDB's background compactions (minutes, on the queries' cores) it would read each
 // entity from every level (the national as-of query's CPU p99: 7.2 ms settled, 4.9 ms compacted).
-// All its files are merged in one pass into the last level, on this thread and one more per core:
+// All its files are merged in one pass into the last level, on this thread (CompactIntoOneRun).
 // RocksDB's CompactRange merges level into level, L0 into L1, then L1 into L2… each pass
 // rewriting everything above, and it waits for a background slot (one compaction at a time with
-// the default two background jobs) — nationally 23 s of one thread after up to 16 s of waiting
-// for the audit family's compaction, against 3.5 s of merging (docs/benchmarks.md).
+// the default two background jobs): nationally 23 s of one thread after up to 16 s of waiting for
+// the audit family's compaction, against 4 s in one pass (docs/benchmarks.md).
 Status ProjectionStore::Flush() {
   VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());
   if (impl_->compacted_runs == impl_->bulk_runs) return Status::Ok();
