@@ -592,7 +592,7 @@ struct ProjectionStore::Impl {
       std::vector<std::pair<size_t, size_t>> cuts;
       for (size_t begin = 0, end = 0, bytes = 0; end < out.rows.size();) {
         bytes += size(out.rows[end]);
-        if (++end == out.rows.size() || bytes * n >= total * (cuts.size() + 1)) {
+        if (++end == out.rows.size() || (cuts.size() + 1 < n && bytes * n >= total * (cuts.size() + 1))) {
           cuts.emplace_back(begin, end);
           begin = end;
         }
