@@ -352,11 +352,12 @@ class FoldRows : public events::StateStore, public DecodedRecords {
     }
     return row.record;
   }
-  // Every row, encoded, in no particular order (value nullopt: a deletion).
+  // fn(key, value) for every row, encoded, in no particular order (value null: a deletion), as
+  // WriteLog::Writes::ForEach hands its writes.
   template <typename Fn>
   void ForEach(Fn&& fn) {
     EncodeAll();
-    for (const auto& [key, row] : rows_) fn(key, row.value);
+    for (const auto& [key, row] : rows_) fn(key, row.value ? &*row.value : nullptr);
   }
   // Hands every row over, encoded; the overlay is empty after.
   OverlayMap Take() {
@@ -730,7 +731,8 @@ struct ProjectionStore::Impl {
       if (above_last) {
         rocksdb::CompactionOptions o;
         o.compression = rocksdb::kDisableCompressionOption;  // the family's own
-        o.output_file_size_limit = size_t{64} << 20;         // RocksDB's target_file_size_base
+        o.output_file_size_limit =
+            db->GetOptions(cf).target_file_size_base;  // else one file, whatever its size
         out = FromRocks(db->CompactFiles(o, cf, files, static_cast<int>(m.levels.size()) - 1), what);
       }
       break;
@@ -1008,9 +1010,7 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
       else
         batch.Delete(cf, key);
     };
-    t->overlay.ForEach([&](const std::string& key, const std::optional<std::string>& value) {
-      put(key, value ? &*value : nullptr);
-    });
+    t->overlay.ForEach(put);
     t->log.writes().ForEach(put);
     for (const auto& [stream, head] : t->heads) {
       std::string v = U64(head.first);
