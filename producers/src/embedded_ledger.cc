@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/sst_partitioner.h>
@@ -26,6 +27,11 @@ namespace {
 
 using events::Hash;
 using events::LogEntry;
+
+// RocksDB counts into a thread-local perf context at every step of a read or a memtable insert
+// (its default level, kEnableCount), which nothing here reads: each count is a look-up of that
+// context through the shared library's TLS. The ledger's reading and committing threads turn it off.
+void NoPerfCounts() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -158,6 +164,7 @@ class DbState : public events::StateStore {
       if (!unflushed_.empty() && unflushed_keys_.Contains(internal::StateCache::HashOf(key)))
         for (auto it = unflushed_.rbegin(); it != unflushed_.rend(); ++it)
           if (auto found = FindIn((*it)->writes, key, fn)) return *found;
+      NoPerfCounts();
       rocksdb::PinnableSlice v;
       rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
       // An I/O error reading our own database is fatal to the group being decided; Append
@@ -546,6 +553,7 @@ struct EmbeddedLedger::Impl {
   // writers' results. After a failed write it writes nothing more (the groups behind it were
   // decided on top of it) and fails them.
   void CommitLoop() {
+    NoPerfCounts();
     std::unique_lock<std::mutex> l(mu);
     for (;;) {
       pending_cv.wait(l, [&] { return stopping || !pending.empty(); });
@@ -974,6 +982,7 @@ uint32_t EmbeddedLedger::partitions(std::string_view topic) const {
 }
 
 Status EmbeddedLedger::ScanLog(uint64_t from_lsn, const std::function<bool(const LogEntry&)>& fn) const {
+  NoPerfCounts();
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->order_cf));
   std::string start;
   PutU64(&start, from_lsn);
@@ -998,6 +1007,7 @@ Status EmbeddedLedger::ScanLog(uint64_t from_lsn, const std::function<bool(const
 
 Status EmbeddedLedger::ScanPartition(std::string_view topic, uint32_t partition, uint64_t from_offset,
                                      const std::function<bool(const LogEntry&)>& fn) const {
+  NoPerfCounts();
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->log_cf));
   const std::string start = LogKey(topic, partition, from_offset);
   const std::string prefix = start.substr(0, 5);

@@ -305,20 +305,31 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     x.target = g.target;
     return true;
   });
+  // y/ and r/ rows: a goal's rows are consecutive, so its lookup is reused until the plan or goal
+  // changes (a lookup per row was a twentieth of the national as-of query).
+  std::optional<std::pair<std::string, std::string>> looked_up;
+  Goal* goal = nullptr;  // looked_up's; null when it is not one of the entity's goals
+  const auto goal_of = [&](std::string_view plan_id, std::string_view goal_id) {
+    if (!looked_up || looked_up->first != plan_id || looked_up->second != goal_id) {
+      looked_up.emplace(plan_id, goal_id);
+      auto it = goal_at.find(*looked_up);
+      goal = it == goal_at.end() ? nullptr : &plans[it->second.first].goals[it->second.second];
+    }
+    return goal;
+  };
   // A year's programming: its latest version.
   rows.Scan("y/" + entity + "/", [&](std::string_view, std::string_view bytes) {
-    plan_goal.first.clear();
-    plan_goal.second.clear();
+    std::string_view plan_id, goal_id;
     int year = 0;
     Year y;
     int at = 0;  // [plan, goal, year, physical, pesos]
     MsgpackReader(bytes).ForEachElement([&](const MsgpackReader::Value& v) {
       switch (at++) {
         case 0:
-          plan_goal.first.assign(str(v));
+          plan_id = str(v);
           break;
         case 1:
-          plan_goal.second.assign(str(v));
+          goal_id = str(v);
           break;
         case 2:
           year = static_cast<int>(v.as_int(0));
@@ -331,17 +342,13 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
           break;
       }
     });
-    auto it = goal_at.find(plan_goal);
-    if (it != goal_at.end()) plans[it->second.first].goals[it->second.second].years[year] = y;
+    if (Goal* g = goal_of(plan_id, goal_id)) g->years[year] = y;
     return true;
   });
   // r/ rows, the most numerous, read field by field from their MessagePack (no json tree); a
   // later version of a cut (a correction) replaces the report its earlier version gave.
   std::string last_base;
   Report* last = nullptr;  // the report of last_base's version before
-  // A goal's rows are consecutive: its lookup is reused until the plan or goal changes.
-  std::optional<std::pair<std::string, std::string>> looked_up;
-  Goal* goal = nullptr;  // looked_up's; null when it is not one of the entity's goals
   rows.Scan("r/" + entity + "/", [&](std::string_view key, std::string_view bytes) {
     Report x;
     std::string_view plan_id, goal_id;
@@ -384,14 +391,10 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     }
     last_base.assign(base);
     last = nullptr;
-    if (!looked_up || looked_up->first != plan_id || looked_up->second != goal_id) {
-      looked_up.emplace(plan_id, goal_id);
-      auto it = goal_at.find(*looked_up);
-      goal = it == goal_at.end() ? nullptr : &plans[it->second.first].goals[it->second.second];
-    }
-    if (goal == nullptr) return true;
-    goal->reports.push_back(std::move(x));
-    last = &goal->reports.back();
+    Goal* g = goal_of(plan_id, goal_id);
+    if (g == nullptr) return true;
+    g->reports.push_back(std::move(x));
+    last = &g->reports.back();
     return true;
   });
   std::sort(plans.begin(), plans.end(), [](const Plan& a, const Plan& b) { return a.id < b.id; });

@@ -3,6 +3,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -37,12 +38,19 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + s.ToString());
 }
 
+// RocksDB counts into a thread-local perf context at every step of a read (its default level,
+// kEnableCount), which nothing here reads: each count is a look-up of that context through the
+// shared library's TLS, 4% of the national as-of query (the store's cursors turn it off on their
+// thread; docs/benchmarks.md, "RocksDB's perf counters off").
+void NoPerfCounts() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
+
 // A RocksDB iterator; a limit is its upper bound, so a scan ends without reading the block after
 // its range. Without fill_cache, the blocks it reads are not kept in the block cache.
 class DbCursor : public Rows::Cursor {
  public:
   DbCursor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view limit, bool fill_cache)
       : limit_(limit), bound_(limit_) {
+    NoPerfCounts();
     rocksdb::ReadOptions options;
     if (!limit_.empty()) options.iterate_upper_bound = &bound_;
     options.fill_cache = fill_cache;
