@@ -305,8 +305,8 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
     x.target = g.target;
     return true;
   });
-  // y/ and r/ rows: a goal's rows are consecutive, so its lookup is reused until the plan or goal
-  // changes (a lookup per row was a twentieth of the national as-of query).
+  // y/ and r/ rows: a goal's rows are consecutive, so its look-up is reused until the plan or goal
+  // changes (a look-up per row was 4% of the national as-of query).
   std::optional<std::pair<std::string, std::string>> looked_up;
   Goal* goal = nullptr;  // looked_up's; null when it is not one of the entity's goals
   const auto goal_of = [&](std::string_view plan_id, std::string_view goal_id) {

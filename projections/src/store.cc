@@ -41,7 +41,7 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 // RocksDB counts into a thread-local perf context at every step of a read (its default level,
 // kEnableCount), which nothing here reads: each count is a look-up of that context through the
 // shared library's TLS, 4% of the national as-of query (the store's cursors turn it off on their
-// thread; docs/benchmarks.md, "RocksDB's perf counters off").
+// thread; docs/benchmarks.md, "As-of: a goal's lookup reused, RocksDB's perf counters off").
 void NoPerfCounts() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
 
 // A RocksDB iterator; a limit is its upper bound, so a scan ends without reading the block after
