@@ -74,10 +74,20 @@ std::string NodeKey(uint8_t level, uint64_t index) {
   return k;
 }
 
+// Every family of the log's database is compressed with LZ4 rather than RocksDB's default Snappy
+// (as the projections' are): a rebuild's readers of the log spent 28% of their time in Snappy's
+// decompression. Same size; the log scan 14-18% faster, verify 7% (docs/benchmarks.md, "The log's
+// families in LZ4"). Files written before keep Snappy until compacted; RocksDB reads both.
+rocksdb::ColumnFamilyOptions BaseFamilyOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  o.compression = rocksdb::kLZ4Compression;
+  return o;
+}
+
 // The decider state is read by point lookups, most of them misses (a new command_id, a first
 // report at a cut): Bloom filters in the memtable and the tables answer those without a search.
 rocksdb::ColumnFamilyOptions StateFamilyOptions() {
-  rocksdb::ColumnFamilyOptions o;
+  rocksdb::ColumnFamilyOptions o = BaseFamilyOptions();
   rocksdb::BlockBasedTableOptions t;
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
@@ -90,7 +100,7 @@ rocksdb::ColumnFamilyOptions StateFamilyOptions() {
 // within a prefix of `prefix_len` bytes every write goes after the last one, so the memtable keeps
 // an insert hint per prefix instead of searching its skip list from the top for each key.
 rocksdb::ColumnFamilyOptions AscendingFamilyOptions(size_t prefix_len) {
-  rocksdb::ColumnFamilyOptions o;
+  rocksdb::ColumnFamilyOptions o = BaseFamilyOptions();
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(prefix_len));
   return o;
 }
@@ -815,12 +825,12 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::Open(const std::string& 
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  rocksdb::ColumnFamilyOptions cfo;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, cfo},
-                                                      {"log", LogFamilyOptions()},
-                                                      {"order", AscendingFamilyOptions(1)},
-                                                      {"state", StateFamilyOptions()},
-                                                      {"merkle", AscendingFamilyOptions(1)}};
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, BaseFamilyOptions()},
+      {"log", LogFamilyOptions()},
+      {"order", AscendingFamilyOptions(1)},
+      {"state", StateFamilyOptions()},
+      {"merkle", AscendingFamilyOptions(1)}};
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/log", cfs, &impl->handles, &db);
   if (!s.ok()) return FromRocks(s, "opening " + data_dir + "/log");
