@@ -40,7 +40,6 @@ CREATE TABLE audit (
   recorded_at timestamptz, actor text, role text, type text, before jsonb, after jsonb,
   PRIMARY KEY (entity, object, lsn)
 );
-CREATE INDEX audit_by_actor ON audit (actor, lsn);
 
 -- reviews: per entity, campaign and milestone.
 CREATE TABLE reviews (

@@ -1,13 +1,18 @@
-// The audit projection: the per-entity index of events (what as-of views fold, and what audit
-// lines are rendered from), an index by object and one by actor.
+// The audit projection: the index of events by entity and object, what audit lines are rendered
+// from and what as-of views fold.
 //
 // Rows (for each index key k of an event; see IndexKeysOf):
-//   i/<k>/<time key>            the event itself and its log position (IndexEntry, binary)
-//   o/<k>/<object>/<time key>   the same IndexEntry: the object index, which holds its events so
-//                               that an object's audit is one range read (version 3; was null)
-//   x/<actor>/<time key>        <k>: the actor index
+//   o/<k>/<object>/<time key>   the event itself and its log position (IndexEntry, binary), for
+//                               an event that changes an object: an object's audit is one range
+//   i/<k>/<time key>            the same IndexEntry, for an event without an object or that a
+//                               non-temporal projection uses (Projection::Uses): what an as-of
+//                               view folds
 // where <time key> = recorded_at (hex) / stream / stream_seq (hex), so a prefix scan runs in
-// time order and an as-of read stops at the first key after T.
+// time order and an as-of read stops at the first key after T. An entity's whole trail is its
+// o/ and i/ rows merged by time key.
+// Version 4: i/ held every event, so the goals' definitions, programming and reports (99% of the
+// events) were stored twice; and an actor index (x/<actor>/<time key>) that no query read is gone
+// (the audit query filters an entity's trail by actor).
 
 #include <flatbuffers/minireflect.h>
 
@@ -37,7 +42,7 @@ using nlohmann::json;
 class Audit : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
-  int version() const override { return 3; }
+  int version() const override { return 4; }
   // An index entry without its log position (lsn, topic, partition, offset), which differs between
   // the embedded log and Kafka: the event's hash and bytes are what the digest compares.
   std::string DigestValue(std::string_view value) const override {
@@ -49,25 +54,28 @@ class Audit : public Projection {
   }
   // Every row is written, none read: the store hands it an append-only sink (no overlay map).
   bool writes_only() const override { return true; }
+  bool time_indexed() const override { return true; }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     const std::string tk = TimeKey(e);
     const std::string object = ObjectOf(e);
-    const auto* a = e.env->actor();
-    const std::string_view actor = a && a->user() ? a->user()->string_view() : std::string_view();
     std::string entry = EncodeIndexEntry(e);
     const std::vector<std::string> keys = IndexKeysOf(e);
     std::string key;
-    key.reserve(48 + object.size() + actor.size());
+    key.reserve(48 + object.size());
+    const bool folded =
+        object.empty() ||
+        std::any_of(AllProjections().begin(), AllProjections().end(),
+                    [&](const Projection* p) { return !p->temporal() && !p->time_indexed() && p->Uses(e); });
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string& k = keys[i];
       if (!object.empty()) {
         key.assign("o/").append(k).append("/").append(object).append("/").append(tk);
-        rows.Put(key, entry);
+        rows.Put(key, i + 1 == keys.size() && !folded ? std::move(entry) : entry);
       }
-      key.assign("i/").append(k).append("/").append(tk);
-      rows.Put(key, i + 1 == keys.size() ? std::move(entry) : entry);
-      key.assign("x/").append(actor).append("/").append(tk);
-      rows.Put(key, MsgpackString(k));
+      if (folded) {
+        key.assign("i/").append(k).append("/").append(tk);
+        rows.Put(key, i + 1 == keys.size() ? std::move(entry) : entry);
+      }
     }
   }
 };
@@ -393,19 +401,25 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
   t.title = "Audit of " + q.entity + (q.object.empty() ? "" : ", object " + q.object);
   t.columns = {"time", "actor", "role", "event", "object", "change", "event_id", "position"};
   std::vector<std::pair<std::string, std::string>> found;  // time key, index entry; in time order
+  const std::string prefix = "o/" + q.entity + "/";
+  // rest = <object>/<time key>; the time key has three '/'-separated parts.
+  auto object_of = [](std::string_view rest) {
+    size_t cut = rest.size();
+    for (int parts = 0; parts < 3; ++parts) cut = rest.rfind('/', cut - 1);
+    return cut;
+  };
   if (q.object.empty()) {
+    // The events with an object, then those in the fold index; an event in both is kept once.
+    rows.Scan(prefix, [&](std::string_view k, std::string_view v) {
+      const std::string_view rest = k.substr(prefix.size());
+      found.emplace_back(rest.substr(object_of(rest) + 1), v);
+      return true;
+    });
     rows.Scan("i/" + q.entity + "/", [&](std::string_view k, std::string_view v) {
       found.emplace_back(k.substr(q.entity.size() + 3), v);
       return true;
     });
   } else {
-    const std::string prefix = "o/" + q.entity + "/";
-    // rest = <object>/<time key>; the time key has three '/'-separated parts.
-    auto object_of = [](std::string_view rest) {
-      size_t cut = rest.size();
-      for (int parts = 0; parts < 3; ++parts) cut = rest.rfind('/', cut - 1);
-      return cut;
-    };
     auto collect = [&](std::string_view k, std::string_view v) {
       const std::string_view rest = k.substr(prefix.size());
       const size_t cut = object_of(rest);
@@ -437,13 +451,19 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
         c->Seek(prefix + head + "0");  // '0' follows '/': past every object of this head
       }
     }
-    // Time keys are unique within an index key: ordering by them alone is the time order.
-    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   }
+  // Time keys are unique within an index key: ordering by them alone is the time order.
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  found.erase(std::unique(found.begin(), found.end(),
+                          [](const auto& a, const auto& b) { return a.first == b.first; }),
+              found.end());
+  // As of T, the trail is that of the events recorded up to T: the index is never rewritten.
+  const std::optional<events::Micros> to =
+      view.as_of() ? std::optional<events::Micros>(std::min(q.to.value_or(view.now()), view.now())) : q.to;
   for (const auto& [tk, row] : found) {
     const events::Micros at = static_cast<events::Micros>(std::stoull(tk.substr(0, 16), nullptr, 16));
     if (q.from && at < *q.from) continue;
-    if (q.to && at > *q.to) continue;
+    if (to && at > *to) continue;
     IndexEntry entry;
     if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes))
       return Status::Corruption("unreadable event in the audit index at " + q.entity + "/" + tk);

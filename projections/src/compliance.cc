@@ -56,6 +56,20 @@ class Compliance : public Projection {
   std::string_view name() const override { return "compliance"; }
   int version() const override { return 1; }
 
+  bool Uses(const EventRef& e) const override {
+    switch (e.event->payload_type()) {
+      case s::Payload::EntityRegistered:
+      case s::Payload::CampaignOpened:
+      case s::Payload::DeadlineExtended:
+      case s::Payload::ReportSubmitted:
+      case s::Payload::GestionReported:
+      case s::Payload::NonComplianceNotified:
+      case s::Payload::ReferredToControlBody:
+        return true;
+      default:
+        return false;
+    }
+  }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     const s::Event* ev = e.event;
     const events::Micros at = e.env->recorded_at();

@@ -52,6 +52,10 @@ class Mdm : public Projection {
   std::string_view name() const override { return "mdm"; }
   int version() const override { return 1; }
 
+  bool Uses(const EventRef& e) const override {
+    const s::Payload t = e.event->payload_type();
+    return t == s::Payload::MdmInputsRecorded || t == s::Payload::MdmScoreComputed;
+  }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     switch (e.event->payload_type()) {
       case s::Payload::MdmInputsRecorded:

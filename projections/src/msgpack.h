@@ -129,7 +129,4 @@ class MsgpackWriter {
   std::string out_;
 };
 
-// The MessagePack of a JSON string.
-inline std::string MsgpackString(std::string_view s) { return MsgpackWriter().Str(s).Take(); }
-
 }  // namespace veeduria::projections

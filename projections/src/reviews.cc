@@ -75,6 +75,24 @@ class Reviews : public Projection {
   std::string_view name() const override { return "reviews"; }
   int version() const override { return 1; }
 
+  bool Uses(const EventRef& e) const override {
+    switch (e.event->payload_type()) {
+      case s::Payload::EntityRegistered:
+      case s::Payload::ReportSubmitted:
+      case s::Payload::GestionReported:
+      case s::Payload::ReportValidated:
+      case s::Payload::AdjustmentRequested:
+      case s::Payload::AdjustmentAnswered:
+      case s::Payload::NonComplianceNotified:
+      case s::Payload::ReferredToControlBody:
+        return true;
+      case s::Payload::ProgressReported:  // a correction asked for
+        if (const auto* a = e.event->payload_as_ProgressReported()->answers_request()) return a->size() > 0;
+        return false;
+      default:
+        return false;
+    }
+  }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     const s::Event* ev = e.event;
     switch (ev->payload_type()) {

@@ -151,7 +151,7 @@ class WriteLog : public events::StateStore {
 using RunRow = std::pair<std::string_view, const std::string*>;
 
 // The bucket of a key in a run: the key up to its second '/' (i/<entity>/, o/<entity>/,
-// x/<actor>/, chain/<stream>/, g/<entity>/…), or the whole key when it has fewer. Two buckets are
+// chain/<stream>/, g/<entity>/…), or the whole key when it has fewer. Two buckets are
 // never one a proper prefix of the other but when the shorter is a whole key (its only key), so
 // the buckets in name order, each sorted by what follows its name, are the run in key order.
 std::string_view BucketOf(std::string_view key) {

@@ -151,6 +151,22 @@ class Users : public Projection {
   std::string_view name() const override { return "users"; }
   int version() const override { return 1; }
 
+  bool Uses(const EventRef& e) const override {
+    switch (e.event->payload_type()) {
+      case s::Payload::LedgerInitialized:
+      case s::Payload::EntityRegistered:
+      case s::Payload::LeaderRequested:
+      case s::Payload::LeaderActivated:
+      case s::Payload::UserDeactivated:
+      case s::Payload::RoleGranted:
+      case s::Payload::RoleRevoked:
+      case s::Payload::PasswordResetRequested:
+      case s::Payload::PasswordResetCompleted:
+        return true;
+      default:
+        return false;
+    }
+  }
   void Apply(const EventRef& e, events::StateStore& rows) const override {
     switch (e.event->payload_type()) {
       case s::Payload::LedgerInitialized: {

@@ -185,6 +185,7 @@ class AsOf : public View {
     if (auto it = folded_.find(projection); it != folded_.end()) return it->second;
     if (auto it = recorded_by_.find(projection); it != recorded_by_.end()) return it->second;
     const Projection* p = FindProjection(projection);
+    if (p->time_indexed()) return store_.rows(projection);  // its queries bound it by t_ themselves
     if (p->temporal())
       return recorded_by_.try_emplace(std::string(projection), store_.rows(projection), t_).first->second;
     AsOfRows& rows = folded_[std::string(projection)];

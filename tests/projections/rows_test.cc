@@ -26,7 +26,7 @@ void ExpectTheLiveCursorWalksAsTheFold(const std::string& scenario) {
                              return true;
                            })
                   .ok());
-  ASSERT_GT(folded.state().entries().size(), 100u);
+  ASSERT_GT(folded.state().entries().size(), 60u);
   testing::ExpectCursorWalksLike(folded.state().entries(), f.store().rows("audit"), scenario + ", live");
   testing::ExpectCursorWalksLike(folded.state().entries(), folded, scenario + ", in memory");
 }

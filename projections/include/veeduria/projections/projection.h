@@ -34,6 +34,10 @@ class Projection {
   // dropped and rebuilt from the log when the store opens.
   virtual int version() const = 0;
   virtual void Apply(const EventRef& e, events::StateStore& rows) const = 0;
+  // False when Apply leaves every row as it is for this event. An as-of view folds only the
+  // events some non-temporal projection uses, so the audit index keeps only those in its
+  // per-entity fold index (audit.cc); a projection that uses every event keeps the default.
+  virtual bool Uses(const EventRef&) const { return true; }
   // True when Apply only writes `rows` and never reads them: the store then hands it an
   // append-only sink (whose Get aborts) instead of an overlay over the stored rows.
   virtual bool writes_only() const { return false; }
@@ -41,6 +45,10 @@ class Projection {
   // <stream_seq hex16> of the event that wrote it. The rows as of T are then the live rows
   // recorded up to T: an as-of view reads them instead of folding events, whatever its index keys.
   virtual bool temporal() const { return false; }
+  // True when every row is keyed by its event's time key, and the projection's queries bound
+  // what they read by the view's instant themselves (the audit index): an as-of view hands them
+  // the live rows instead of folding events.
+  virtual bool time_indexed() const { return false; }
   // What of a row the digest covers (ProjectionStore::Digests): its content, not the log
   // positions it records, which differ between the embedded log and Kafka (DESIGN §2.6).
   virtual std::string DigestValue(std::string_view value) const { return std::string(value); }
