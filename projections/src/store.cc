@@ -286,9 +286,15 @@ std::string OffsetKey(std::string_view projection, std::string_view topic, uint3
 std::string HeadKey(std::string_view projection, std::string_view stream) {
   return "head/" + std::string(projection) + "/" + std::string(stream);
 }
-// The chain index, shared by all projections: chain/<stream>/<seq, 8 bytes big-endian> -> the
-// hash of the event applied at that sequence. Written with the first projection that applies the
-// event; read only for an event below a projection's head (a re-delivery, or a fork).
+// The chain index, shared by all projections: chain/<stream>/<last seq, 8 bytes big-endian> ->
+// the hashes (32 bytes each) of the events applied at the consecutive sequences that end there,
+// one row per stretch of a stream that a batch or a bulk run applied (one row per event was a
+// third of a national rebuild's rows). Written with the first projection that applies the event;
+// read only for an event below a projection's head (a re-delivery, or a fork). Keyed by the last
+// sequence: a projection reset and replayed writes its stretches again from the stream's first
+// sequence on, so a replayed stretch that replaces a row of the same last sequence is shorter only
+// where the replay's earlier rows cover the rest. A store written when each row held one event
+// reads the same: each row is a stretch of one.
 constexpr std::string_view kChainPrefix = "chain/";
 constexpr std::string_view kChainMarker = "chain-index";  // present once the index is complete
 std::string U64(uint64_t v);
@@ -298,6 +304,34 @@ std::string ChainKey(std::string_view stream, uint64_t seq) {
   k += '/';
   k += U64(seq);
   return k;
+}
+// An event a projection applied, for the chain index.
+struct ChainEntry {
+  std::string stream;
+  uint64_t seq;
+  events::Hash hash;
+};
+// The rows of the chain index that hold `entries` (in the order they were applied: of two at one
+// sequence, a projection reset and replayed in the same run, the later is kept).
+std::vector<std::pair<std::string, std::string>> ChainRows(const std::vector<ChainEntry>& entries) {
+  std::vector<uint32_t> order(entries.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const ChainEntry &x = entries[a], &y = entries[b];
+    return x.stream != y.stream ? x.stream < y.stream : x.seq < y.seq;
+  });
+  std::vector<std::pair<std::string, std::string>> rows;
+  std::string hashes;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const ChainEntry& e = entries[order[i]];
+    const ChainEntry* next =
+        i + 1 < order.size() && entries[order[i + 1]].stream == e.stream ? &entries[order[i + 1]] : nullptr;
+    if (next && next->seq == e.seq) continue;
+    hashes.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
+    if (!next || next->seq != e.seq + 1)
+      rows.emplace_back(ChainKey(e.stream, e.seq), std::exchange(hashes, {}));
+  }
+  return rows;
 }
 std::string U64(uint64_t v) {
   std::string s(8, '\0');
@@ -436,7 +470,7 @@ struct Run {
   uint64_t number = 0;  // in this process (file names)
   std::vector<Part> parts;
   std::vector<std::pair<std::string, std::string>> meta;  // heads and offsets
-  std::vector<std::pair<std::string, events::Hash>> chain;
+  std::vector<ChainEntry> chain;
 };
 
 }  // namespace
@@ -459,7 +493,7 @@ struct ProjectionStore::Impl {
   // Bulk mode (options.bulk_events > 0): every projection's Target lives from batch to batch, and
   // so do the chain entries of what they applied; nothing is written until FlushBulk().
   std::map<std::string, std::unique_ptr<Target>, std::less<>> bulk;
-  std::vector<std::pair<std::string, events::Hash>> bulk_chain;
+  std::vector<ChainEntry> bulk_chain;
   uint64_t bulk_events = 0;     // applied since the last run was frozen
   uint64_t bulk_runs = 0;       // runs frozen by this process (file names)
   uint64_t compacted_runs = 0;  // bulk_runs when the temporal families were last compacted
@@ -513,6 +547,23 @@ struct ProjectionStore::Impl {
       rows.emplace(
           std::string(AllProjections()[i]->name()),
           std::make_unique<DbRows>(opened, handles[i + 1], ScansFillCache(AllProjections()[i]->name())));
+  }
+  // The hash of the event applied at (stream, seq), from the chain index: the first row of the
+  // stream whose last sequence is at or after `seq` and whose stretch reaches back to it.
+  std::optional<events::Hash> ChainHash(std::string_view stream, uint64_t seq) const {
+    const std::string prefix = std::string(kChainPrefix) + std::string(stream) + "/";
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), meta));
+    for (it->Seek(ChainKey(stream, seq)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const rocksdb::Slice k = it->key(), v = it->value();
+      if (k.size() != prefix.size() + 8 || v.empty() || v.size() % 32 != 0) continue;
+      const uint64_t last = ReadU64(std::string_view(k.data() + prefix.size(), 8));
+      const uint64_t back = last - seq;     // >= 0: the row ends at or after seq
+      if (back >= v.size() / 32) continue;  // begins after seq
+      events::Hash h;
+      std::memcpy(h.data(), v.data() + v.size() - 32 * (back + 1), 32);
+      return h;
+    }
+    return std::nullopt;
   }
   std::optional<std::string> Meta(const std::string& key) const {
     std::string v;
@@ -574,14 +625,13 @@ struct ProjectionStore::Impl {
   Status WriteAndIngest(Run& r, size_t threads, bool free_logs) {
     std::error_code ec;
     std::filesystem::create_directories(bulk_dir, ec);
-    // One sorted run per part, the last for "meta": the offsets and heads, and the chain entries
-    // (their values are the hashes; a key met twice, a chain entry of a projection reset and
-    // replayed in this run, keeps its last value).
+    // One sorted run per part, the last for "meta": the offsets and heads, and the chain index's
+    // rows of the events the run applied (ChainRows).
     struct Sorted {
       rocksdb::ColumnFamilyHandle* cf = nullptr;
       std::vector<RunRow> rows;
-      std::vector<std::string> hashes;  // meta: the chain entries' values
-      std::vector<std::string> paths;   // of its slices, in key order
+      std::vector<std::pair<std::string, std::string>> chain;  // meta: the chain index's rows
+      std::vector<std::string> paths;                          // of its slices, in key order
       std::atomic<size_t> unwritten{0};
       Status status;
     };
@@ -650,12 +700,10 @@ struct ProjectionStore::Impl {
     queue.Push([&] {
       Sorted& out = sorted.back();
       out.cf = meta;
-      out.hashes.reserve(r.chain.size());
-      for (const auto& [key, hash] : r.chain)
-        out.hashes.emplace_back(reinterpret_cast<const char*>(hash.data()), 32);
-      out.rows.reserve(r.meta.size() + out.hashes.size());
+      out.chain = ChainRows(r.chain);
+      out.rows.reserve(r.meta.size() + out.chain.size());
       for (const auto& [key, value] : r.meta) out.rows.push_back({key, &value});
-      for (size_t i = 0; i < r.chain.size(); ++i) out.rows.push_back({r.chain[i].first, &out.hashes[i]});
+      for (const auto& [key, value] : out.chain) out.rows.push_back({key, &value});
       SortRun(&out.rows);
       slice(sorted.size() - 1);
     });
@@ -903,17 +951,15 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   // that sequence (one applied it, or the batch stopped there). Only events below a head ask, so
   // the hot path never reads it.
   auto applied_hash = [&](std::string_view stream, uint64_t seq, size_t upto) -> std::optional<events::Hash> {
-    const std::string key = ChainKey(stream, seq);
-    if (auto v = impl_->Meta(key); v && v->size() == 32) {
-      events::Hash h;
-      std::memcpy(h.data(), v->data(), 32);
-      return h;
-    }
-    for (auto it = impl_->bulk_chain.rbegin(); it != impl_->bulk_chain.rend(); ++it)
-      if (it->first == key) return it->second;
+    if (auto h = impl_->ChainHash(stream, seq)) return h;
+    auto find = [&](const std::vector<ChainEntry>& chain) -> std::optional<events::Hash> {
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+        if (it->seq == seq && it->stream == stream) return it->hash;
+      return std::nullopt;
+    };
+    if (auto h = find(impl_->bulk_chain)) return h;
     if (impl_->writing)  // the run being written: not in the index yet
-      for (auto it = impl_->writing->chain.rbegin(); it != impl_->writing->chain.rend(); ++it)
-        if (it->first == key) return it->second;
+      if (auto h = find(impl_->writing->chain)) return h;
     for (size_t i = 0; i < upto; ++i)
       if (refs[i].env->stream_seq() == seq && Str(refs[i].env->stream()) == stream) return refs[i].hash;
     return std::nullopt;
@@ -1000,8 +1046,7 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
       if (next > t->next) t->offsets[{topic, partition}] = next;
     for (size_t i = 0; i < refs.size(); ++i)
       if (chained(i))
-        impl_->bulk_chain.emplace_back(ChainKey(Str(refs[i].env->stream()), refs[i].env->stream_seq()),
-                                       refs[i].hash);
+        impl_->bulk_chain.push_back({Str(refs[i].env->stream()), refs[i].env->stream_seq(), refs[i].hash});
     impl_->bulk_events += entries.size();
     applied_ += entries.size();
     if (impl_->bulk_events >= impl_->options.bulk_events) return impl_->FlushBulk(/*background=*/true);
@@ -1027,10 +1072,10 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     }
     batch.Put(impl_->meta, OffsetKey(t->projection->name(), topic, partition), U64(next));
   }
+  std::vector<ChainEntry> chain;
   for (size_t i = 0; i < refs.size(); ++i)
-    if (chained(i))
-      batch.Put(impl_->meta, ChainKey(Str(refs[i].env->stream()), refs[i].env->stream_seq()),
-                rocksdb::Slice(reinterpret_cast<const char*>(refs[i].hash.data()), 32));
+    if (chained(i)) chain.push_back({Str(refs[i].env->stream()), refs[i].env->stream_seq(), refs[i].hash});
+  for (const auto& [key, hashes] : ChainRows(chain)) batch.Put(impl_->meta, key, hashes);
   // With the WAL (not synced): a killed projector keeps every batch it committed, so one that is
   // killed over and over still progresses (without it, each restart began at the last flush).
   VEEDURIA_RETURN_IF_ERROR(

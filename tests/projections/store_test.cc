@@ -100,6 +100,33 @@ TEST(ProjectionStoreTest, ADifferentEventAtAnAppliedSeqStopsAndIsNamed) {
             fork.position.offset);
 }
 
+// The chain index holds a row per stretch of a stream a batch applied. One projection reset and
+// replayed in batches of 7 writes its stretches again under the rows the first catch-up wrote:
+// afterwards, and after a reopen, every event of the stream re-delivered is still recognised
+// (the rows' last sequences and lengths both matter), and the fork still stops.
+TEST(ProjectionStoreTest, EveryEventOfAStreamIsRecognisedAfterAProjectionIsReplayedInSmallBatches) {
+  Fork f;
+  ASSERT_TRUE(f.original.store().Reset("reviews").ok());
+  f.original.CatchUp(7);
+  f.original.Close();
+  f.original.Reopen();
+  const auto digests = f.original.store().Digests();
+  size_t redelivered = 0;
+  for (uint64_t seq = 1;; ++seq) {
+    const auto copy = EventAt(f.original.ledger(), "25799", seq);
+    if (!copy) break;
+    const Status s = f.original.store().Apply({AtNextOffset(f.original.store(), *copy)});
+    ASSERT_TRUE(s.ok()) << "seq " << seq << ": " << s.ToString();
+    ++redelivered;
+  }
+  EXPECT_GT(redelivered, 20u);
+  EXPECT_EQ(f.original.store().Digests(), digests);
+  const auto theirs = EventAt(f.forked.ledger(), "25799", f.seq);
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(f.original.store().Apply({AtNextOffset(f.original.store(), *theirs)}).code(),
+            StatusCode::kCorruption);
+}
+
 // The same, after the store was closed and opened again (the chain is durable, not a cache), and
 // in a batch that also holds new events: the batch stops whole.
 TEST(ProjectionStoreTest, AForkIsFoundAfterReopenAndStopsTheWholeBatch) {
