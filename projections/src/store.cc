@@ -312,24 +312,24 @@ struct ChainEntry {
   events::Hash hash;
 };
 // The rows of the chain index that hold `entries` (in the order they were applied: of two at one
-// sequence, a projection reset and replayed in the same run, the later is kept).
+// sequence, a projection reset and replayed in the same run, the later is kept), in no order.
 std::vector<std::pair<std::string, std::string>> ChainRows(const std::vector<ChainEntry>& entries) {
-  std::vector<uint32_t> order(entries.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const ChainEntry &x = entries[a], &y = entries[b];
-    return x.stream != y.stream ? x.stream < y.stream : x.seq < y.seq;
-  });
+  std::unordered_map<std::string_view, std::vector<uint32_t>> by_stream;  // in the order applied
+  for (uint32_t i = 0; i < entries.size(); ++i) by_stream[entries[i].stream].push_back(i);
   std::vector<std::pair<std::string, std::string>> rows;
   std::string hashes;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const ChainEntry& e = entries[order[i]];
-    const ChainEntry* next =
-        i + 1 < order.size() && entries[order[i + 1]].stream == e.stream ? &entries[order[i + 1]] : nullptr;
-    if (next && next->seq == e.seq) continue;
-    hashes.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
-    if (!next || next->seq != e.seq + 1)
-      rows.emplace_back(ChainKey(e.stream, e.seq), std::exchange(hashes, {}));
+  for (auto& [stream, order] : by_stream) {
+    const auto by_seq = [&](uint32_t a, uint32_t b) { return entries[a].seq < entries[b].seq; };
+    if (!std::is_sorted(order.begin(), order.end(), by_seq))
+      std::stable_sort(order.begin(), order.end(), by_seq);
+    for (size_t i = 0; i < order.size(); ++i) {
+      const ChainEntry& e = entries[order[i]];
+      const ChainEntry* next = i + 1 < order.size() ? &entries[order[i + 1]] : nullptr;
+      if (next && next->seq == e.seq) continue;
+      hashes.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
+      if (!next || next->seq != e.seq + 1)
+        rows.emplace_back(ChainKey(stream, e.seq), std::exchange(hashes, {}));
+    }
   }
   return rows;
 }
