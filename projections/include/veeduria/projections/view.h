@@ -26,10 +26,11 @@ std::unique_ptr<View> LiveView(const ProjectionStore& store, events::Micros now)
 
 // What the ledger knew at `t` (by recorded_at) about the given index keys (entity codes,
 // "*", "@<email>"; see IndexKeysOf): the events indexed under them up to `t`, folded in memory
-// through a projection the first time rows() asks for it (thread-safe). It reads the per-entity
-// index of the audit projection, never the whole log. A temporal projection (progress) is read
-// from its live rows recorded up to `t` instead, whatever the keys: a view that reads only those
-// needs none.
+// through a projection the first time rows() asks for it (thread-safe). It reads the audit
+// projection's fold index (the events some non-temporal projection uses), never the whole log. A
+// temporal projection (progress) is read from its live rows recorded up to `t` instead, and a
+// time-indexed one (audit) is handed over live for its queries to read up to `t`, whatever the
+// keys: a view that reads only those needs none.
 Result<std::unique_ptr<View>> AsOfView(const ProjectionStore& store,
                                        const std::vector<std::string>& index_keys, events::Micros t);
 
