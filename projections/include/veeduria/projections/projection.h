@@ -37,6 +37,8 @@ class Projection {
   // False when Apply leaves every row as it is for this event. An as-of view folds only the
   // events some non-temporal projection uses, so the audit index keeps only those in its
   // per-entity fold index (audit.cc); a projection that uses every event keeps the default.
+  // A projection that starts using more events bumps the audit projection's version too: the
+  // stored fold index must be rebuilt to hold them.
   virtual bool Uses(const EventRef&) const { return true; }
   // True when Apply only writes `rows` and never reads them: the store then hands it an
   // append-only sink (whose Get aborts) instead of an overlay over the stored rows.
