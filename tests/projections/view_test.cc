@@ -195,16 +195,16 @@ void ExpectAsOfEqualsPlainFold(testing::LedgerFixture& f) {
 }
 
 // Projection::Uses: a projection folded over only the events it says it uses has the same rows
-// as over all of them (the as-of views and the audit's fold index rely on it), on every scenario
-// and on the generator's tiny dataset.
+// as over all of them (the as-of views and the audit's fold index rely on it), on every scenario.
 TEST(AsOfViewTest, AProjectionFoldedOverTheEventsItUsesHasAllItsRows) {
-  for (const char* scenario : {"cycle_2023.scn", "rules_reports.scn", "rules_plans.scn", "rules_reviews.scn",
-                               "rules_users.scn", "rules_directory.scn", "mdm_publish.scn"}) {
+  size_t unused = 0;  // events the users projection does not use, over all scenarios
+  for (const char* scenario : {"cycle_2023.scn", "mdm_publish.scn", "rules_clock_and_input.scn",
+                               "rules_clock_system.scn", "rules_directory.scn", "rules_plans.scn",
+                               "rules_reports.scn", "rules_reviews.scn", "rules_users.scn", "smoke.scn"}) {
     testing::LedgerFixture f;
     f.LoadScenario(std::string("tests/scenarios/") + scenario);
     f.CatchUp();
     const std::vector<std::string> keys = p::AsOfKeysNational(f.store());
-    size_t unused = 0;
     for (const p::Projection* proj : p::AllProjections()) {
       const auto all = PlainFold(f.ledger(), keys, std::numeric_limits<events::Micros>::max(), *proj);
       const auto used = PlainFold(f.ledger(), keys, std::numeric_limits<events::Micros>::max(), *proj, true);
@@ -219,8 +219,8 @@ TEST(AsOfViewTest, AProjectionFoldedOverTheEventsItUsesHasAllItsRows) {
                                return true;
                              })
                     .ok());
-    EXPECT_GT(unused, 0u) << scenario;  // the check above is not vacuous
   }
+  EXPECT_GT(unused, 100u);  // the check above is not vacuous
 }
 
 TEST(AsOfViewTest, EqualsThePlainFoldAtEveryInstantOfACycle) {
