@@ -62,10 +62,8 @@ class Audit : public Projection {
     const std::vector<std::string> keys = IndexKeysOf(e);
     std::string key;
     key.reserve(48 + object.size());
-    const bool folded =
-        object.empty() ||
-        std::any_of(AllProjections().begin(), AllProjections().end(),
-                    [&](const Projection* p) { return !p->temporal() && !p->time_indexed() && p->Uses(e); });
+    const bool folded = object.empty() || std::any_of(FoldedAsOf().begin(), FoldedAsOf().end(),
+                                                      [&](const Projection* p) { return p->Uses(e); });
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string& k = keys[i];
       if (!object.empty()) {

@@ -16,6 +16,16 @@ const std::vector<const Projection*>& AllProjections() {
   return kAll;
 }
 
+const std::vector<const Projection*>& FoldedAsOf() {
+  static const std::vector<const Projection*> kFolded = [] {
+    std::vector<const Projection*> v;
+    for (const Projection* p : AllProjections())
+      if (!p->temporal() && !p->time_indexed()) v.push_back(p);
+    return v;
+  }();
+  return kFolded;
+}
+
 const Projection* FindProjection(std::string_view name) {
   for (const Projection* p : AllProjections())
     if (p->name() == name) return p;

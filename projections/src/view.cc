@@ -188,6 +188,7 @@ class AsOf : public View {
     if (p->time_indexed()) return store_.rows(projection);  // its queries bound it by t_ themselves
     if (p->temporal())
       return recorded_by_.try_emplace(std::string(projection), store_.rows(projection), t_).first->second;
+    // What is left is one of FoldedAsOf().
     AsOfRows& rows = folded_[std::string(projection)];
     for (const IndexEntry& entry : entries_) {
       const s::Event* ev = s::GetEvent(entry.bytes.data());

@@ -59,6 +59,9 @@ class Projection {
 // progress, audit, reviews, compliance, users, mdm.
 const std::vector<const Projection*>& AllProjections();
 const Projection* FindProjection(std::string_view name);
+// Those an as-of view folds from the audit's index: neither temporal nor time-indexed (reviews,
+// compliance, users, mdm).
+const std::vector<const Projection*>& FoldedAsOf();
 
 // The keys an event is indexed under for as-of reconstruction and audit: its entity (the
 // stream, or the entity a directory event concerns), "*" for ledger-wide facts (campaigns,
