@@ -93,62 +93,141 @@ class DbRows : public Rows, public events::StateStore {
   bool scans_fill_cache_;
 };
 
+// Chunks of memory for the writes-only logs' keys and values, kept from run to run by the store
+// that owns the pool: a run's rows then land in pages earlier runs faulted in, packed. A string
+// allocated for each row (the audit's index entry of every event, progress's rows), kept until
+// its run was written, was a third of a department rebuild's page faults, in memory the allocator
+// rounded up to its size classes (docs/benchmarks.md, "Runs' rows in pooled chunks"). Thread-safe.
+class ChunkPool {
+ public:
+  static constexpr size_t kChunk = size_t{4} << 20;
+  std::unique_ptr<char[]> Get() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!free_.empty()) {
+        std::unique_ptr<char[]> c = std::move(free_.back());
+        free_.pop_back();
+        return c;
+      }
+    }
+    return std::unique_ptr<char[]>(new char[kChunk]);  // uninitialised: every byte is written before read
+  }
+  void Return(std::vector<std::unique_ptr<char[]>>* chunks) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& c : *chunks) free_.push_back(std::move(c));
+    chunks->clear();
+  }
+  // Frees the chunks not in use (a catch-up is over).
+  void Release() {
+    std::lock_guard<std::mutex> l(mu_);
+    free_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<char[]>> free_;  // GUARDED_BY(mu_)
+};
+
 // The rows of a writes-only projection (Projection::writes_only) for one batch, in the order it
-// wrote them: no ordered map, no copies; later writes of a key win when replayed into a batch.
-// A value equal to the last long one written is kept once: the audit index writes each event's
-// bytes under its `o/` and its `i/` keys, and a bulk run holds half a million events' (a copy
-// freed at once reuses its memory; a copy kept is memory the kernel must hand out and zero).
+// wrote them: no ordered map; later writes of a key win when replayed into a batch. Keys and
+// values are copied into chunks of a ChunkPool, a value bigger than a quarter of a chunk into an
+// allocation of its own. A value equal to the last long one written is kept once: the audit index
+// writes an event's bytes under its `o/` and its `i/` keys when it has both.
 class WriteLog : public events::StateStore {
  public:
   class Writes {
    public:
-    size_t size() const { return keys_.size(); }
-    // fn(key, value) for every write in order; value null: a deletion.
+    explicit Writes(ChunkPool* pool = nullptr) : pool_(pool) {}
+    Writes(Writes&& o) noexcept { *this = std::move(o); }
+    Writes& operator=(Writes&& o) noexcept {
+      if (this == &o) return *this;
+      Free();
+      pool_ = o.pool_;
+      writes_ = std::move(o.writes_);
+      chunks_ = std::move(o.chunks_);
+      own_ = std::move(o.own_);
+      at_ = std::exchange(o.at_, nullptr);
+      left_ = std::exchange(o.left_, 0);
+      o.writes_.clear();
+      o.chunks_.clear();
+      o.own_.clear();
+      return *this;
+    }
+    ~Writes() { Free(); }
+    size_t size() const { return writes_.size(); }
+    // fn(key, value) for every write in order; value nullopt: a deletion.
     template <typename Fn>
     void ForEach(Fn&& fn) const {
-      for (size_t i = 0; i < keys_.size(); ++i) fn(keys_[i], Value(i));
+      for (const Write& w : writes_)
+        fn(w.key, w.deleted ? std::nullopt : std::optional<std::string_view>(w.value));
     }
 
    private:
     friend class WriteLog;
-    static constexpr uint32_t kDeleted = UINT32_MAX;
-    const std::string* Value(size_t i) const {
-      return holder_[i] == kDeleted ? nullptr : &values_[holder_[i]];
+    struct Write {
+      std::string_view key, value;
+      bool deleted;
+    };
+    // `bytes` copied where they stay until this is freed.
+    std::string_view Copy(std::string_view bytes) {
+      if (bytes.size() > ChunkPool::kChunk / 4) {
+        own_.emplace_back(new char[bytes.size()]);
+        std::memcpy(own_.back().get(), bytes.data(), bytes.size());
+        return {own_.back().get(), bytes.size()};
+      }
+      if (bytes.size() > left_) {
+        chunks_.push_back(pool_->Get());
+        at_ = chunks_.back().get();
+        left_ = ChunkPool::kChunk;
+      }
+      std::memcpy(at_, bytes.data(), bytes.size());
+      const std::string_view out(at_, bytes.size());
+      at_ += bytes.size();
+      left_ -= bytes.size();
+      return out;
     }
-    std::vector<std::string> keys_;
-    std::vector<uint32_t> holder_;  // per write: its value's index in values_, or kDeleted
-    std::vector<std::string> values_;
+    void Free() {
+      if (pool_ != nullptr && !chunks_.empty()) pool_->Return(&chunks_);
+      chunks_.clear();
+      own_.clear();
+      writes_.clear();
+      at_ = nullptr;
+      left_ = 0;
+    }
+    ChunkPool* pool_ = nullptr;
+    std::vector<Write> writes_;
+    std::vector<std::unique_ptr<char[]>> chunks_;  // from pool_
+    std::vector<std::unique_ptr<char[]>> own_;     // values too big for a chunk
+    char* at_ = nullptr;                           // the free part of the last chunk
+    size_t left_ = 0;
   };
+  explicit WriteLog(ChunkPool* pool) : writes_(pool) {}
   std::optional<std::string> Get(std::string_view) const override { std::abort(); }
   void Put(std::string_view key, std::string value) override {
-    writes_.keys_.emplace_back(key);
-    if (value.size() >= kShared && last_long_ != Writes::kDeleted && writes_.values_[last_long_] == value) {
-      writes_.holder_.push_back(last_long_);
+    const std::string_view k = writes_.Copy(key);
+    if (value.size() >= kShared && last_long_ == value) {
+      writes_.writes_.push_back({k, last_long_, false});
       return;
     }
-    const auto at = static_cast<uint32_t>(writes_.values_.size());
-    if (value.size() >= kShared) last_long_ = at;
-    writes_.holder_.push_back(at);
-    writes_.values_.push_back(std::move(value));
+    const std::string_view v = writes_.Copy(value);
+    if (value.size() >= kShared) last_long_ = v;
+    writes_.writes_.push_back({k, v, false});
   }
-  void Delete(std::string_view key) override {
-    writes_.keys_.emplace_back(key);
-    writes_.holder_.push_back(Writes::kDeleted);
-  }
+  void Delete(std::string_view key) override { writes_.writes_.push_back({writes_.Copy(key), {}, true}); }
   const Writes& writes() const { return writes_; }
   Writes Take() {
-    last_long_ = Writes::kDeleted;
-    return std::exchange(writes_, Writes());
+    last_long_ = {};
+    return std::exchange(writes_, Writes(writes_.pool_));
   }
 
  private:
   static constexpr size_t kShared = 256;  // shorter values are cheaper to copy than to compare
   Writes writes_;
-  uint32_t last_long_ = Writes::kDeleted;  // index in values_ of the last long value written
+  std::string_view last_long_;  // the last long value written, in writes_
 };
 
-// A row of a sorted run: views into rows held elsewhere (value null: a deletion).
-using RunRow = std::pair<std::string_view, const std::string*>;
+// A row of a sorted run: views into rows held elsewhere (value nullopt: a deletion).
+using RunRow = std::pair<std::string_view, std::optional<std::string_view>>;
 
 // The bucket of a key in a run: the key up to its second '/' (i/<entity>/, o/<entity>/,
 // chain/<stream>/, g/<entity>/…), or the whole key when it has fewer. Two buckets are
@@ -399,7 +478,8 @@ class FoldRows : public events::StateStore, public DecodedRecords {
   template <typename Fn>
   void ForEach(Fn&& fn) {
     EncodeAll();
-    for (const auto& [key, row] : rows_) fn(key, row.value ? &*row.value : nullptr);
+    for (const auto& [key, row] : rows_)
+      fn(key, row.value ? std::optional<std::string_view>(*row.value) : std::nullopt);
   }
   // Hands every row over, encoded; the overlay is empty after.
   OverlayMap Take() {
@@ -445,7 +525,8 @@ class FoldRows : public events::StateStore, public DecodedRecords {
 // One projection folding batches: its rows, the heads of the streams it has seen and, in bulk
 // mode, what it has applied but not yet written (rows, offsets), kept between batches.
 struct Target {
-  Target(const Projection* p, const DbRows* base) : projection(p), overlay(base) {}
+  Target(const Projection* p, const DbRows* base, ChunkPool* pool)
+      : projection(p), log(pool), overlay(base) {}
   const Projection* projection;
   uint64_t next = 0;  // offset of the first entry of this batch's partition it has not applied
   WriteLog log;       // a writes-only projection's rows
@@ -490,6 +571,7 @@ struct ProjectionStore::Impl {
   std::map<std::string, std::unique_ptr<DbRows>, std::less<>> rows;  // by projection name
   StoreOptions options;
   std::string bulk_dir;  // where sorted runs are written before they are ingested
+  ChunkPool pool;        // the writes-only logs' memory (declared before what holds their chunks)
   // Bulk mode (options.bulk_events > 0): every projection's Target lives from batch to batch, and
   // so do the chain entries of what they applied; nothing is written until FlushBulk().
   std::map<std::string, std::unique_ptr<Target>, std::less<>> bulk;
@@ -608,7 +690,8 @@ struct ProjectionStore::Impl {
     VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Open(path), "opening " + path));
     for (size_t i = begin; i < end; ++i) {
       const auto& [key, value] = rows[i];
-      rocksdb::Status s = value ? w.Put(key, *value) : w.Delete(key);
+      const rocksdb::Slice k(key.data(), key.size());
+      rocksdb::Status s = value ? w.Put(k, rocksdb::Slice(value->data(), value->size())) : w.Delete(k);
       VEEDURIA_RETURN_IF_ERROR(FromRocks(s, "writing " + path));
     }
     return FromRocks(w.Finish(), "finishing " + path);
@@ -670,7 +753,7 @@ struct ProjectionStore::Impl {
           }
           if (--out.unwritten == 0 && free_logs && i < r.parts.size()) {
             std::vector<RunRow>().swap(out.rows);
-            r.parts[i].log = WriteLog::Writes();
+            r.parts[i].log = WriteLog::Writes();  // its chunks back to the pool
           }
         });
       }
@@ -690,8 +773,9 @@ struct ProjectionStore::Impl {
         Sorted& out = sorted[i];
         out.cf = part.cf;
         out.rows.reserve(part.rows.size() + part.log.size());
-        for (const auto& [key, row] : part.rows) out.rows.push_back({key, row.value ? &*row.value : nullptr});
-        part.log.ForEach([&](const std::string& key, const std::string* value) {
+        for (const auto& [key, row] : part.rows)
+          out.rows.push_back({key, row.value ? std::optional<std::string_view>(*row.value) : std::nullopt});
+        part.log.ForEach([&](std::string_view key, std::optional<std::string_view> value) {
           out.rows.push_back({key, value});
         });
         SortRun(&out.rows);
@@ -702,8 +786,8 @@ struct ProjectionStore::Impl {
       out.cf = meta;
       out.chain = ChainRows(r.chain);
       out.rows.reserve(r.meta.size() + out.chain.size());
-      for (const auto& [key, value] : r.meta) out.rows.push_back({key, &value});
-      for (const auto& [key, value] : out.chain) out.rows.push_back({key, &value});
+      for (const auto& [key, value] : r.meta) out.rows.push_back({key, value});
+      for (const auto& [key, value] : out.chain) out.rows.push_back({key, value});
       SortRun(&out.rows);
       slice(sorted.size() - 1);
     });
@@ -755,6 +839,8 @@ struct ProjectionStore::Impl {
     if (!background) {
       Status s = WriteAndIngest(*r, WriterThreads(), false);
       if (!s.ok()) DropBulk();
+      r.reset();
+      pool.Release();  // the end of a catch-up: nothing folds into the chunks until the next one
       return s;
     }
     for (Run::Part& part : r->parts) part.target->overlay.SetFrozen(&part.rows);
@@ -930,10 +1016,10 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     Target* t;
     if (bulk) {
       auto& b = impl_->bulk[std::string(p->name())];
-      if (!b) b = std::make_unique<Target>(p, base);
+      if (!b) b = std::make_unique<Target>(p, base, &impl_->pool);
       t = b.get();
     } else {
-      owned.push_back(std::make_unique<Target>(p, base));
+      owned.push_back(std::make_unique<Target>(p, base, &impl_->pool));
       t = owned.back().get();
     }
     auto o = t->offsets.find({topic, partition});
@@ -1057,11 +1143,11 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   for (Target* t : targets) {
     if (next <= t->next) continue;
     rocksdb::ColumnFamilyHandle* cf = impl_->rows.at(std::string(t->projection->name()))->cf();
-    auto put = [&](const std::string& key, const std::string* value) {
+    auto put = [&](std::string_view key, std::optional<std::string_view> value) {
       if (value)
-        batch.Put(cf, key, *value);
+        batch.Put(cf, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value->data(), value->size()));
       else
-        batch.Delete(cf, key);
+        batch.Delete(cf, rocksdb::Slice(key.data(), key.size()));
     };
     t->overlay.ForEach(put);
     t->log.writes().ForEach(put);

@@ -238,6 +238,43 @@ TEST(ProjectionStoreTest, RowsMatchTheReferenceLayoutByteForByte) {
   }
 }
 
+// A bulk run copies its writes-only rows into pooled chunks, a value bigger than a quarter of one
+// (1 MiB) into memory of its own: an event of several MiB (a refused report's, with its 3 MiB
+// note) is stored whole, the same rows as incremental application (in batches of 7) gives.
+TEST(ProjectionStoreTest, AnEventBiggerThanAChunkIsStoredWholeByABulkRun) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  const std::string note(3 << 20, 'n');
+  const events::Decision d = f.Submit(nlohmann::json{{"command", "report_progress"},
+                                                     {"command_id", "tenjo-big-note"},
+                                                     {"actor", "mhernandez@tenjo-cundinamarca.gov.co"},
+                                                     {"at", "2024-03-01T09:00:00-05:00"},
+                                                     {"entity", "25799"},
+                                                     {"plan", "PDM-2020-2023"},
+                                                     {"goal", "IP-155"},
+                                                     {"campaign", "KPT-2023"},
+                                                     {"milestone", "Q1"},
+                                                     {"physical_ytd", 5},
+                                                     {"note", note}});
+  ASSERT_EQ(d.events.size(), 1u) << d.message;       // refused (the campaign closed): recorded with its note
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");  // duplicates now: refused, recorded, more runs
+  f.CatchUp(7);
+  auto bulk = projections::ProjectionStore::Open((f.dir() / "bulk").string(), {.bulk_events = 100});
+  ASSERT_TRUE(bulk.ok()) << bulk.status().ToString();
+  auto r = consumers::CatchUp(f.ledger(), **bulk, 32);  // runs of 100 events: later ones reuse chunks
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*bulk)->Digests(), f.store().Digests());
+  // The audit index holds the event's bytes whole (an index entry ends with them).
+  const std::string& bytes = d.events[0].bytes;
+  ASSERT_GT(bytes.size(), size_t{3} << 20);
+  size_t holding = 0;
+  (*bulk)->rows("audit").Scan("", [&](std::string_view, std::string_view v) {
+    holding += v.ends_with(bytes);
+    return true;
+  });
+  EXPECT_GE(holding, 1u);
+}
+
 std::vector<events::LogEntry> Partition(const producers::EmbeddedLedger& ledger, std::string_view topic,
                                         uint32_t partition) {
   std::vector<events::LogEntry> all;
