@@ -6,11 +6,13 @@
 // the department and the nation over both (it reads the latest version of each temporal row, r/
 // rows with its own MessagePack reader).
 
+#include <map>
 #include <set>
 
 #include "fixture.h"
 #include "projections_internal.h"
 #include "veeduria/events/render.h"
+#include "veeduria/events/sha256.h"
 #include "veeduria/projections/query.h"
 #include "veeduria/schema/veeduria_generated.h"
 
@@ -196,8 +198,14 @@ void ExpectAsOfEqualsPlainFold(testing::LedgerFixture& f) {
 
 // Projection::Uses: a projection folded over only the events it says it uses has the same rows
 // as over all of them (the as-of views and the audit's fold index rely on it), on every scenario.
+//
+// The audit's stored fold index holds the events these projections use: one that starts using
+// more must bump the audit projection's version, so that stored indexes are rebuilt. The test
+// pins, with that version, which payload types each projection an as-of view folds uses always,
+// sometimes or never over the scenarios; a change there fails it until both are updated.
 TEST(AsOfViewTest, AProjectionFoldedOverTheEventsItUsesHasAllItsRows) {
   size_t unused = 0;  // events the users projection does not use, over all scenarios
+  std::map<std::string, std::pair<size_t, size_t>> uses;  // "<projection> <payload>": used, seen
   for (const char* scenario : {"cycle_2023.scn", "mdm_publish.scn", "rules_clock_and_input.scn",
                                "rules_clock_system.scn", "rules_directory.scn", "rules_plans.scn",
                                "rules_reports.scn", "rules_reviews.scn", "rules_users.scn", "smoke.scn"}) {
@@ -210,17 +218,39 @@ TEST(AsOfViewTest, AProjectionFoldedOverTheEventsItUsesHasAllItsRows) {
       const auto used = PlainFold(f.ledger(), keys, std::numeric_limits<events::Micros>::max(), *proj, true);
       ExpectSameRows(*all, *used, std::string(proj->name()) + " in " + scenario);
     }
-    ASSERT_TRUE(f.ledger()
-                    .ScanLog(0,
-                             [&](const events::LogEntry& le) {
-                               const schema::Event* ev = schema::GetEvent(le.bytes.data());
-                               const p::EventRef ref{ev, ev->envelope(), le.bytes, le.hash, le.position};
-                               if (ev->envelope() && !p::FindProjection("users")->Uses(ref)) ++unused;
-                               return true;
-                             })
-                    .ok());
+    ASSERT_TRUE(
+        f.ledger()
+            .ScanLog(
+                0,
+                [&](const events::LogEntry& le) {
+                  const schema::Event* ev = schema::GetEvent(le.bytes.data());
+                  const p::EventRef ref{ev, ev->envelope(), le.bytes, le.hash, le.position};
+                  if (!ev->envelope()) return true;
+                  if (!p::FindProjection("users")->Uses(ref)) ++unused;
+                  for (const p::Projection* proj : p::FoldedAsOf()) {
+                    auto& [used, seen] =
+                        uses[std::string(proj->name()) + " " + schema::EnumNamePayload(ev->payload_type())];
+                    used += proj->Uses(ref);
+                    ++seen;
+                  }
+                  return true;
+                })
+            .ok());
   }
   EXPECT_GT(unused, 100u);  // the check above is not vacuous
+  std::string classes;
+  for (const auto& [what, count] : uses)
+    classes += what +
+               (count.first == count.second ? " always"
+                : count.first > 0           ? " sometimes"
+                                            : " never") +
+               "\n";
+  classes += "audit version " + std::to_string(p::AuditProjection().version()) + "\n";
+  EXPECT_EQ(events::ToHex(events::Sha256(classes)),
+            "3106bde5ab43a0aba5c9e45ea104d8204264828c033007500ec2e9fe928bb60d")
+      << "what the folded projections use changed: bump "
+         "the audit projection's version, then this pin\n"
+      << classes;
 }
 
 TEST(AsOfViewTest, EqualsThePlainFoldAtEveryInstantOfACycle) {

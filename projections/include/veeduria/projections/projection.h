@@ -38,7 +38,8 @@ class Projection {
   // events some non-temporal projection uses, so the audit index keeps only those in its
   // per-entity fold index (audit.cc); a projection that uses every event keeps the default.
   // A projection that starts using more events bumps the audit projection's version too: the
-  // stored fold index must be rebuilt to hold them.
+  // stored fold index must be rebuilt to hold them (tests/projections/view_test.cc pins, with that
+  // version, the payload types each folded projection uses always, sometimes or never).
   virtual bool Uses(const EventRef&) const { return true; }
   // True when Apply only writes `rows` and never reads them: the store then hands it an
   // append-only sink (whose Get aborts) instead of an overlay over the stored rows.
