@@ -240,6 +240,9 @@ class WriteLog : public events::StateStore {
 
 // A row of a sorted run: views into rows held elsewhere (value nullopt: a deletion).
 using RunRow = std::pair<std::string_view, std::optional<std::string_view>>;
+std::optional<std::string_view> ViewOf(const std::optional<std::string>& value) {
+  return value ? std::optional<std::string_view>(*value) : std::nullopt;
+}
 
 // The bucket of a key in a run: the key up to its second '/' (i/<entity>/, o/<entity>/,
 // chain/<stream>/, g/<entity>/…), or the whole key when it has fewer. Two buckets are
@@ -490,8 +493,7 @@ class FoldRows : public events::StateStore, public DecodedRecords {
   template <typename Fn>
   void ForEach(Fn&& fn) {
     EncodeAll();
-    for (const auto& [key, row] : rows_)
-      fn(key, row.value ? std::optional<std::string_view>(*row.value) : std::nullopt);
+    for (const auto& [key, row] : rows_) fn(key, ViewOf(row.value));
   }
   // Hands every row over, encoded; the overlay is empty after.
   OverlayMap Take() {
@@ -702,8 +704,7 @@ struct ProjectionStore::Impl {
     VEEDURIA_RETURN_IF_ERROR(FromRocks(w.Open(path), "opening " + path));
     for (size_t i = begin; i < end; ++i) {
       const auto& [key, value] = rows[i];
-      const rocksdb::Slice k(key.data(), key.size());
-      rocksdb::Status s = value ? w.Put(k, rocksdb::Slice(value->data(), value->size())) : w.Delete(k);
+      rocksdb::Status s = value ? w.Put(key, *value) : w.Delete(key);
       VEEDURIA_RETURN_IF_ERROR(FromRocks(s, "writing " + path));
     }
     return FromRocks(w.Finish(), "finishing " + path);
@@ -785,8 +786,7 @@ struct ProjectionStore::Impl {
         Sorted& out = sorted[i];
         out.cf = part.cf;
         out.rows.reserve(part.rows.size() + part.log.size());
-        for (const auto& [key, row] : part.rows)
-          out.rows.push_back({key, row.value ? std::optional<std::string_view>(*row.value) : std::nullopt});
+        for (const auto& [key, row] : part.rows) out.rows.push_back({key, ViewOf(row.value)});
         part.log.ForEach([&](std::string_view key, std::optional<std::string_view> value) {
           out.rows.push_back({key, value});
         });
@@ -1157,9 +1157,9 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     rocksdb::ColumnFamilyHandle* cf = impl_->rows.at(std::string(t->projection->name()))->cf();
     auto put = [&](std::string_view key, std::optional<std::string_view> value) {
       if (value)
-        batch.Put(cf, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value->data(), value->size()));
+        batch.Put(cf, key, *value);
       else
-        batch.Delete(cf, rocksdb::Slice(key.data(), key.size()));
+        batch.Delete(cf, key);
     };
     t->overlay.ForEach(put);
     t->log.writes().ForEach(put);
