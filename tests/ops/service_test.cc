@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -38,6 +39,14 @@ class Gate {
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;
+};
+
+// Opens a gate shared with a held query when the test body ends, however it ends: the query may
+// still be waking after the body (so the gate cannot live on its stack), and stopping the service
+// would wait forever on a query still held.
+struct OpenOnExit {
+  std::shared_ptr<Gate> gate;
+  ~OpenOnExit() { gate->Open(); }
 };
 
 class ServiceTest : public ::testing::Test {
@@ -116,12 +125,15 @@ TEST_F(ServiceTest, RequestsBeyondTheConcurrencyLimitAre429) {
 }
 
 TEST_F(ServiceTest, AQueryPastItsTimeoutIs504AndTheServiceKeepsServing) {
-  Gate release;
-  std::atomic<int> calls{0};
+  // A gate on the test's stack was destroyed under the held query once (a glibc assertion on its
+  // mutex in a CI run): it is shared (OpenOnExit).
+  auto release = std::make_shared<Gate>();
+  OpenOnExit open_on_exit{release};
+  auto calls = std::make_shared<std::atomic<int>>(0);
   ServiceOptions o;
   o.query_timeout_ms = 50;
-  o.before_query = [&] {
-    if (calls++ == 0) release.Wait();  // only the first query is held
+  o.before_query = [release, calls] {
+    if ((*calls)++ == 0) release->Wait();  // only the first query is held
   };
   Start(o);
   httplib::Client c("127.0.0.1", service_->port());
@@ -129,7 +141,7 @@ TEST_F(ServiceTest, AQueryPastItsTimeoutIs504AndTheServiceKeepsServing) {
   ASSERT_TRUE(late);
   EXPECT_EQ(late->status, 504);
   EXPECT_EQ(nlohmann::json::parse(late->body)["error"], "query_timeout");
-  release.Open();
+  release->Open();
   auto next = Users(c);
   ASSERT_TRUE(next);
   EXPECT_EQ(next->status, 200);
@@ -138,13 +150,8 @@ TEST_F(ServiceTest, AQueryPastItsTimeoutIs504AndTheServiceKeepsServing) {
 // A query abandoned by its 504 still occupies its slot until it finishes: timeouts cannot pile up
 // more work than --max-concurrent.
 TEST_F(ServiceTest, AnAbandonedQueryStillCountsAgainstTheConcurrencyLimit) {
-  // Shared with the held query, which may still be waking when the test body ends.
   auto release = std::make_shared<Gate>();
-  // Whatever fails below, the held query is released, or stopping the service waits on it forever.
-  struct OpenOnExit {
-    std::shared_ptr<Gate> g;
-    ~OpenOnExit() { g->Open(); }
-  } open_on_exit{release};
+  OpenOnExit open_on_exit{release};
   auto calls = std::make_shared<std::atomic<int>>(0);
   ServiceOptions o;
   o.max_concurrent = 1;
