@@ -232,9 +232,13 @@ class DbState : public events::StateStore {
     flushed_lsn_ = unflushed_[n - 1]->end_lsn;
     unflushed_.erase(unflushed_.begin(), unflushed_.begin() + static_cast<std::ptrdiff_t>(n));
     unflushed_keys_ = internal::HashSet(SIZE_MAX);
-    for (const auto& u : unflushed_)
-      for (const auto& [key, value] : u->writes.entries())
-        unflushed_keys_.Insert(internal::StateCache::HashOf(key));
+    for (const auto& u : unflushed_) TrackLocked(u->writes);
+  }
+  // What a full cache does (Read, Apply): it is cleared, and complete mode ends.
+  void ClearCacheForTesting() {
+    std::lock_guard<std::mutex> l(mu_);
+    cache_.Clear();
+    EndCompleteMode();
   }
   // True when the unflushed groups cover `events` events or more, or number `groups` or more.
   bool FlushDue(uint64_t events, size_t groups) const {
@@ -286,15 +290,24 @@ class DbState : public events::StateStore {
   }
   // REQUIRES: mu_ held.
   void AddUnflushedLocked(events::MemoryState writes, uint64_t end_lsn) {
-    for (const auto& [key, value] : writes.entries())
-      unflushed_keys_.Insert(internal::StateCache::HashOf(key));
+    TrackLocked(writes);
     unflushed_.push_back(std::make_unique<Unflushed>(Unflushed{std::move(writes), end_lsn}));
+  }
+  // Adds the keys of an unflushed group that a Read may look for to unflushed_keys_. In complete
+  // mode a Read looks among the unflushed groups only for an outcome (any other key the cache
+  // lacks is absent), so only outcomes are hashed there: hashing every key was a tenth of the
+  // committing thread. REQUIRES: mu_ held.
+  void TrackLocked(const events::MemoryState& writes) const {
+    for (const auto& [key, value] : writes.entries())
+      if (!complete_ || events::IsCommandOutcomeKey(key))
+        unflushed_keys_.Insert(internal::StateCache::HashOf(key));
   }
   // REQUIRES: mu_ held.
   void EndCompleteMode() const {
     if (!complete_) return;
     complete_ = false;
-    outcomes_ = internal::HashSet(0);  // its memory is of no more use
+    outcomes_ = internal::HashSet(0);                         // its memory is of no more use
+    for (const auto& u : unflushed_) TrackLocked(u->writes);  // every key may be looked for now
   }
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
@@ -302,10 +315,10 @@ class DbState : public events::StateStore {
   mutable internal::StateCache cache_;  // GUARDED_BY(mu_)
   mutable internal::HashSet outcomes_;  // GUARDED_BY(mu_); the outcomes written, in complete mode
   mutable bool complete_;               // GUARDED_BY(mu_)
-  std::vector<const events::MemoryState*> in_flight_;  // GUARDED_BY(mu_); oldest first
-  std::deque<std::unique_ptr<Unflushed>> unflushed_;   // GUARDED_BY(mu_); oldest first
-  internal::HashSet unflushed_keys_{SIZE_MAX};         // GUARDED_BY(mu_); their keys' hashes
-  uint64_t flushed_lsn_;                               // GUARDED_BY(mu_)
+  std::vector<const events::MemoryState*> in_flight_;   // GUARDED_BY(mu_); oldest first
+  std::deque<std::unique_ptr<Unflushed>> unflushed_;    // GUARDED_BY(mu_); oldest first
+  mutable internal::HashSet unflushed_keys_{SIZE_MAX};  // GUARDED_BY(mu_); hashes of their keys (TrackLocked)
+  uint64_t flushed_lsn_;                                // GUARDED_BY(mu_)
 };
 
 // True when the column family holds no key.
@@ -898,6 +911,8 @@ void EmbeddedLedger::SetStateFlushForTesting(uint64_t events, size_t groups) {
   impl_->state_flush_events = std::max<uint64_t>(1, events);
   impl_->state_flush_groups = std::max<size_t>(1, groups);
 }
+
+void EmbeddedLedger::ClearStateCacheForTesting() { impl_->state->ClearCacheForTesting(); }
 
 const events::StateStore& EmbeddedLedger::state() const { return *impl_->state; }
 

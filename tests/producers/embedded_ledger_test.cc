@@ -127,6 +127,35 @@ TEST_F(EmbeddedLedgerTest, StateReadsThroughTheCacheMatchTheDatabase) {
   for (const auto& k : keys) EXPECT_EQ((*l)->state().Get(k), cached[k]) << k;
 }
 
+// A full cache is cleared and its complete mode ends, while the groups it held may not be written
+// to the state family yet: what they wrote is then read from them, every key, not only outcomes.
+TEST_F(EmbeddedLedgerTest, AClearedCacheReadsWhatTheUnflushedGroupsWrote) {
+  const std::vector<std::string> keys = {"meta",    "s/25",    "s/" + std::string(events::kDirectoryStream),
+                                         "e/25",    "c/req-1", "c/never-sent",
+                                         "u/nobody"};
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  (*l)->SetStateFlushForTesting(1u << 30, 1u << 20);  // every group stays unflushed
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  auto first = (*l)->Append(LeaderChange(1));
+  ASSERT_TRUE(first.ok());
+  std::map<std::string, std::optional<std::string>> before;
+  for (const auto& k : keys) before[k] = (*l)->state().Get(k);
+  ASSERT_TRUE(before["e/25"].has_value());
+  ASSERT_TRUE(before["c/req-1"].has_value());
+  (*l)->ClearStateCacheForTesting();
+  for (const auto& k : keys) EXPECT_EQ((*l)->state().Get(k), before[k]) << k;
+  auto again = (*l)->Append(LeaderChange(1));
+  ASSERT_TRUE(again.ok());
+  for (const auto& d : *again) EXPECT_EQ(d.outcome, events::Outcome::kDuplicate);
+  const uint64_t end = (*l)->end_lsn();
+  l->reset();
+  auto reopened = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->end_lsn(), end);
+  for (const auto& k : keys) EXPECT_EQ((*reopened)->state().Get(k), before[k]) << k;
+}
+
 TEST_F(EmbeddedLedgerTest, ConcurrentAppendsShareGroupCommitsAndKeepEveryStreamContiguous) {
   auto l = EmbeddedLedger::Open(dir_.string());
   ASSERT_TRUE(l.ok());

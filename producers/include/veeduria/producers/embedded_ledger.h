@@ -68,6 +68,10 @@ class EmbeddedLedger : public events::LogReader {
   // (tests crash between flushes and during them); first waits for a write under way, so what is
   // appended next is written by the new numbers only. REQUIRES: no append in progress.
   void SetStateFlushForTesting(uint64_t events, size_t groups);
+  // Clears the decider state's cache as filling it does (a term past its 8M records), which ends
+  // its complete mode: later reads look for what it lacks in the unflushed groups, then the
+  // database. REQUIRES: no append in progress.
+  void ClearStateCacheForTesting();
 
   const events::StateStore& state() const;
   events::LedgerMeta meta() const { return events::ReadLedgerMeta(state()); }
