@@ -58,15 +58,21 @@ std::optional<int64_t> AsPesos(const json& v) {
 constexpr int64_t kSuspectPesos = 1000;
 
 std::string EventIdFor(const Hash& fingerprint, size_t index) {
-  std::string seed = "veeduria event ";
-  seed.append(reinterpret_cast<const char*>(fingerprint.data()), fingerprint.size());
-  seed += std::to_string(index);
-  Hash h = Sha256(seed);
+  const std::string n = std::to_string(index);
+  Hash h = Sha256Parts(
+      {"veeduria event ",
+       std::string_view(reinterpret_cast<const char*>(fingerprint.data()), fingerprint.size()), n});
   h[6] = static_cast<uint8_t>((h[6] & 0x0f) | 0x80);  // RFC 9562 version 8 (custom)
   h[8] = static_cast<uint8_t>((h[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  std::string hex = ToHex(h.data(), 16);
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-         hex.substr(20, 12);
+  static const char kDigits[] = "0123456789abcdef";
+  std::string id;  // 8-4-4-4-12 hex digits of the first 16 bytes
+  id.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
+    id += kDigits[h[i] >> 4];
+    id += kDigits[h[i] & 15];
+  }
+  return id;
 }
 
 s::Sha256 ToStruct(const Hash& h) {
@@ -360,7 +366,8 @@ std::vector<SealedEvent> Decider::Seal() {
     env.days_late = dr.days_late;
     env.warnings = std::move(dr.warnings);
     ev.payload = std::move(dr.payload);
-    flatbuffers::FlatBufferBuilder fbb(512);
+    thread_local flatbuffers::FlatBufferBuilder fbb(512);  // its buffer is kept from event to event
+    fbb.Clear();
     s::FinishEventBuffer(fbb, s::Event::Pack(fbb, &ev));
     SealedEvent se;
     se.stream = dr.stream;

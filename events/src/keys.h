@@ -7,7 +7,10 @@
 namespace veeduria::events::keys {
 
 inline std::string Join(std::initializer_list<std::string_view> parts) {
+  size_t size = parts.size();
+  for (auto p : parts) size += p.size();
   std::string k;
+  k.reserve(size);
   for (auto p : parts) {
     if (!k.empty()) k += '/';
     k += p;

@@ -39,7 +39,10 @@ bool OverlayState::Read(std::string_view key, ValueVisitor fn) const {
   return base_ && base_->Read(key, fn);
 }
 
-bool IsCommandOutcomeKey(std::string_view key) { return key.starts_with(keys::CommandOutcome("")); }
+bool IsCommandOutcomeKey(std::string_view key) {
+  static const std::string prefix = keys::CommandOutcome("");
+  return key.starts_with(prefix);
+}
 
 nlohmann::json ReadRecord(const StateStore& state, std::string_view key) {
   nlohmann::json j;
