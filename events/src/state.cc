@@ -39,10 +39,12 @@ bool OverlayState::Read(std::string_view key, ValueVisitor fn) const {
   return base_ && base_->Read(key, fn);
 }
 
-bool IsCommandOutcomeKey(std::string_view key) {
+std::string_view CommandOutcomePrefix() {
   static const std::string prefix = keys::CommandOutcome("");
-  return key.starts_with(prefix);
+  return prefix;
 }
+
+bool IsCommandOutcomeKey(std::string_view key) { return key.starts_with(CommandOutcomePrefix()); }
 
 nlohmann::json ReadRecord(const StateStore& state, std::string_view key) {
   nlohmann::json j;

@@ -11,6 +11,7 @@
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -164,16 +165,19 @@ class DbState : public events::StateStore {
     return value;
   }
   bool Read(std::string_view key, events::ValueVisitor fn) const override {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(cache_mu_);
     internal::StateCache::Lookup hit = cache_.Find(key);
     if (!hit.cached) {
       const bool outcome = events::IsCommandOutcomeKey(key);
       if (complete_ && (!outcome || !outcomes_.Contains(internal::StateCache::HashOf(key)))) return false;
-      for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)  // the latest first
-        if (auto found = FindIn(**it, key, fn)) return *found;
-      if (!unflushed_.empty() && unflushed_keys_.Contains(internal::StateCache::HashOf(key)))
-        for (auto it = unflushed_.rbegin(); it != unflushed_.rend(); ++it)
-          if (auto found = FindIn((*it)->writes, key, fn)) return *found;
+      {
+        std::lock_guard<std::mutex> g(groups_mu_);
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)  // the latest first
+          if (auto found = FindIn(**it, key, fn)) return *found;
+        if (!unflushed_.empty() && unflushed_keys_.Contains(internal::StateCache::HashOf(key)))
+          for (auto it = unflushed_.rbegin(); it != unflushed_.rend(); ++it)
+            if (auto found = FindIn((*it)->writes, key, fn)) return *found;
+      }  // a group flushed from here on is in the family
       NoPerfCounts();
       rocksdb::PinnableSlice v;
       rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
@@ -204,56 +208,74 @@ class DbState : public events::StateStore {
 
   // `writes` are those of a group being written.
   void BeginInFlight(const events::MemoryState* writes) {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(groups_mu_);
     in_flight_.push_back(writes);
   }
   // The group is written (`written`; its writes wait for FlushState) or failed (they are dropped:
   // the ledger fails every later append).
   void EndInFlight(events::MemoryState* writes, uint64_t end_lsn, bool written) {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(groups_mu_);
     in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), writes));
     if (written) AddUnflushedLocked(std::move(*writes), end_lsn);
   }
   // Writes of the log's events up to `end_lsn` evolved at Open (REQUIRES: Apply(writes) first).
   void AddUnflushed(events::MemoryState writes, uint64_t end_lsn) {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(groups_mu_);
     AddUnflushedLocked(std::move(writes), end_lsn);
   }
   // The unflushed groups, oldest first; they stay as they are until Flushed.
   std::vector<const Unflushed*> UnflushedGroups() const {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(groups_mu_);
     std::vector<const Unflushed*> out;
     for (const auto& u : unflushed_) out.push_back(u.get());
     return out;
   }
-  // The first `n` unflushed groups are in the family now.
+  // The first `n` unflushed groups are in the family now. Their maps are freed and the keys of
+  // the groups left are hashed again outside the lock, which committing waits for (and reads
+  // that miss the cache). Meanwhile reads use the set as it was, a superset.
   void Flushed(size_t n) {
-    std::lock_guard<std::mutex> l(mu_);
-    flushed_lsn_ = unflushed_[n - 1]->end_lsn;
-    unflushed_.erase(unflushed_.begin(), unflushed_.begin() + static_cast<std::ptrdiff_t>(n));
-    unflushed_keys_ = internal::HashSet(SIZE_MAX);
-    for (const auto& u : unflushed_) TrackLocked(u->writes);
+    std::vector<std::unique_ptr<Unflushed>> flushed;
+    std::vector<const Unflushed*> left;  // only Flushed removes groups, on this thread
+    bool complete;
+    {
+      std::lock_guard<std::mutex> l(groups_mu_);
+      flushed_lsn_ = unflushed_[n - 1]->end_lsn;
+      for (size_t i = 0; i < n; ++i) flushed.push_back(std::move(unflushed_[i]));
+      unflushed_.erase(unflushed_.begin(), unflushed_.begin() + static_cast<std::ptrdiff_t>(n));
+      for (const auto& u : unflushed_) left.push_back(u.get());
+      complete = complete_;
+    }
+    flushed.clear();
+    internal::HashSet keys(SIZE_MAX);
+    for (const Unflushed* u : left) Track(u->writes, complete, keys);
+    std::lock_guard<std::mutex> l(groups_mu_);
+    if (complete != complete_) {  // complete mode ended meanwhile: every key of every group
+      keys = internal::HashSet(SIZE_MAX);
+      left.clear();
+    }
+    for (size_t i = left.size(); i < unflushed_.size(); ++i) Track(unflushed_[i]->writes, complete_, keys);
+    unflushed_keys_ = std::move(keys);
   }
   // What a full cache does (Read, Apply): it is cleared, and complete mode ends.
   void ClearCacheForTesting() {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(cache_mu_);
     cache_.Clear();
     EndCompleteMode();
   }
   // True when the unflushed groups cover `events` events or more, or number `groups` or more.
   bool FlushDue(uint64_t events, size_t groups) const {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(groups_mu_);
     return !unflushed_.empty() &&
            (unflushed_.back()->end_lsn - flushed_lsn_ >= events || unflushed_.size() >= groups);
   }
   uint64_t flushed_lsn() const {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(groups_mu_);
     return flushed_lsn_;
   }
 
   // REQUIRES: `writes` were committed to the database, or are in flight (BeginInFlight).
   void Apply(const events::MemoryState& writes) {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> l(cache_mu_);
     for (const auto& [key, value] : writes.entries()) {
       if (events::IsCommandOutcomeKey(key)) {
         // Complete mode never caches an outcome; a deleted one stays in the set (a key the set
@@ -288,37 +310,51 @@ class DbState : public events::StateStore {
     if (w->second) fn(*w->second);
     return w->second.has_value();
   }
-  // REQUIRES: mu_ held.
+  // REQUIRES: groups_mu_ held.
   void AddUnflushedLocked(events::MemoryState writes, uint64_t end_lsn) {
-    TrackLocked(writes);
+    Track(writes, complete_, unflushed_keys_);
     unflushed_.push_back(std::make_unique<Unflushed>(Unflushed{std::move(writes), end_lsn}));
   }
-  // Adds the keys of an unflushed group that a Read may look for to unflushed_keys_. In complete
-  // mode a Read looks among the unflushed groups only for an outcome (any other key the cache
-  // lacks is absent), so only outcomes are hashed there: hashing every key was a tenth of the
-  // committing thread. REQUIRES: mu_ held.
-  void TrackLocked(const events::MemoryState& writes) const {
-    for (const auto& [key, value] : writes.entries())
-      if (!complete_ || events::IsCommandOutcomeKey(key))
-        unflushed_keys_.Insert(internal::StateCache::HashOf(key));
+  // Adds to `keys` the hashes of the keys of an unflushed group that a Read may look for. In
+  // complete mode a Read looks among the unflushed groups only for an outcome (any other key the
+  // cache lacks is absent), so only the outcomes are hashed, a range of the sorted writes: hashing
+  // every key was a tenth of the committing thread.
+  static void Track(const events::MemoryState& writes, bool complete, internal::HashSet& keys) {
+    const auto& entries = writes.entries();
+    if (!complete) {
+      for (const auto& [key, value] : entries) keys.Insert(internal::StateCache::HashOf(key));
+      return;
+    }
+    for (auto it = entries.lower_bound(events::CommandOutcomePrefix());
+         it != entries.end() && events::IsCommandOutcomeKey(it->first); ++it)
+      keys.Insert(internal::StateCache::HashOf(it->first));
   }
-  // REQUIRES: mu_ held.
+  // REQUIRES: cache_mu_ held. complete_ is false before groups_mu_ is taken, so a group added
+  // after this tracks every key itself (AddUnflushedLocked).
   void EndCompleteMode() const {
     if (!complete_) return;
     complete_ = false;
-    outcomes_ = internal::HashSet(0);                         // its memory is of no more use
-    for (const auto& u : unflushed_) TrackLocked(u->writes);  // every key may be looked for now
+    outcomes_ = internal::HashSet(0);  // its memory is of no more use
+    std::lock_guard<std::mutex> g(groups_mu_);
+    for (const auto& u : unflushed_) Track(u->writes, false, unflushed_keys_);  // every key now
   }
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  mutable std::mutex mu_;
-  mutable internal::StateCache cache_;  // GUARDED_BY(mu_)
-  mutable internal::HashSet outcomes_;  // GUARDED_BY(mu_); the outcomes written, in complete mode
-  mutable bool complete_;               // GUARDED_BY(mu_)
-  std::vector<const events::MemoryState*> in_flight_;   // GUARDED_BY(mu_); oldest first
-  std::deque<std::unique_ptr<Unflushed>> unflushed_;    // GUARDED_BY(mu_); oldest first
-  mutable internal::HashSet unflushed_keys_{SIZE_MAX};  // GUARDED_BY(mu_); hashes of their keys (TrackLocked)
-  uint64_t flushed_lsn_;                                // GUARDED_BY(mu_)
+  // Two locks, taken in this order: the cache's, which only reads and Apply take (the deciding
+  // thread, and queries), and the groups', which committing and flushing take too. With one lock
+  // the deciding thread waited on it behind a committing or flushing thread that the scheduler
+  // had preempted while holding it (2 cores, a dozen threads).
+  mutable std::mutex cache_mu_;
+  mutable internal::StateCache cache_;  // GUARDED_BY(cache_mu_)
+  mutable internal::HashSet outcomes_;  // GUARDED_BY(cache_mu_); the outcomes written, in complete mode
+  mutable std::atomic<bool> complete_;  // written under cache_mu_
+  mutable std::mutex groups_mu_;
+  std::vector<const events::MemoryState*> in_flight_;  // GUARDED_BY(groups_mu_); oldest first
+  std::deque<std::unique_ptr<Unflushed>> unflushed_;   // GUARDED_BY(groups_mu_); oldest first
+  // GUARDED_BY(groups_mu_): the hashes of the unflushed groups' keys (Track), and the lsn the
+  // family holds the state of.
+  mutable internal::HashSet unflushed_keys_{SIZE_MAX};
+  uint64_t flushed_lsn_;
 };
 
 // True when the column family holds no key.

@@ -97,6 +97,8 @@ class OverlayState : public StateStore {
 // True for the key of a command's outcome (the duplicate check's record): read when the command is
 // decided and almost never again, so a cache of the state need not keep it after its group.
 bool IsCommandOutcomeKey(std::string_view key);
+// The prefix of those keys: the outcomes sort together.
+std::string_view CommandOutcomePrefix();
 
 // JSON record helpers: an absent key reads as null.
 nlohmann::json ReadRecord(const StateStore& state, std::string_view key);
