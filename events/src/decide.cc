@@ -375,6 +375,7 @@ std::vector<SealedEvent> Decider::Seal() {
     se.event_id = env.event_id;
     se.type = s::EnumNamePayload(ev.payload.type);
     se.bytes.assign(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+    if (fbb.GetSize() > (1u << 20)) fbb.Reset();  // an outsized event's buffer is not kept
     se.hash = Sha256(se.bytes);
     it->second = {se.stream_seq, se.hash};
     out.push_back(std::move(se));

@@ -17,11 +17,19 @@ bool MemoryState::Read(std::string_view key, ValueVisitor fn) const {
   return true;
 }
 
-void MemoryState::Put(std::string_view key, std::string value) {
-  map_.insert_or_assign(std::string(key), std::optional<std::string>(std::move(value)));
+// One search, and the key copied only when it is new: a group's overlay rewrites the same few
+// keys (the ledger's meta, a stream's head) for every event.
+void MemoryState::Set(std::string_view key, std::optional<std::string> value) {
+  auto it = map_.lower_bound(key);
+  if (it != map_.end() && it->first == key)
+    it->second = std::move(value);
+  else
+    map_.emplace_hint(it, std::string(key), std::move(value));
 }
 
-void MemoryState::Delete(std::string_view key) { map_.insert_or_assign(std::string(key), std::nullopt); }
+void MemoryState::Put(std::string_view key, std::string value) { Set(key, std::move(value)); }
+
+void MemoryState::Delete(std::string_view key) { Set(key, std::nullopt); }
 
 std::optional<std::string> OverlayState::Get(std::string_view key) const {
   auto it = writes_.entries().find(key);

@@ -682,6 +682,7 @@ struct EmbeddedLedger::Impl {
       if (it == offsets.end()) it = offsets.emplace(nk, NextOffset(nk)).first;
       const uint64_t offset = it->second++;
       std::string value;
+      value.reserve(8 + se.hash.size() + se.bytes.size());
       PutU64(&value, lsn);
       value.append(reinterpret_cast<const char*>(se.hash.data()), se.hash.size());
       value += se.bytes;

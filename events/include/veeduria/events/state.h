@@ -69,6 +69,7 @@ class MemoryState : public StateStore {
   void Clear() { map_.clear(); }
 
  private:
+  void Set(std::string_view key, std::optional<std::string> value);
   std::map<std::string, std::optional<std::string>, std::less<>> map_;
 };
 
