@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "veeduria/events/render.h"
+#include "veeduria/events/sha256.h"
 
 namespace veeduria::events {
 namespace {
@@ -55,6 +57,28 @@ TEST(DecideTest, SameStateAndCommandGiveByteIdenticalEvents) {
   // Decide does not write: deciding again on the same state gives the same again.
   EXPECT_EQ(Decide(a, Parse(Register("r1", "2023-01-03T08:00:00-05:00")), 0).events[0].bytes,
             da.events[0].bytes);
+}
+
+// An event's id is a UUID of version 8: the first 16 bytes of SHA-256("veeduria event " ||
+// the command's fingerprint || the event's index in decimal), with the version and variant bits
+// set, so a retried command's events have the ids they had.
+TEST(DecideTest, AnEventIdIsAVersion8UuidOfTheCommandsFingerprintAndIndex) {
+  MemoryState st;
+  const Command init = Parse(Init());
+  const Decision d = Apply(st, Init());
+  ASSERT_EQ(d.events.size(), 1u);
+  Hash h = Sha256(
+      "veeduria event " +
+      std::string(reinterpret_cast<const char*>(init.fingerprint.data()), init.fingerprint.size()) + "0");
+  h[6] = static_cast<uint8_t>((h[6] & 0x0f) | 0x80);
+  h[8] = static_cast<uint8_t>((h[8] & 0x3f) | 0x80);
+  char want[37];
+  std::snprintf(want, sizeof want, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14],
+                h[15]);
+  EXPECT_EQ(d.events[0].event_id, want);
+  // The same as every binary before this one gave (pinned, so the derivation cannot drift).
+  EXPECT_EQ(d.events[0].event_id, "e1e26afb-242d-89ea-8b8c-9c261254711a");
 }
 
 TEST(DecideTest, SealsAHashChainPerStream) {
