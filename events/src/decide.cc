@@ -64,14 +64,8 @@ std::string EventIdFor(const Hash& fingerprint, size_t index) {
        std::string_view(reinterpret_cast<const char*>(fingerprint.data()), fingerprint.size()), n});
   h[6] = static_cast<uint8_t>((h[6] & 0x0f) | 0x80);  // RFC 9562 version 8 (custom)
   h[8] = static_cast<uint8_t>((h[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  static const char kDigits[] = "0123456789abcdef";
-  std::string id;  // 8-4-4-4-12 hex digits of the first 16 bytes
-  id.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
-    id += kDigits[h[i] >> 4];
-    id += kDigits[h[i] & 15];
-  }
+  std::string id = ToHex(h.data(), 16);               // 8-4-4-4-12, the dashes put in from the back
+  for (size_t at : {20, 16, 12, 8}) id.insert(at, 1, '-');
   return id;
 }
 

@@ -96,12 +96,17 @@ TEST_F(EmbeddedLedgerTest, RetriesInALaterGroupAreDuplicatesWithoutReopening) {
   EXPECT_EQ((*refused)[0].reason, "command_id_reused");
 }
 
+// State keys of the bootstrap and a leader change: records, a stream head, an outcome, and two
+// absent keys.
+std::vector<std::string> ProbedStateKeys() {
+  return {"meta",         "s/25",    "s/" + std::string(events::kDirectoryStream), "e/25", "c/req-1",
+          "c/never-sent", "u/nobody"};
+}
+
 // What the state cache lends (hits, remembered misses, values overwritten by later groups, outcomes
 // dropped after their group) is what the database holds: read every key before and after reopening.
 TEST_F(EmbeddedLedgerTest, StateReadsThroughTheCacheMatchTheDatabase) {
-  const std::vector<std::string> keys = {"meta",    "s/25",    "s/" + std::string(events::kDirectoryStream),
-                                         "e/25",    "c/req-1", "c/never-sent",
-                                         "u/nobody"};
+  const std::vector<std::string> keys = ProbedStateKeys();
   std::map<std::string, std::optional<std::string>> cached;
   {
     auto l = EmbeddedLedger::Open(dir_.string());
@@ -130,9 +135,7 @@ TEST_F(EmbeddedLedgerTest, StateReadsThroughTheCacheMatchTheDatabase) {
 // A full cache is cleared and its complete mode ends, while the groups it held may not be written
 // to the state family yet: what they wrote is then read from them, every key, not only outcomes.
 TEST_F(EmbeddedLedgerTest, AClearedCacheReadsWhatTheUnflushedGroupsWrote) {
-  const std::vector<std::string> keys = {"meta",    "s/25",    "s/" + std::string(events::kDirectoryStream),
-                                         "e/25",    "c/req-1", "c/never-sent",
-                                         "u/nobody"};
+  const std::vector<std::string> keys = ProbedStateKeys();
   auto l = EmbeddedLedger::Open(dir_.string());
   ASSERT_TRUE(l.ok());
   (*l)->SetStateFlushForTesting(1u << 30, 1u << 20);  // every group stays unflushed
