@@ -374,14 +374,18 @@ struct Writer {
   std::condition_variable cv;
 };
 
-// A decided group on its way to the database: its batch (log, order, merkle and counters), its
-// state writes (in flight in the cache until written, then unflushed), the writers waiting for it
-// and the log's end once it is written.
+// A decided group on its way to the database: its batch, its state writes (in flight in the cache
+// until written, then unflushed), the writers waiting for it and the log's extent once it is
+// written. The deciding thread puts the counters in the batch and says where each event goes; the
+// committing thread adds the events themselves (log, order, merkle: BuildBatch), in log order:
+// the writers' decisions, then a periodic checkpoint.
 struct Pending {
   rocksdb::WriteBatch batch;
   events::MemoryState writes;
   std::vector<Writer*> group;
-  uint64_t end_lsn = 0;
+  uint64_t begin_lsn = 0, end_lsn = 0;
+  std::vector<std::string> log_keys;              // of the events, in log order
+  std::unique_ptr<events::SealedEvent> periodic;  // the checkpoint that closes the group, if any
 };
 
 }  // namespace
@@ -405,11 +409,15 @@ struct EmbeddedLedger::Impl {
   std::deque<Writer*> writers;                  // GUARDED_BY(mu)
   uint64_t next_lsn = 0;                        // GUARDED_BY(mu): after the groups decided so far
   std::map<std::string, uint64_t> next_offset;  // used only by the deciding writer
-  events::merkle::Frontier frontier;            // the tree's right edge; used only by the deciding writer
+  // The tree's right edge, through tree_lsn: extended by the committing thread (BuildBatch) as it
+  // takes each group, and read by a deciding writer that signs a checkpoint once every group
+  // handed off is in it (TreeAt).
+  events::merkle::Frontier frontier;
+  uint64_t tree_lsn = 0;  // GUARDED_BY(mu)
 
   // Pipelined group commit: the leader decides a group, applies it to the in-memory state (cache,
-  // offsets, tree, lsn) and hands its batch to the committing thread, which writes and syncs it
-  // while the next group is decided; each group's writers return once it is durable.
+  // offsets, lsn) and hands it to the committing thread, which builds its batch and writes and
+  // syncs it while the next group is decided; each group's writers return once it is durable.
   static constexpr size_t kMaxPending = 2;
   static constexpr size_t kGroupCommands = 1024;
   std::deque<std::unique_ptr<Pending>> pending;  // GUARDED_BY(mu): handed off, oldest first
@@ -620,6 +628,11 @@ struct EmbeddedLedger::Impl {
       Pending& p = *pending.front();
       Status st = failed;
       l.unlock();
+      if (st.ok()) st = BuildBatch(p);
+      l.lock();
+      if (st.ok()) tree_lsn = p.end_lsn;
+      pending_cv.notify_all();  // a writer signing a checkpoint may wait for the tree (TreeAt)
+      l.unlock();
       if (st.ok() && before_write) st = before_write();
       if (st.ok()) {
         rocksdb::WriteOptions wo;
@@ -662,17 +675,65 @@ struct EmbeddedLedger::Impl {
     return n;
   }
 
-  // Decides one group into `out`'s batch and applies it to the in-memory state (the cache, with
-  // its writes in flight, the offsets, the tree). REQUIRES: called by the group's leader, outside mu.
+  // Calls fn for each event decided for the first n writers of a group, in log order.
+  template <typename Fn>
+  static void ForEachEvent(const std::vector<Writer*>& group, size_t n, Fn&& fn) {
+    for (size_t w = 0; w < n; ++w)
+      for (const events::Decision& d : *group[w]->result)
+        for (const events::SealedEvent& se : d.events) fn(se);
+  }
+
+  // The tree of the log's first `lsn` events, once every group before them is in `frontier`; fails
+  // when a write failed meanwhile (the groups behind it are never built). REQUIRES: called by the
+  // deciding writer, outside mu, with `lsn` where its group begins.
+  Result<events::merkle::Frontier> TreeAt(uint64_t lsn) {
+    std::unique_lock<std::mutex> l(mu);
+    pending_cv.wait(l, [&] { return tree_lsn == lsn || !failed.ok(); });
+    if (!failed.ok()) return failed;
+    return frontier;  // the committing thread extends it only for a group handed off after this one
+  }
+
+  // Adds a group's events to its batch: each at the log key decided for it, in the lsn order index
+  // and in the Merkle tree (its leaf and the nodes it completes). On the committing thread: the
+  // leaf's SHA-256 and the copies of the event's bytes were the deciding thread's, which is the
+  // append's critical path (docs/benchmarks.md, "The committing thread builds the batch").
+  Status BuildBatch(Pending& p) {
+    uint64_t lsn = p.begin_lsn;
+    size_t i = 0;
+    const auto add = [&](const events::SealedEvent& se) {
+      if (i == p.log_keys.size()) return;
+      std::string lsn_key;
+      PutU64(&lsn_key, lsn++);
+      const rocksdb::Slice key(p.log_keys[i++]);
+      const rocksdb::Slice value[3] = {
+          lsn_key, rocksdb::Slice(reinterpret_cast<const char*>(se.hash.data()), se.hash.size()), se.bytes};
+      p.batch.Put(log_cf, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value, 3));
+      p.batch.Put(order_cf, lsn_key, key);
+      frontier.Append(events::merkle::LeafHash(se.bytes), [&](uint8_t level, uint64_t index, const Hash& h) {
+        p.batch.Put(merkle_cf, NodeKey(level, index),
+                    rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()));
+      });
+    };
+    ForEachEvent(p.group, p.group.size(), add);
+    if (p.periodic) add(*p.periodic);
+    if (lsn != p.end_lsn || i != p.log_keys.size())
+      return Status::Internal("a group's events (" + std::to_string(lsn - p.begin_lsn) +
+                              ") are not those decided (" + std::to_string(p.log_keys.size()) + ")");
+    return Status::Ok();
+  }
+
+  // Decides one group into `out` (its counters in the batch, its events' log keys) and applies it
+  // to the in-memory state (the cache, with its writes in flight, and the offsets). REQUIRES:
+  // called by the group's leader, outside mu.
   Status DecideGroup(const std::vector<Writer*>& group, uint64_t* lsn_cursor, Pending* out) {
     events::OverlayState overlay(state.get());
     rocksdb::WriteBatch& batch = out->batch;
     std::map<std::string, uint64_t> offsets;
     uint64_t lsn = *lsn_cursor;
-    events::merkle::Frontier tree = frontier;  // committed only with the batch
+    out->begin_lsn = lsn;
     uint32_t partitions = std::max<uint32_t>(1, events::ReadLedgerMeta(overlay).partitions);
 
-    // Appends one sealed event: state, log, order index and the Merkle leaf and the nodes it completes.
+    // Appends one sealed event: its state, and where it goes in the log (BuildBatch writes it there).
     auto write_event = [&](const events::SealedEvent& se) -> Status {
       if (!events::Evolve(overlay, se)) return Status::Internal("decide produced an unreadable event");
       if (se.type == "LedgerInitialized") partitions = events::ReadLedgerMeta(overlay).partitions;
@@ -680,30 +741,25 @@ struct EmbeddedLedger::Impl {
       const std::string nk = NextKey(pos.topic, pos.partition);
       auto it = offsets.find(nk);
       if (it == offsets.end()) it = offsets.emplace(nk, NextOffset(nk)).first;
-      const uint64_t offset = it->second++;
-      std::string value;
-      value.reserve(8 + se.hash.size() + se.bytes.size());
-      PutU64(&value, lsn);
-      value.append(reinterpret_cast<const char*>(se.hash.data()), se.hash.size());
-      value += se.bytes;
-      const std::string key = LogKey(pos.topic, pos.partition, offset);
-      batch.Put(log_cf, key, value);
-      std::string lsn_key;
-      PutU64(&lsn_key, lsn);
-      batch.Put(order_cf, lsn_key, key);
-      tree.Append(events::merkle::LeafHash(se.bytes), [&](uint8_t level, uint64_t index, const Hash& h) {
-        batch.Put(merkle_cf, NodeKey(level, index),
-                  rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()));
-      });
+      out->log_keys.push_back(LogKey(pos.topic, pos.partition, it->second++));
       ++lsn;
       return Status::Ok();
     };
-    // Seals, signs and appends a Checkpoint covering every event so far (tree_size = its lsn).
-    auto checkpoint = [&](const EmbeddedLedger::Signer& signer, const std::string& key_id,
+    // Seals, signs and appends a Checkpoint covering every event so far (tree_size = its lsn): the
+    // tree of the groups handed off, with the leaves of what the group's first `decided` writers
+    // appended.
+    auto checkpoint = [&](size_t decided, const EmbeddedLedger::Signer& signer, const std::string& key_id,
                           events::SealedEvent* out) -> Status {
       const events::LedgerMeta m = events::ReadLedgerMeta(overlay);
       if (m.clock.empty()) return Status::FailedPrecondition("a checkpoint needs an initialized ledger");
-      const Hash root = tree.Root();
+      Result<events::merkle::Frontier> tree = TreeAt(*lsn_cursor);
+      VEEDURIA_RETURN_IF_ERROR(tree.status());
+      ForEachEvent(group, decided,
+                   [&](const events::SealedEvent& se) { tree->Append(events::merkle::LeafHash(se.bytes)); });
+      if (tree->size() != lsn)
+        return Status::Internal("the tree has " + std::to_string(tree->size()) + " leaves, the log " +
+                                std::to_string(lsn) + " events");
+      const Hash root = tree->Root();
       std::string signature = signer(events::merkle::CheckpointSignedBytes(lsn, root));
       if (signature.size() != 64)
         return Status::Internal("the checkpoint signer returned " + std::to_string(signature.size()) +
@@ -713,13 +769,14 @@ struct EmbeddedLedger::Impl {
       return write_event(*out);
     };
 
-    for (Writer* w : group) {
+    for (size_t i = 0; i < group.size(); ++i) {
+      Writer* w = group[i];
       std::vector<events::Decision> decisions;
       if (w->signer) {
         events::Decision d;
         d.outcome = events::Outcome::kAccepted;
         d.events.emplace_back();
-        VEEDURIA_RETURN_IF_ERROR(checkpoint(*w->signer, *w->key_id, &d.events.back()));
+        VEEDURIA_RETURN_IF_ERROR(checkpoint(i, *w->signer, *w->key_id, &d.events.back()));
         d.event_ids.push_back(d.events.back().event_id);
         d.message = "checkpoint of " + std::to_string(d.events.back().stream_seq) + " accepted";
         decisions.push_back(std::move(d));
@@ -746,8 +803,9 @@ struct EmbeddedLedger::Impl {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_wall).count();
         if (since > 0 && ((every_events > 0 && since >= every_events) ||
                           (every_seconds > 0 && elapsed >= every_seconds))) {
-          events::SealedEvent se;
-          VEEDURIA_RETURN_IF_ERROR(checkpoint(policy_signer, policy_key_id, &se));
+          out->periodic = std::make_unique<events::SealedEvent>();
+          VEEDURIA_RETURN_IF_ERROR(
+              checkpoint(group.size(), policy_signer, policy_key_id, out->periodic.get()));
           periodic = true;
         }
       }
@@ -766,7 +824,6 @@ struct EmbeddedLedger::Impl {
     state->BeginInFlight(&out->writes);
     state->Apply(out->writes);
     for (const auto& [key, next] : offsets) next_offset[key] = next;
-    frontier = std::move(tree);
     if (periodic) {
       std::lock_guard<std::mutex> pl(policy_mu);
       last_checkpoint_wall = std::chrono::steady_clock::now();
@@ -834,6 +891,7 @@ struct EmbeddedLedger::Impl {
   Status CatchUpMerkle(const EmbeddedLedger& ledger, uint64_t merkle_size) {
     Status err;
     frontier = events::merkle::Frontier::FromNodes(merkle_size, NodeReader(&err));
+    tree_lsn = frontier.size();
     VEEDURIA_RETURN_IF_ERROR(err);
     if (merkle_size >= next_lsn) return Status::Ok();
     rocksdb::WriteBatch batch;
@@ -860,6 +918,7 @@ struct EmbeddedLedger::Impl {
       return st.ok() && frontier.size() < next_lsn;
     }));
     VEEDURIA_RETURN_IF_ERROR(st);
+    tree_lsn = frontier.size();
     return flush();
   }
 };

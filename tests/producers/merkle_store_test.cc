@@ -174,6 +174,62 @@ TEST_F(MerkleStoreTest, ACheckpointSignsTheRootOfEverythingBeforeIt) {
   EXPECT_TRUE(v2->ok) << v2->problem;
 }
 
+// The committing thread builds each group's leaves; a checkpoint decided meanwhile signs the tree
+// of the groups handed off (waiting for them to be built) and of its own group's earlier events.
+// Slow writes keep groups queued, so checkpoints come first, last and amid groups of several
+// writers.
+TEST_F(MerkleStoreTest, CheckpointsAmongConcurrentGroupsSignTheRootOfEverythingBeforeThem) {
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  EmbeddedLedger& ledger = **l;
+  ASSERT_TRUE(ledger.Append(Bootstrap()).ok());
+  ledger.SetBeforeWriteForTesting([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Status::Ok();
+  });
+  ledger.SetCheckpointPolicy(3, 0, FakeSign, "k1");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 15; ++i) EXPECT_TRUE(ledger.Append(LeaderChange(1000 + t * 100 + i)).ok());
+    });
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        auto cp = ledger.AppendCheckpoint(FakeSign, "k2");
+        EXPECT_TRUE(cp.ok()) << cp.status().message();
+      }
+    });
+  for (auto& th : threads) th.join();
+  ledger.SetCheckpointPolicy(0, 0, nullptr, "");
+  const std::vector<Hash> leaves = Leaves(ledger);
+  uint64_t checkpoints = 0, by_policy = 0;
+  ASSERT_TRUE(ledger
+                  .ScanLog(0,
+                           [&](const events::LogEntry& e) {
+                             const auto* ev = schema::GetEvent(e.bytes.data());
+                             const auto* p = ev->payload_as_Checkpoint();
+                             if (!p) return true;
+                             ++checkpoints;
+                             by_policy += p->key_id()->str() == "k1";
+                             EXPECT_EQ(p->tree_size(), e.position.lsn);
+                             const Hash root = merkle::RootOf(
+                                 std::vector<Hash>(leaves.begin(), leaves.begin() + e.position.lsn));
+                             EXPECT_EQ(0, std::memcmp(p->root_hash()->b()->data(), root.data(), 32))
+                                 << "checkpoint at " << e.position.lsn;
+                             return true;
+                           })
+                  .ok());
+  EXPECT_EQ(checkpoints - by_policy, 20u);
+  EXPECT_GE(by_policy, 5u) << leaves.size() << " events";
+  auto v = consumers::VerifyLog(ledger);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_EQ(v->checkpoints, checkpoints);
+  for (uint64_t n = 0; n <= leaves.size(); n += 7)
+    ASSERT_EQ(*ledger.RootAt(n), merkle::RootOf(std::vector<Hash>(leaves.begin(), leaves.begin() + n))) << n;
+}
+
 TEST_F(MerkleStoreTest, ThePolicyCheckpointsEveryKEvents) {
   auto l = EmbeddedLedger::Open(dir_.string());
   ASSERT_TRUE(l.ok());
