@@ -15,8 +15,12 @@ using namespace veeduria;
 // threads and freed by the run writer's, started anew for each run: with arenas per thread, the
 // next folds seldom got the pages those rows had freed. Department rebuild 8% faster, a quarter
 // fewer page faults (national: a third fewer, within the noise in speed); the append unchanged
-// (docs/benchmarks.md, "One arena per CPU").
-extern "C" const char* malloc_conf = "percpu_arena:percpu";
+// (docs/benchmarks.md, "One arena per CPU"). And the pages freed are purged (returned to the
+// kernel once unused for jemalloc's decay time) by jemalloc's background threads, not by
+// whichever thread allocates next: a rebuild frees gigabytes at the end of each run, and the
+// folds and queries that allocated next paid for purging them (national rebuild 4-7% faster,
+// docs/benchmarks.md, "jemalloc's background purging").
+extern "C" const char* malloc_conf = "percpu_arena:percpu,background_thread:true";
 
 namespace {
 
