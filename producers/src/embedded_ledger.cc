@@ -444,7 +444,7 @@ struct EmbeddedLedger::Impl {
   std::condition_variable flush_cv;
   std::thread flusher;
 
-  // Periodic checkpoints (SetCheckpointPolicy); read by the committing writer.
+  // Periodic checkpoints (SetCheckpointPolicy); read by the deciding writer (a group's leader).
   std::mutex policy_mu;
   uint64_t every_events = 0;                                   // GUARDED_BY(policy_mu)
   double every_seconds = 0;                                    // GUARDED_BY(policy_mu)
