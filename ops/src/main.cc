@@ -18,8 +18,8 @@ using namespace veeduria;
 // (docs/benchmarks.md, "One arena per CPU"). And the pages freed are purged (returned to the
 // kernel once unused for jemalloc's decay time) by jemalloc's background threads, not by
 // whichever thread allocates next: a rebuild frees gigabytes at the end of each run, and the
-// folds and queries that allocated next paid for purging them (national rebuild 0-7% faster,
-// docs/benchmarks.md, "jemalloc's background purging").
+// folds that allocated next paid for purging them (national rebuild 0-7% faster, median 4%,
+// in six pairs; docs/benchmarks.md, "jemalloc's background purging").
 extern "C" const char* malloc_conf = "percpu_arena:percpu,background_thread:true";
 
 namespace {
