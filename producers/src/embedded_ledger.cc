@@ -375,7 +375,7 @@ struct Writer {
 };
 
 // A decided group on its way to the database: its batch, its state writes (in flight in the cache
-// until written, then unflushed), the writers waiting for it and the log's extent once it is
+// until written, then unflushed), the writers waiting for it and the log's end once it is
 // written. The deciding thread puts the counters in the batch and says where each event goes; the
 // committing thread adds the events themselves (log, order, merkle: BuildBatch), in log order:
 // the writers' decisions, then a periodic checkpoint.
@@ -383,8 +383,8 @@ struct Pending {
   rocksdb::WriteBatch batch;
   events::MemoryState writes;
   std::vector<Writer*> group;
-  uint64_t begin_lsn = 0, end_lsn = 0;
-  std::vector<std::string> log_keys;              // of the events, in log order
+  uint64_t end_lsn = 0;
+  std::vector<std::string> log_keys;              // of the events, in log order: they end at end_lsn
   std::unique_ptr<events::SealedEvent> periodic;  // the checkpoint that closes the group, if any
 };
 
@@ -698,13 +698,14 @@ struct EmbeddedLedger::Impl {
   // leaf's SHA-256 and the copies of the event's bytes were the deciding thread's, which is the
   // append's critical path (docs/benchmarks.md, "The committing thread builds the batch").
   Status BuildBatch(Pending& p) {
-    uint64_t lsn = p.begin_lsn;
-    size_t i = 0;
+    const uint64_t first = p.end_lsn - p.log_keys.size();
+    size_t walked = 0;  // events of the group, which must be those it has keys for
     const auto add = [&](const events::SealedEvent& se) {
-      if (i == p.log_keys.size()) return;
+      const size_t i = walked++;
+      if (i >= p.log_keys.size()) return;
       std::string lsn_key;
-      PutU64(&lsn_key, lsn++);
-      const rocksdb::Slice key(p.log_keys[i++]);
+      PutU64(&lsn_key, first + i);
+      const rocksdb::Slice key(p.log_keys[i]);
       const rocksdb::Slice value[3] = {
           lsn_key, rocksdb::Slice(reinterpret_cast<const char*>(se.hash.data()), se.hash.size()), se.bytes};
       p.batch.Put(log_cf, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value, 3));
@@ -716,9 +717,9 @@ struct EmbeddedLedger::Impl {
     };
     ForEachEvent(p.group, p.group.size(), add);
     if (p.periodic) add(*p.periodic);
-    if (lsn != p.end_lsn || i != p.log_keys.size())
-      return Status::Internal("a group's events (" + std::to_string(lsn - p.begin_lsn) +
-                              ") are not those decided (" + std::to_string(p.log_keys.size()) + ")");
+    if (walked != p.log_keys.size())
+      return Status::Internal("a group's events (" + std::to_string(walked) + ") are not those decided (" +
+                              std::to_string(p.log_keys.size()) + ")");
     return Status::Ok();
   }
 
@@ -730,7 +731,6 @@ struct EmbeddedLedger::Impl {
     rocksdb::WriteBatch& batch = out->batch;
     std::map<std::string, uint64_t> offsets;
     uint64_t lsn = *lsn_cursor;
-    out->begin_lsn = lsn;
     uint32_t partitions = std::max<uint32_t>(1, events::ReadLedgerMeta(overlay).partitions);
 
     // Appends one sealed event: its state, and where it goes in the log (BuildBatch writes it there).
