@@ -318,8 +318,12 @@ int RunBench(const BenchOptions& opt_in) {
       log("generated " + std::to_string(stats->commands) + " commands in " + Fmt(gen.seconds, " s"));
     }
     ws.push_back(gen);
-    std::ifstream in(commands_file, std::ios::binary);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    auto read = ReadFile(commands_file.string());
+    if (!read.ok()) {
+      cleanup();
+      return Fail(read.status().ToString());
+    }
+    text = std::move(*read);
     for (size_t pos = 0; pos < text.size();) {
       size_t end = text.find('\n', pos);
       if (end == std::string::npos) end = text.size();

@@ -10,10 +10,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "bench.h"
+#include "cli.h"
 #include "veeduria/events/render.h"
 
 namespace veeduria::cli {
@@ -31,12 +30,6 @@ Status Run(const std::string& command, const std::string& what) {
   const int rc = std::system(full.c_str());
   if (rc != 0) return Status::Unavailable(what + " failed (exit " + std::to_string(rc) + "): " + command);
   return Status::Ok();
-}
-
-Result<std::string> Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // The server, stopped on every path out, and its data directory removed (national scale fills
@@ -139,8 +132,8 @@ Result<PostgresFigures> RunPostgresBaseline(const events::LogReader& log, uint64
                                             size_t batch) {
   if (!fs::exists(std::string(kBin) + "/initdb"))
     return Status::FailedPrecondition("PostgreSQL 15 is not installed (apt-get install postgresql-15)");
-  auto schema = Slurp(sql_dir + "/schema.sql");
-  auto projections = Slurp(sql_dir + "/projections.sql");
+  auto schema = ReadFile(sql_dir + "/schema.sql");
+  auto projections = ReadFile(sql_dir + "/projections.sql");
   if (!schema.ok()) return schema.status();
   if (!projections.ok()) return projections.status();
   Server server(fs::path(work_dir) / "pg");

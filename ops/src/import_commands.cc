@@ -1,9 +1,7 @@
 // veeduria import KIND FILE: files that entities and DNP have, turned into commands
 // (producers/importers.h), submitted with group commit, one report per file row.
 
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
 #include "cli.h"
 #include "veeduria/producers/importers.h"
@@ -12,9 +10,9 @@ namespace veeduria::cli {
 
 int RunImport(const std::string& data, const std::string& kind, const std::string& path,
               const producers::ImportOptions& options, bool dry_run, bool as_json) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail("cannot open " + path);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto read = ReadFile(path);
+  if (!read.ok()) return Fail(read.status().message());
+  const std::string& bytes = *read;
   auto ledger = OpenLedger(data, true);
   if (!ledger.ok()) return Fail(ledger.status().ToString());
   if ((*ledger)->meta().clock == "simulated" && options.at.empty())

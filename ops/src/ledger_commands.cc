@@ -5,14 +5,15 @@
 #include <cstdlib>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "cli.h"
 #include "veeduria/consumers/projector.h"
@@ -89,14 +90,24 @@ Result<std::string> ReadInput(const std::string& path) {
     if (std::cin.bad()) return Status::IOError("reading standard input");
     return ss.str();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot open " + path);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Status::IOError("reading " + path);
-  return data;
+  return ReadFile(path);
 }
 
 }  // namespace
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot open " + path);
+  std::string data;
+  std::error_code size_error;
+  const uintmax_t size = std::filesystem::file_size(path, size_error);
+  if (!size_error) data.reserve(size);
+  std::vector<char> chunk(size_t{1} << 20);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+    data.append(chunk.data(), static_cast<size_t>(in.gcount()));
+  if (in.bad()) return Status::IOError("reading " + path);
+  return data;
+}
 
 // ----------------------------------------------------------------------------------------
 // init
@@ -351,10 +362,9 @@ int RunVerify(const std::string& data, std::optional<uint64_t> from_checkpoint, 
   // file when there is one; otherwise they are reported unchecked.
   std::string key_pem, key_id, key_source;
   if (!key_file.empty()) {
-    std::ifstream in(key_file, std::ios::binary);
-    if (!in) return Fail("cannot read the public key " + key_file);
-    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto pk = producers::ParsePublicKey(pem);
+    const auto pem = ReadFile(key_file);
+    if (!pem.ok()) return Fail("cannot read the public key " + key_file);
+    auto pk = producers::ParsePublicKey(*pem);
     if (!pk.ok()) return Fail(key_file + ": " + pk.status().ToString());
     key_pem = pk->pem;
     key_id = pk->key_id;

@@ -3,9 +3,7 @@
 // (veeduria/projections/mdm.h); this file only opens, submits and prints.
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 
 #include "cli.h"
@@ -35,12 +33,6 @@ Result<std::unique_ptr<projections::View>> ViewFor(const projections::Projection
     return Status::InvalidArgument("--as-of: expected an RFC 3339 time or a date YYYY-MM-DD, got '" + as_of +
                                    "'");
   return projections::AsOfView(store, projections::AsOfKeysForMdm(store, vigencia), *t);
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot open " + path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // Parses and appends commands (one group commit), then brings the projections up to date.
