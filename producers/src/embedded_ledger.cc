@@ -11,6 +11,7 @@
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -1102,25 +1103,57 @@ uint32_t EmbeddedLedger::partitions(std::string_view topic) const {
   return std::max<uint32_t>(1, meta().partitions);
 }
 
+// The order family says which log entry each lsn is; a partition's entries follow each other in
+// lsn order, so each is read by the next step of that partition's own iterator, sought only when
+// the entry is not the one it stands on (the first of each partition), instead of a point Get
+// per event (`verify` of a department's log 3.6-4.1 s against 2.0-2.2). Every iterator reads one
+// snapshot, the prefix of the log written when the scan began.
 Status EmbeddedLedger::ScanLog(uint64_t from_lsn, const std::function<bool(const LogEntry&)>& fn) const {
   NoPerfCounts();
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->order_cf));
+  rocksdb::DB* db = impl_->db.get();
+  const std::shared_ptr<const rocksdb::Snapshot> snapshot(
+      db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, impl_->order_cf));
+  struct Cursor {
+    std::string prefix;  // topic u8, partition u32
+    std::unique_ptr<rocksdb::Iterator> it;
+  };
+  std::vector<Cursor> cursors;  // one per partition met (the directory and the events' few)
   std::string start;
   PutU64(&start, from_lsn);
   LogEntry e;
-  std::string value;
   for (it->Seek(start); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->value();
-    rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->log_cf, key, &value);
-    if (!s.ok()) return FromRocks(s, "reading the log at lsn " + std::to_string(GetU64(it->key().data())));
-    if (value.size() < 40)
-      return Status::Corruption("log entry too short at lsn " + std::to_string(GetU64(it->key().data())));
+    const auto lsn_text = [&] { return std::to_string(GetU64(it->key().data())); };
+    if (key.size() != 13) return Status::Corruption("order entry of lsn " + lsn_text() + " is malformed");
+    const rocksdb::Slice prefix(key.data(), 5);
+    auto c =
+        std::find_if(cursors.begin(), cursors.end(), [&](const Cursor& x) { return prefix == x.prefix; });
+    if (c == cursors.end()) {
+      cursors.push_back(
+          {prefix.ToString(), std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, impl_->log_cf))});
+      c = cursors.end() - 1;
+    }
+    rocksdb::Iterator& log = *c->it;
+    if (!log.Valid() || log.key() != key) log.Seek(key);
+    if (!log.Valid() || log.key() != key) {
+      VEEDURIA_RETURN_IF_ERROR(FromRocks(log.status(), "reading the log at lsn " + lsn_text()));
+      return Status::Corruption("the log has no entry at " + TopicName(key.data()[0]) + "/" +
+                                std::to_string(GetU32(key.data() + 1)) + "@" +
+                                std::to_string(GetU64(key.data() + 5)) +
+                                ", which the order family gives for lsn " + lsn_text());
+    }
+    const rocksdb::Slice value = log.value();
+    if (value.size() < 40) return Status::Corruption("log entry too short at lsn " + lsn_text());
     e.position.topic = TopicName(key.data()[0]);
     e.position.partition = GetU32(key.data() + 1);
     e.position.offset = GetU64(key.data() + 5);
     e.position.lsn = GetU64(value.data());
     std::memcpy(e.hash.data(), value.data() + 8, 32);
     e.bytes.assign(value.data() + 40, value.size() - 40);
+    log.Next();  // where the partition's next entry is
     if (!fn(e)) break;
   }
   return FromRocks(it->status(), "scanning the log");

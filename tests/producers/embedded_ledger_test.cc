@@ -63,6 +63,97 @@ TEST_F(EmbeddedLedgerTest, ReopeningKeepsTheStateWithoutReplay) {
   EXPECT_EQ((*l)->end_lsn(), 4u);
 }
 
+// ScanLog walks the lsns in order from any of them, reading each partition's entries one after
+// another: it gives what the partitions give (ScanPartition, a separate path), merged by lsn. An
+// entry missing beneath the order family is named, with its lsn.
+TEST_F(EmbeddedLedgerTest, ScanLogGivesThePartitionsEntriesInLsnOrderFromAnyLsn) {
+  auto line = [](const events::LogEntry& e) {
+    return std::to_string(e.position.lsn) + " " + e.position.topic + "/" +
+           std::to_string(e.position.partition) + "@" + std::to_string(e.position.offset) + " " +
+           events::ToHex(e.hash) + " " + e.bytes;
+  };
+  std::vector<std::string> merged;  // from the partitions, by lsn
+  std::string missing_key;          // the log family's key of the entry deleted below
+  uint64_t missing_lsn = 0;
+  {
+    auto l = EmbeddedLedger::Open(dir_.string());
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE((*l)->Append(LeaderChange(i)).ok());
+      // A refusal on the stream of an unregistered municipality: an event in its partition.
+      ASSERT_TRUE((*l)->Append({Cmd({{"command", "submit_report"},
+                                     {"command_id", "s" + std::to_string(i)},
+                                     {"actor", "x@y.co"},
+                                     {"entity", std::to_string(25001 + i % 7)},
+                                     {"campaign", "K"},
+                                     {"milestone", "Q1"}})})
+                      .ok());
+    }
+    std::map<uint64_t, std::string> by_lsn;
+    std::set<std::string> partitions;
+    for (const std::string topic : {std::string(events::kEventsTopic), std::string(events::kDirectoryTopic)})
+      for (uint32_t p = 0; p < (*l)->partitions(topic); ++p)
+        ASSERT_TRUE((*l)->ScanPartition(topic, p, 0,
+                                        [&](const events::LogEntry& e) {
+                                          EXPECT_TRUE(by_lsn.emplace(e.position.lsn, line(e)).second);
+                                          partitions.insert(topic + std::to_string(p));
+                                          return true;
+                                        })
+                        .ok());
+    ASSERT_GE(partitions.size(), 4u);  // the walk goes from partition to partition
+    for (auto& [lsn, text] : by_lsn) merged.push_back(text);
+    ASSERT_EQ(merged.size(), (*l)->end_lsn());
+
+    for (uint64_t from : {uint64_t{0}, uint64_t{1}, uint64_t{7}, merged.size() / 2, merged.size() - 1,
+                          uint64_t{merged.size()}}) {
+      std::vector<std::string> scanned;
+      ASSERT_TRUE((*l)->ScanLog(from,
+                                [&](const events::LogEntry& e) {
+                                  scanned.push_back(line(e));
+                                  return true;
+                                })
+                      .ok());
+      EXPECT_EQ(scanned,
+                std::vector<std::string>(merged.begin() + static_cast<std::ptrdiff_t>(from), merged.end()))
+          << "from lsn " << from;
+    }
+    size_t seen = 0;  // stopping early
+    ASSERT_TRUE((*l)->ScanLog(3, [&](const events::LogEntry&) { return ++seen < 5; }).ok());
+    EXPECT_EQ(seen, 5u);
+
+    missing_lsn = merged.size() / 2;
+    ASSERT_TRUE((*l)->ScanLog(missing_lsn,
+                              [&](const events::LogEntry& e) {
+                                missing_key.push_back(e.position.topic == events::kDirectoryTopic ? 1 : 0);
+                                for (int i = 3; i >= 0; --i)
+                                  missing_key.push_back(static_cast<char>(e.position.partition >> (8 * i)));
+                                for (int i = 7; i >= 0; --i)
+                                  missing_key.push_back(static_cast<char>(e.position.offset >> (8 * i)));
+                                return false;
+                              })
+                    .ok());
+  }
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), (dir_ / "log").string(), cfs, &handles, &raw).ok());
+    ASSERT_TRUE(raw->Delete({}, handles[1], missing_key).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  size_t seen = 0;
+  Status st = (*l)->ScanLog(0, [&](const events::LogEntry&) { return ++seen > 0; });
+  EXPECT_EQ(seen, missing_lsn);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
+  EXPECT_NE(st.message().find("lsn " + std::to_string(missing_lsn)), std::string::npos) << st.ToString();
+}
+
 // The state cache does not keep command outcomes after their group: a retry in a later group of the
 // same open ledger still finds them (read from the database), and a reused command_id is refused.
 TEST_F(EmbeddedLedgerTest, RetriesInALaterGroupAreDuplicatesWithoutReopening) {
