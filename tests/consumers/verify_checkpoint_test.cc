@@ -335,5 +335,72 @@ TEST(VerifyCheckpointTest, FromATrustedCheckpointChecksOnlyWhatCameAfter) {
   }
 }
 
+// The same over a log of several of the batches verify hashes on a second thread: the roots of
+// checkpoints beyond the first batch, a trusted checkpoint in a later batch (with and without the
+// stored edge), and an edit on either side of it.
+TEST(VerifyCheckpointTest, CheckpointsOfALongLogAreCheckedFromAnyBatch) {
+  Fixture f;  // 13 events, then checkpoints at lsn 3014 and 6016
+  for (int i = 100; i < 3100; ++i) f.Refuse("25799", i);
+  f.Checkpoint();
+  const uint64_t trusted = f.log.entries.size() - 1;
+  ASSERT_EQ(trusted, 3013u);
+  for (int i = 100; i < 3100; ++i) f.Refuse(i % 2 ? "91" : "25799", 10000 + i);
+  f.Checkpoint();
+  f.Refuse("91", 99999);
+  std::vector<Hash> leaves;
+  for (const auto& e : f.log.entries) leaves.push_back(merkle::LeafHash(e.bytes));
+  auto frontier_at = [&](uint64_t size) -> Result<merkle::Frontier> {
+    merkle::Frontier fr;
+    for (uint64_t i = 0; i < size; ++i) fr.Append(leaves[i]);
+    return fr;
+  };
+  auto r = VerifyLog(f.log, WithKey());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok) << r->problem;
+  EXPECT_EQ(r->checkpoints, 4u);
+  EXPECT_EQ(r->events, f.log.entries.size());
+  for (bool stored_edge : {false, true}) {
+    VerifyOptions o = WithKey();
+    o.from_checkpoint = trusted;
+    if (stored_edge) o.frontier_at = frontier_at;
+    auto t = VerifyLog(f.log, o);
+    ASSERT_TRUE(t.ok());
+    EXPECT_TRUE(t->ok) << t->problem;
+    EXPECT_EQ(t->skipped, trusted + 1);
+    EXPECT_EQ(t->checkpoints, 1u);
+  }
+  {  // an event of the trusted prefix, in its second batch, rewritten with its hash
+    VectorLog log = f.log;
+    Edit(log, 2500, "25799", true);
+    VerifyOptions o = WithKey();
+    o.from_checkpoint = trusted;
+    o.frontier_at = frontier_at;
+    auto t = VerifyLog(log, o);  // trusted: not hashed
+    ASSERT_TRUE(t.ok());
+    EXPECT_TRUE(t->ok) << t->problem;
+    o.frontier_at = nullptr;  // its leaf hashed: the trusted root does not match
+    t = VerifyLog(log, o);
+    ASSERT_TRUE(t.ok());
+    EXPECT_FALSE(t->ok);
+    EXPECT_EQ(t->position.lsn, trusted);
+    auto full = VerifyLog(log, WithKey());  // everything checked: the stream's next prev_hash
+    ASSERT_TRUE(full.ok());
+    EXPECT_FALSE(full->ok);
+    EXPECT_EQ(full->position.lsn, 2501u);
+  }
+  {  // after the trusted point, the last event of stream 91 before the second checkpoint
+    VectorLog log = f.log;
+    Edit(log, 6013, "91", true);
+    VerifyOptions o = WithKey();
+    o.from_checkpoint = trusted;
+    o.frontier_at = frontier_at;
+    auto t = VerifyLog(log, o);
+    ASSERT_TRUE(t.ok());
+    EXPECT_FALSE(t->ok);
+    EXPECT_EQ(t->position.lsn, 6014u);
+    EXPECT_TRUE(t->at_checkpoint);
+  }
+}
+
 }  // namespace
 }  // namespace veeduria::consumers

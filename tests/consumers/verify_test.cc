@@ -16,9 +16,14 @@ class VectorLog : public events::LogReader {
  public:
   std::vector<events::LogEntry> entries;
   uint32_t partitions(std::string_view) const override { return 1; }
+  mutable size_t read = 0;  // entries handed out
   Status ScanLog(uint64_t from, const std::function<bool(const events::LogEntry&)>& fn) const override {
-    for (const auto& e : entries)
-      if (e.position.lsn >= from && !fn(e)) break;
+    read = 0;
+    for (const auto& e : entries) {
+      if (e.position.lsn < from) continue;
+      ++read;
+      if (!fn(e)) break;
+    }
     return Status::Ok();
   }
   Status ScanPartition(std::string_view, uint32_t, uint64_t,
@@ -27,8 +32,8 @@ class VectorLog : public events::LogReader {
   }
 };
 
-// A ledger of a few events over two streams, decided for real.
-VectorLog MakeLog() {
+// A ledger of a few events over two streams, decided for real (`refusals` on the second).
+VectorLog MakeLog(int refusals = 4) {
   events::MemoryState st;
   VectorLog log;
   auto apply = [&](json j) {
@@ -61,7 +66,7 @@ VectorLog MakeLog() {
          {"name", "CUNDINAMARCA"},
          {"kind", "departamento"},
          {"department", "25"}});
-  for (int i = 0; i < 4; ++i)  // refusals on entity stream 25799 (not registered): a chain of 4
+  for (int i = 0; i < refusals; ++i)  // refusals on entity stream 25799 (not registered): a chain
     apply({{"command", "submit_report"},
            {"command_id", "s" + std::to_string(i)},
            {"actor", "x@y.co"},
@@ -121,6 +126,32 @@ TEST(VerifyTest, NamesAnEventReplacedWithItsHashRecomputed) {
   EXPECT_FALSE(r->ok);
   EXPECT_EQ(r->position.lsn, 4u);
   EXPECT_NE(r->problem.find("prev_hash"), std::string::npos) << r->problem;
+}
+
+// Events are hashed a batch at a time on a second thread while the next batch is read: in a log
+// of several batches the first broken event is still the one named, wherever the batches are
+// cut, and reading stops soon after it.
+TEST(VerifyTest, NamesTheFirstBrokenEventOfALongLog) {
+  const VectorLog intact = MakeLog(5000);
+  const size_t n = intact.entries.size();
+  auto r = VerifyLog(intact);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok) << r->problem;
+  EXPECT_EQ(r->events, n);
+  EXPECT_EQ(intact.read, n);
+  for (size_t first : {size_t{2047}, size_t{2048}, size_t{2049}, size_t{4095}, size_t{4096}, n - 1}) {
+    VectorLog log = intact;
+    log.entries[first].bytes[log.entries[first].bytes.size() - 12] ^= 1;  // its stored hash fails
+    if (first + 2500 < n) log.entries[first + 2500].bytes.resize(3);      // a later one is not even an event
+    if (first + 1 < n) log.entries[first + 1].hash[0] ^= 1;               // nor is the next one's hash
+    auto b = VerifyLog(log);
+    ASSERT_TRUE(b.ok());
+    EXPECT_FALSE(b->ok);
+    EXPECT_EQ(b->position.lsn, first);
+    EXPECT_NE(b->problem.find("stored hash"), std::string::npos) << b->problem;
+    EXPECT_EQ(b->events, first);
+    EXPECT_LE(log.read, first + 3 * 2048) << "reading stops soon after the broken event";
+  }
 }
 
 }  // namespace
