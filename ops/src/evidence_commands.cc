@@ -131,7 +131,10 @@ Result<EvidenceSummary> WriteEvidence(producers::EmbeddedLedger& ledger, const s
   in.sign_manifest = key->signer;
   bool found_cp = false;
   size_t after = 0;
-  Status scanned = ledger.ScanLog(0, [&](const events::LogEntry& le) {
+  // What concerns the entity is on its own stream, in its partition of the events topic, or on
+  // the directory stream (projections::IndexKeysOf): those two partitions are read, not the whole
+  // log, and what they give is put back in lsn order.
+  auto visit = [&](const events::LogEntry& le) {
     if (le.position.lsn == last.tree_size) {
       in.checkpoint = le;
       found_cp = true;
@@ -175,8 +178,16 @@ Result<EvidenceSummary> WriteEvidence(producers::EmbeddedLedger& ledger, const s
     }
     in.events.push_back({le, {}});
     return true;
-  });
+  };
+  const events::LogPosition own = events::PartitionOf(o.entity, ledger.partitions(events::kEventsTopic));
+  Status scanned = ledger.ScanPartition(events::kDirectoryTopic, 0, 0, visit);
+  if (scanned.ok() && own.topic != events::kDirectoryTopic)
+    scanned = ledger.ScanPartition(own.topic, own.partition, 0, visit);
   if (!scanned.ok()) return Status(scanned.code(), scanned.ToString());
+  std::sort(in.events.begin(), in.events.end(),
+            [](const consumers::BundleEvent& a, const consumers::BundleEvent& b) {
+              return a.entry.position.lsn < b.entry.position.lsn;
+            });
   if (!found_cp)
     return Status::Corruption("the latest checkpoint (lsn " + std::to_string(last.tree_size) +
                               ") is not in the log");

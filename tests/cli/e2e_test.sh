@@ -106,6 +106,10 @@ check "key show prints the public key" bash -c "'$v' --data '$q' key show | grep
 check "checkpoint" bash -c "'$v' --data '$q' checkpoint | grep -q 'checkpoint: tree_size'"
 check "verify checks the checkpoint's root and signature" bash -c "'$v' --data '$q' verify | grep -q '1 signature(s) verified'"
 check "evidence bundle" bash -c "'$v' --data '$q' evidence --entity 25799 --out '$tmp/bundle' >/dev/null"
+check "the bundle holds every event of the entity's stream and its registration" bash -c \
+  "'$v' --data '$q' log --json | jq -c 'select(.envelope.stream==\"25799\")' >'$tmp/own.jsonl' && test -s '$tmp/own.jsonl' && \
+   cat '$tmp/bundle/events/'*.json | jq -c 'select(.envelope.stream==\"25799\")' | cmp -s - '$tmp/own.jsonl' && \
+   cat '$tmp/bundle/events/'*.json | jq -s -e 'any(.[]; .type==\"EntityRegistered\" and .payload.entity==\"25799\")' >/dev/null"
 check "verify --bundle offline" bash -c "'$v' verify --bundle '$tmp/bundle' | grep -q '^verify --bundle: OK'"
 cp -r "$tmp/bundle" "$tmp/forged"
 f=$(ls "$tmp/forged/events/"*.vdev | head -1)
