@@ -134,6 +134,17 @@ std::string SignatureBytes(const events::LogEntry& e) {
   return {reinterpret_cast<const char*>(cp->signature()->data()), cp->signature()->size()};
 }
 
+// The tree's right edge at any size, from the log's own leaves, as the ledger's stored nodes give it.
+std::function<Result<merkle::Frontier>(uint64_t)> StoredEdge(const VectorLog& log) {
+  auto leaves = std::make_shared<std::vector<Hash>>();
+  for (const auto& e : log.entries) leaves->push_back(merkle::LeafHash(e.bytes));
+  return [leaves](uint64_t size) -> Result<merkle::Frontier> {
+    merkle::Frontier fr;
+    for (uint64_t i = 0; i < size; ++i) fr.Append((*leaves)[i]);
+    return fr;
+  };
+}
+
 TEST(VerifyCheckpointTest, AnIntactLogWithCheckpointsVerifies) {
   Fixture f;
   ASSERT_EQ(f.log.entries.size(), 13u);
@@ -270,13 +281,7 @@ TEST(VerifyCheckpointTest, AChangedCheckpointSignatureIsNamed) {
 
 TEST(VerifyCheckpointTest, FromATrustedCheckpointChecksOnlyWhatCameAfter) {
   Fixture f;
-  std::vector<Hash> leaves;
-  for (const auto& e : f.log.entries) leaves.push_back(merkle::LeafHash(e.bytes));
-  auto frontier_at = [&](uint64_t size) -> Result<merkle::Frontier> {
-    merkle::Frontier fr;
-    for (uint64_t i = 0; i < size; ++i) fr.Append(leaves[i]);
-    return fr;
-  };
+  const auto frontier_at = StoredEdge(f.log);
   f.log.entries[3].bytes[f.log.entries[3].bytes.size() - 12] ^= 1;  // before the trusted point: not read
   for (bool stored_edge : {false, true}) {
     VerifyOptions o = WithKey();
@@ -347,13 +352,7 @@ TEST(VerifyCheckpointTest, CheckpointsOfALongLogAreCheckedFromAnyBatch) {
   for (int i = 100; i < 3100; ++i) f.Refuse(i % 2 ? "91" : "25799", 10000 + i);
   f.Checkpoint();
   f.Refuse("91", 99999);
-  std::vector<Hash> leaves;
-  for (const auto& e : f.log.entries) leaves.push_back(merkle::LeafHash(e.bytes));
-  auto frontier_at = [&](uint64_t size) -> Result<merkle::Frontier> {
-    merkle::Frontier fr;
-    for (uint64_t i = 0; i < size; ++i) fr.Append(leaves[i]);
-    return fr;
-  };
+  const auto frontier_at = StoredEdge(f.log);
   auto r = VerifyLog(f.log, WithKey());
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->ok) << r->problem;

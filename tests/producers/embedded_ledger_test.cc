@@ -31,6 +31,34 @@ using testing::Bootstrap;
 using testing::Cmd;
 using testing::LeaderChange;
 
+// The database of the closed ledger under `dir`, opened with RocksDB directly, for a test to read
+// or edit: its families by number, in the ledger's order (0 meta, 1 log, 2 order, 3 state, 4 merkle).
+class RawDb {
+ public:
+  RawDb(const fs::path& dir, bool read_only) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    const std::string path = (dir / "log").string();
+    rocksdb::DB* db = nullptr;
+    ok_ = (read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, cfs, &handles_, &db)
+                     : rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles_, &db))
+              .ok();
+    db_.reset(db);
+  }
+  ~RawDb() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+  bool ok() const { return ok_; }
+  rocksdb::DB* operator->() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* family(size_t i) const { return handles_[i]; }
+
+ private:
+  bool ok_ = false;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
 class EmbeddedLedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -135,15 +163,9 @@ TEST_F(EmbeddedLedgerTest, ScanLogGivesThePartitionsEntriesInLsnOrderFromAnyLsn)
                     .ok());
   }
   {
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
-      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), (dir_ / "log").string(), cfs, &handles, &raw).ok());
-    ASSERT_TRUE(raw->Delete({}, handles[1], missing_key).ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
+    RawDb raw(dir_, false);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw->Delete({}, raw.family(1), missing_key).ok());
   }
   auto l = EmbeddedLedger::Open(dir_.string());
   ASSERT_TRUE(l.ok()) << l.status().ToString();
@@ -451,19 +473,12 @@ TEST_F(EmbeddedLedgerTest, AFailedWriteFailsItsGroupAndEveryLaterAppendUntilReop
 
 // The `state_lsn` a closed ledger under `dir` recorded (0 if none), read with RocksDB directly.
 uint64_t StoredStateLsn(const fs::path& dir) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
-    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), (dir / "log").string(), cfs, &handles, &raw).ok())
-    return 0;
+  RawDb raw(dir, true);
+  if (!raw.ok()) return 0;
   std::string v;
   uint64_t lsn = 0;
-  if (raw->Get({}, handles[0], "state_lsn", &v).ok())
+  if (raw->Get({}, raw.family(0), "state_lsn", &v).ok())
     for (char c : v) lsn = (lsn << 8) | static_cast<uint8_t>(c);
-  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-  delete raw;
   return lsn;
 }
 
@@ -553,24 +568,19 @@ TEST_F(EmbeddedLedgerTest, OpenRebuildsAStateOfAnOlderFormat) {
     current = (*l)->StateDigest();
   }
   {  // Turn it into what an older version left: JSON records, and no format in the meta family.
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), "log", "order", "state", "merkle"})
-      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), (dir_ / "log").string(), cfs, &handles, &raw).ok());
+    RawDb raw(dir_, false);
+    ASSERT_TRUE(raw.ok());
     auto msgpack = [](const json& j) {
       std::vector<uint8_t> b = json::to_msgpack(j);
       return std::string(b.begin(), b.end());
     };
     ASSERT_TRUE(
-        raw->Put({}, handles[3], "s/directory", msgpack({{"seq", 4}, {"hash", std::string(64, '0')}})).ok());
-    ASSERT_TRUE(
-        raw->Put({}, handles[3], "meta", msgpack({{"clock", "system"}, {"last_at", 0}, {"partitions", 4}}))
+        raw->Put({}, raw.family(3), "s/directory", msgpack({{"seq", 4}, {"hash", std::string(64, '0')}}))
             .ok());
-    ASSERT_TRUE(raw->Delete({}, handles[0], "state_format").ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
+    ASSERT_TRUE(
+        raw->Put({}, raw.family(3), "meta", msgpack({{"clock", "system"}, {"last_at", 0}, {"partitions", 4}}))
+            .ok());
+    ASSERT_TRUE(raw->Delete({}, raw.family(0), "state_format").ok());
   }
   auto l = EmbeddedLedger::Open(dir_.string());
   ASSERT_TRUE(l.ok()) << l.status().ToString();
