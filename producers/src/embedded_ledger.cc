@@ -434,8 +434,12 @@ struct EmbeddedLedger::Impl {
   // flushing thread writes it to the state family (FlushState) while groups go on being written.
   // Their memtable inserts (random keys, a skip-list search each) were a fifth of the append's CPU.
   // Or once kStateFlushGroups groups wait, whatever their size (a trickle of small groups, as a
-  // quiet service commits): a retry's read may search them one by one.
-  static constexpr uint64_t kStateFlushEvents = 1 << 17;
+  // quiet service commits): a retry's read may search them one by one. Each flush is one file
+  // over the whole key space, which the family's compactions merge into all it holds: 2^19 events
+  // a file rather than 2^17 cut them, in a national append, from 51-56 CPU s and 4.3-4.5 GB
+  // written to 14-21 s and 1.3-1.4 GB, for 0.3 GB more memory and at most 2^19 events to evolve
+  // at Open after a crash (docs/benchmarks.md, "Fewer, larger state flushes").
+  static constexpr uint64_t kStateFlushEvents = 1 << 19;
   static constexpr size_t kStateFlushGroups = 4096;
   uint64_t state_flush_events = kStateFlushEvents;  // SetStateFlushForTesting
   size_t state_flush_groups = kStateFlushGroups;    // SetStateFlushForTesting
