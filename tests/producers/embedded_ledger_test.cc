@@ -176,6 +176,38 @@ TEST_F(EmbeddedLedgerTest, ScanLogGivesThePartitionsEntriesInLsnOrderFromAnyLsn)
   EXPECT_NE(st.message().find("lsn " + std::to_string(missing_lsn)), std::string::npos) << st.ToString();
 }
 
+// A scan gives the log as it was when it began: what is appended meanwhile, even to a partition it
+// has not read yet, waits for the next scan.
+TEST_F(EmbeddedLedgerTest, ScanLogGivesTheLogAsItWasWhenItBegan) {
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*l)->Append(LeaderChange(i)).ok());
+  const uint64_t end = (*l)->end_lsn();
+  uint64_t seen = 0;
+  ASSERT_TRUE((*l)->ScanLog(0,
+                            [&](const events::LogEntry& e) {
+                              EXPECT_EQ(e.position.lsn, seen);
+                              if (seen++ == 0) {  // before the events topic's partitions are read
+                                for (int i = 0; i < 7; ++i)
+                                  EXPECT_TRUE((*l)->Append({Cmd({{"command", "submit_report"},
+                                                                 {"command_id", "late-" + std::to_string(i)},
+                                                                 {"actor", "x@y.co"},
+                                                                 {"entity", std::to_string(25001 + i)},
+                                                                 {"campaign", "K"},
+                                                                 {"milestone", "Q1"}})})
+                                                  .ok());
+                                EXPECT_EQ((*l)->end_lsn(), end + 7);
+                              }
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(seen, end);
+  seen = 0;
+  ASSERT_TRUE((*l)->ScanLog(0, [&](const events::LogEntry&) { return ++seen > 0; }).ok());
+  EXPECT_EQ(seen, end + 7);
+}
+
 // The state cache does not keep command outcomes after their group: a retry in a later group of the
 // same open ledger still finds them (read from the database), and a reused command_id is refused.
 TEST_F(EmbeddedLedgerTest, RetriesInALaterGroupAreDuplicatesWithoutReopening) {
