@@ -102,7 +102,8 @@ Result<std::string> ReadFile(const std::string& path) {
   std::error_code size_error;
   const uintmax_t size = std::filesystem::file_size(path, size_error);
   if (!size_error) data.reserve(size);
-  std::vector<char> chunk(size_t{1} << 20);
+  // 1 MiB at a time, or the whole file and its end in one read when it is smaller (a key, a CSV).
+  std::vector<char> chunk(!size_error && size < (uintmax_t{1} << 20) ? size + 1 : size_t{1} << 20);
   while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
     data.append(chunk.data(), static_cast<size_t>(in.gcount()));
   if (in.bad()) return Status::IOError("reading " + path);
@@ -363,7 +364,7 @@ int RunVerify(const std::string& data, std::optional<uint64_t> from_checkpoint, 
   std::string key_pem, key_id, key_source;
   if (!key_file.empty()) {
     const auto pem = ReadFile(key_file);
-    if (!pem.ok()) return Fail("cannot read the public key " + key_file);
+    if (!pem.ok()) return Fail("cannot read the public key: " + pem.status().message());
     auto pk = producers::ParsePublicKey(*pem);
     if (!pk.ok()) return Fail(key_file + ": " + pk.status().ToString());
     key_pem = pk->pem;

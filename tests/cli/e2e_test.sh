@@ -105,6 +105,14 @@ check "the signing key is the owner's only" bash -c "test \$(stat -c %a '$q/sign
 check "key show prints the public key" bash -c "'$v' --data '$q' key show | grep -q 'BEGIN PUBLIC KEY'"
 check "checkpoint" bash -c "'$v' --data '$q' checkpoint | grep -q 'checkpoint: tree_size'"
 check "verify checks the checkpoint's root and signature" bash -c "'$v' --data '$q' verify | grep -q '1 signature(s) verified'"
+"$v" --data "$q" key show >"$tmp/published.pem"
+"$v" --data "$d" key show >"$tmp/other.pem"
+check "verify --key: the checkpoints are signed with the published key" bash -c \
+  "'$v' --data '$q' verify --key '$tmp/published.pem' | grep -q '1 signature(s) verified with $tmp/published.pem'"
+check "verify --key: another ledger's key is refused at the checkpoint" bash -c \
+  "! '$v' --data '$q' verify --key '$tmp/other.pem' >'$tmp/other.out' 2>&1 && grep -q 'checkpoint signature does not verify' '$tmp/other.out'"
+check "verify --key: a missing key file is named, with the reason" bash -c \
+  "! '$v' --data '$q' verify --key '$tmp/none.pem' >'$tmp/none.out' 2>&1 && grep -q 'cannot read the public key: cannot open $tmp/none.pem' '$tmp/none.out'"
 check "evidence bundle" bash -c "'$v' --data '$q' evidence --entity 25799 --out '$tmp/bundle' >/dev/null"
 check "the bundle holds every event of the entity's stream and its registration" bash -c \
   "'$v' --data '$q' log --json | jq -c 'select(.envelope.stream==\"25799\")' >'$tmp/own.jsonl' && test -s '$tmp/own.jsonl' && \
