@@ -306,10 +306,10 @@ class DbState : public events::StateStore {
   // (which fn then saw).
   static std::optional<bool> FindIn(const events::MemoryState& writes, std::string_view key,
                                     events::ValueVisitor fn) {
-    auto w = writes.entries().find(key);
-    if (w == writes.entries().end()) return std::nullopt;
-    if (w->second) fn(*w->second);
-    return w->second.has_value();
+    const std::optional<std::string>* w = writes.Find(key);
+    if (!w) return std::nullopt;
+    if (*w) fn(**w);
+    return w->has_value();
   }
   // REQUIRES: groups_mu_ held.
   void AddUnflushedLocked(events::MemoryState writes, uint64_t end_lsn) {
@@ -410,6 +410,7 @@ struct EmbeddedLedger::Impl {
   std::deque<Writer*> writers;                  // GUARDED_BY(mu)
   uint64_t next_lsn = 0;                        // GUARDED_BY(mu): after the groups decided so far
   std::map<std::string, uint64_t> next_offset;  // used only by the deciding writer
+  size_t last_group_writes = 0;                 // used only by the deciding writer: overlay.Reserve
   // The tree's right edge, through tree_lsn: extended by the committing thread (BuildBatch) as it
   // takes each group, and read by a deciding writer that signs a checkpoint once every group
   // handed off is in it (TreeAt).
@@ -733,6 +734,7 @@ struct EmbeddedLedger::Impl {
   // called by the group's leader, outside mu.
   Status DecideGroup(const std::vector<Writer*>& group, uint64_t* lsn_cursor, Pending* out) {
     events::OverlayState overlay(state.get());
+    overlay.Reserve(last_group_writes);  // groups write about as many keys as the one before
     rocksdb::WriteBatch& batch = out->batch;
     std::map<std::string, uint64_t> offsets;
     uint64_t lsn = *lsn_cursor;
@@ -826,6 +828,7 @@ struct EmbeddedLedger::Impl {
     batch.Put(meta_cf, "next_lsn", v);
     batch.Put(meta_cf, "merkle_size", v);
     out->writes = overlay.TakeWrites();
+    last_group_writes = out->writes.entries().size();
     state->BeginInFlight(&out->writes);
     state->Apply(out->writes);
     for (const auto& [key, next] : offsets) next_offset[key] = next;

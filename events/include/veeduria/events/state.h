@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace veeduria::events {
 
@@ -58,19 +59,58 @@ class StateStore {
 };
 
 // An in-memory StateStore: tests, and the overlay of a batch being decided.
+//
+// Its entries are kept sorted (entries()), and found through a hash index of them: a group's
+// overlay holds thousands of keys with long common prefixes ("progress/<entity>/<goal>/..."), and
+// the deciding thread looks up a dozen of them a command, most of them absent; a search of the
+// sorted map compared a dozen keys to answer each (docs/benchmarks.md, "The group's writes found
+// by hash").
 class MemoryState : public StateStore {
  public:
+  MemoryState() = default;
+  MemoryState(const MemoryState& other) : map_(other.map_) { Reindex(); }
+  MemoryState& operator=(const MemoryState& other) {
+    if (this != &other) {
+      map_ = other.map_;
+      Reindex();
+    }
+    return *this;
+  }
+  // The map's nodes move with it, so the index still points at them.
+  MemoryState(MemoryState&&) noexcept = default;
+  MemoryState& operator=(MemoryState&&) noexcept = default;
+
   std::optional<std::string> Get(std::string_view key) const override;
   bool Read(std::string_view key, ValueVisitor fn) const override;
   void Put(std::string_view key, std::string value) override;
   void Delete(std::string_view key) override;
-  // Pending writes; a deleted key maps to nullopt.
+  // The pending write of `key` (nullopt: deleted), or null when it has none.
+  const std::optional<std::string>* Find(std::string_view key) const;
+  // Pending writes, sorted by key; a deleted key maps to nullopt.
   const std::map<std::string, std::optional<std::string>, std::less<>>& entries() const { return map_; }
-  void Clear() { map_.clear(); }
+  void Clear() {
+    map_.clear();
+    index_.clear();
+  }
+  // Sizes the index for `n` entries, so that it does not grow (and hash every key again) until
+  // there are more.
+  void Reserve(size_t n) {
+    if (2 * (n + 1) > index_.size()) Reindex(n);
+  }
 
  private:
+  using Map = std::map<std::string, std::optional<std::string>, std::less<>>;
+  struct Slot {
+    size_t hash = 0;
+    Map::value_type* entry = nullptr;  // null: empty
+  };
   void Set(std::string_view key, std::optional<std::string> value);
-  std::map<std::string, std::optional<std::string>, std::less<>> map_;
+  // The slot of `key`: its entry's, or the empty one where it would go. REQUIRES: !index_.empty().
+  size_t SlotOf(std::string_view key, size_t hash) const;
+  // Builds index_ from map_, with room for `n` entries (at least one more than map_ holds).
+  void Reindex(size_t n = 0);
+  Map map_;
+  std::vector<Slot> index_;  // open addressing, linear probing, at most half full; empty if map_ is
 };
 
 // A write-through overlay: reads fall back to `base` for keys it has not written.
@@ -88,6 +128,8 @@ class OverlayState : public StateStore {
     writes_.Clear();
     return out;
   }
+  // Room for `n` writes without growing the index (MemoryState::Reserve).
+  void Reserve(size_t n) { writes_.Reserve(n); }
   void Clear() { writes_.Clear(); }
 
  private:
