@@ -20,7 +20,9 @@ using namespace veeduria;
 // whichever thread allocates next: a rebuild frees gigabytes at the end of each run, and the
 // folds that allocated next paid for purging them (national rebuild 0-7% faster, median 4%,
 // in six pairs; docs/benchmarks.md, "jemalloc's background purging").
-extern "C" const char* malloc_conf = "percpu_arena:percpu,background_thread:true";
+extern "C" {
+const char* malloc_conf = "percpu_arena:percpu,background_thread:true";
+}
 
 namespace {
 

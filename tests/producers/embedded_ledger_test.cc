@@ -120,7 +120,7 @@ TEST_F(EmbeddedLedgerTest, ScanLogGivesThePartitionsEntriesInLsnOrderFromAnyLsn)
     }
     std::map<uint64_t, std::string> by_lsn;
     std::set<std::string> partitions;
-    for (const std::string topic : {std::string(events::kEventsTopic), std::string(events::kDirectoryTopic)})
+    for (const std::string& topic : {std::string(events::kEventsTopic), std::string(events::kDirectoryTopic)})
       for (uint32_t p = 0; p < (*l)->partitions(topic); ++p)
         ASSERT_TRUE((*l)->ScanPartition(topic, p, 0,
                                         [&](const events::LogEntry& e) {

@@ -110,7 +110,7 @@ class MemoryState : public StateStore {
   // Builds index_ from map_, with room for `n` entries (at least one more than map_ holds).
   void Reindex(size_t n = 0);
   Map map_;
-  std::vector<Slot> index_;  // open addressing, linear probing, at most half full; empty if map_ is
+  std::vector<Slot> index_;  // open addressing, linear probing, at most half full; empty until written
 };
 
 // A write-through overlay: reads fall back to `base` for keys it has not written.
