@@ -47,6 +47,28 @@ TEST(StateCacheTest, OverwriteReplacesValueAndMiss) {
   EXPECT_EQ(c.size(), 1u);
 }
 
+// A value put over another of its size: absent and empty ("") are told apart, and a value put from
+// the cache's own view of it stays what it was.
+TEST(StateCacheTest, OverwriteKeepsPresenceAndAliasedValues) {
+  StateCache c(16);
+  c.Put("k", std::string_view("12345678"));
+  c.Put("k", std::string_view("abcdefgh"));
+  EXPECT_EQ(c.Find("k").value, "abcdefgh");
+  c.Put("k", c.Find("k").value);  // the view into the entry itself
+  EXPECT_EQ(c.Find("k").value, "abcdefgh");
+  c.Put("e", std::nullopt);
+  c.Put("e", std::string_view(""));  // a miss, then an empty value: present
+  EXPECT_TRUE(c.Find("e").present);
+  EXPECT_EQ(c.Find("e").value, "");
+  c.Put("e", std::nullopt);  // and absent again
+  EXPECT_TRUE(c.Find("e").cached);
+  EXPECT_FALSE(c.Find("e").present);
+  const StateCache::Lookup put = c.Put("k", std::string_view("ABCDEFGH"));
+  EXPECT_TRUE(put.present);
+  EXPECT_EQ(put.value, "ABCDEFGH");
+  EXPECT_EQ(c.size(), 2u);
+}
+
 TEST(StateCacheTest, EraseKeepsTheRestOfAProbeRunReachable) {
   // A tiny table so that keys collide and runs wrap around the end.
   StateCache c(4);
@@ -92,7 +114,9 @@ TEST(StateCacheTest, GrowsUntilItsLimitBeforeClearing) {
   for (int i = 0; i < kKeys; ++i) {
     const StateCache::Lookup l = c.Find("r/" + std::to_string(i));
     ASSERT_EQ(l.cached, i % 3 != 0) << i;
-    if (l.cached) ASSERT_EQ(l.value, std::to_string(i));
+    if (l.cached) {
+      ASSERT_EQ(l.value, std::to_string(i));
+    }
   }
 }
 
