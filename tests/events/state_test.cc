@@ -117,11 +117,17 @@ TEST(StateTest, MemoryStateFindsEveryEntryThroughGrowthCopiesAndMoves) {
   check(move_assigned, "written after the move");
 
   OverlayState overlay(&assigned);
+  overlay.Reserve(100000);  // far beyond what it gets: TakeWrites shrinks the index
   overlay.Put("a", "1");
   MemoryState taken = overlay.TakeWrites();
   EXPECT_EQ(overlay.writes().Find("a"), nullptr);
   EXPECT_EQ(ReadCopy(overlay, "a"), std::nullopt);
   ASSERT_NE(taken.Find("a"), nullptr);
+  EXPECT_EQ(*taken.Find("a"), "1");
+  EXPECT_EQ(taken.Find("b"), nullptr);
+  taken.Put("c", "3");  // and it grows again from its shrunk size
+  EXPECT_EQ(*taken.Find("c"), "3");
+  EXPECT_EQ(*taken.Find("a"), "1");
   overlay.Put("b", "2");
   EXPECT_EQ(ReadCopy(overlay, "b"), "2");
   EXPECT_EQ(taken.Find("b"), nullptr);

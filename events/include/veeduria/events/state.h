@@ -97,6 +97,10 @@ class MemoryState : public StateStore {
   void Reserve(size_t n) {
     if (2 * (n + 1) > index_.size()) Reindex(n);
   }
+  // Rebuilds an index reserved far beyond the entries it holds, as it would have grown for them.
+  void ShrinkIndex() {
+    if (index_.size() > 16 && index_.size() > 8 * (map_.size() + 1)) Reindex();
+  }
 
  private:
   using Map = std::map<std::string, std::optional<std::string>, std::less<>>;
@@ -122,10 +126,13 @@ class OverlayState : public StateStore {
   void Put(std::string_view key, std::string value) override { writes_.Put(key, std::move(value)); }
   void Delete(std::string_view key) override { writes_.Delete(key); }
   const MemoryState& writes() const { return writes_; }
-  // Moves the writes out, leaving the overlay empty.
+  // Moves the writes out, leaving the overlay empty; their index is shrunk if Reserve oversized
+  // it (a small group after a large one: the embedded ledger keeps a group's writes until they
+  // are flushed).
   MemoryState TakeWrites() {
     MemoryState out = std::move(writes_);
     writes_.Clear();
+    out.ShrinkIndex();
     return out;
   }
   // Room for `n` writes without growing the index (MemoryState::Reserve).
