@@ -48,7 +48,7 @@ class Rows {
       const std::function<bool(std::string_view key, const nlohmann::json& value)>& fn) const;
 };
 
-// Rows folded in memory (as-of views, tests).
+// Rows folded in memory (tests, and the MDM benchmark).
 class MemoryRows : public Rows {
  public:
   events::MemoryState& state() { return state_; }
