@@ -40,6 +40,7 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <unordered_map>
 
 #include "projections_internal.h"
 #include "veeduria/events/msgpack_reader.h"
@@ -190,39 +191,86 @@ struct Campaign {
 };
 using Campaigns = std::map<std::string, Campaign>;
 
-// Where a cut sits in business time: vigencia, cut date, place in its campaign. Reports are
-// ordered by it (then by recorded_at) to find a goal's latest report and each year's last one.
-using CutPos = std::tuple<int, std::string, int>;
+// The cuts (campaign, milestone) of one query, each read once: a report holds its cut's index,
+// so the thousands of report rows of an entity neither copy ids nor search the campaigns.
+// A cut's rank is where it sits in business time, its cut date then its place in its campaign
+// (equal for equal pairs); with the report's vigencia before it and recorded_at after it, it
+// orders reports to find a goal's latest and each year's last. A cut no campaign lists ranks
+// before every listed one.
+class Cuts {
+ public:
+  struct Cut {
+    std::string campaign, milestone;
+    int rank = 0;
+  };
+  explicit Cuts(const Campaigns& cs) {
+    std::vector<std::tuple<std::string_view, size_t, uint32_t>> known;  // cut date, place, index
+    for (const auto& [id, c] : cs)
+      for (size_t i = 0; i < c.milestones.size(); ++i) {
+        const size_t before = cuts_.size();
+        if (Index(id, c.milestones[i].first) == before) known.emplace_back(c.milestones[i].second, i, before);
+      }
+    std::sort(known.begin(), known.end());
+    int rank = 0;
+    for (size_t i = 0; i < known.size(); ++i) {
+      if (i == 0 || std::get<0>(known[i]) != std::get<0>(known[i - 1]) ||
+          std::get<1>(known[i]) != std::get<1>(known[i - 1]))
+        ++rank;
+      cuts_[std::get<2>(known[i])].rank = rank;
+    }
+  }
+  // The cut's index; one not seen before is added (rank 0 unless the constructor ranks it).
+  // A goal's report rows come campaign by campaign: a campaign is looked up when it changes.
+  uint32_t Index(std::string_view campaign, std::string_view milestone) {
+    if (!last_ || campaign != last_->first) last_ = &*by_campaign_.try_emplace(std::string(campaign)).first;
+    for (uint32_t i : last_->second)
+      if (cuts_[i].milestone == milestone) return i;
+    const auto i = static_cast<uint32_t>(cuts_.size());
+    cuts_.push_back(Cut{std::string(campaign), std::string(milestone), 0});
+    last_->second.push_back(i);
+    return i;
+  }
+  const Cut& operator[](uint32_t i) const { return cuts_[i]; }
 
-CutPos PositionOf(const Campaigns& cs, const std::string& campaign, const std::string& milestone, int year) {
-  auto it = cs.find(campaign);
-  if (it != cs.end())
-    for (size_t i = 0; i < it->second.milestones.size(); ++i)
-      if (it->second.milestones[i].first == milestone) return {year, it->second.milestones[i].second, int(i)};
-  return {year, "", -1};
-}
+ private:
+  std::vector<Cut> cuts_;
+  std::map<std::string, std::vector<uint32_t>> by_campaign_;  // a campaign's cuts, indexes in cuts_
+  std::pair<const std::string, std::vector<uint32_t>>* last_ = nullptr;  // Index's last campaign
+};
 
 struct Report {
-  std::string campaign, milestone;
+  uint32_t cut = 0;  // in the query's Cuts
   int year = 0;
+  int rank = 0;  // the cut's
   double ytd = 0;
   bool has_financial = false;
   int64_t obligaciones = 0;
   int64_t recorded_at = 0;
-  CutPos pos;
 };
 bool Later(const Report& a, const Report& b) {
-  return std::tie(a.pos, a.recorded_at) > std::tie(b.pos, b.recorded_at);
+  return std::tie(a.year, a.rank, a.recorded_at) > std::tie(b.year, b.rank, b.recorded_at);
 }
 
 struct Year {
   double physical = 0;
   int64_t pesos = 0;
 };
+// Per-year values of a goal (a handful of years): (year, value) pairs in a vector sorted by year.
+// AtYear is the pair of `year`, or where it goes.
+template <typename V>
+auto AtYear(V& by_year, int year) {
+  return std::lower_bound(by_year.begin(), by_year.end(), year,
+                          [](const auto& entry, int y) { return entry.first < y; });
+}
+using Years = std::vector<std::pair<int, Year>>;  // a goal's programming
+const Year* YearOf(const Years& years, int year) {
+  auto it = AtYear(years, year);
+  return it != years.end() && it->first == year ? &it->second : nullptr;
+}
 struct Goal {
   std::string id, sector, name, unit, accumulation;
   double target = 0;
-  std::map<int, Year> years;
+  Years years;
   std::vector<Report> reports;
 };
 struct Plan {
@@ -244,11 +292,17 @@ Campaigns LoadCampaigns(const Rows& rows) {
   return out;
 }
 
-// One entity's plans with their goals and reports: three prefix scans.
-std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const Campaigns& cs) {
+// One entity's plans with their goals and reports: four prefix scans.
+std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, Cuts& cuts) {
   std::vector<Plan> plans;
   std::map<std::string, size_t> plan_at;
-  std::map<std::pair<std::string, std::string>, std::pair<size_t, size_t>> goal_at;
+  // plan '\0' goal -> the plan's index in plans, the goal's in the plan's goals
+  std::unordered_map<std::string, std::pair<size_t, size_t>> goal_at;
+  std::string goal_key;
+  const auto key_of = [&](std::string_view plan_id, std::string_view goal_id) -> const std::string& {
+    goal_key.assign(plan_id).push_back('\0');
+    return goal_key.append(goal_id);
+  };
   auto plan = [&](const std::string& id) -> size_t {
     auto [it, fresh] = plan_at.emplace(id, plans.size());
     if (fresh) plans.emplace_back().id = id;
@@ -265,17 +319,15 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
   const auto str = [](const MsgpackReader::Value& v) { return v.kind == v.kStr ? v.s : std::string_view(); };
   // Each goal is its versions folded in time order: a definition replaces the goal's fields, a
   // homologation recorded after it replaces its CPI sector.
-  std::pair<std::string, std::string> plan_goal;
   rows.Scan("g/" + entity + "/", [&](std::string_view, std::string_view bytes) {
-    plan_goal.first.clear();
-    plan_goal.second.clear();
+    std::string_view plan_id, goal_id;
     Goal g;
     bool defined = false;
     MsgpackReader(bytes).ForEachField([&](std::string_view k, const MsgpackReader::Value& v) {
       if (k == "plan")
-        plan_goal.first.assign(str(v));
+        plan_id = str(v);
       else if (k == "goal")
-        plan_goal.second.assign(str(v));
+        goal_id = str(v);
       else if (k == "change")
         defined = str(v) == "defined";
       else if (k == "sector")
@@ -289,12 +341,12 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
       else if (k == "target")
         g.target = v.as_double(0.0);
     });
-    auto it = goal_at.find(plan_goal);
+    auto it = goal_at.find(key_of(plan_id, goal_id));
     if (it == goal_at.end()) {
       if (!defined) return true;  // homologated before it was defined: nothing to apply it to
-      const size_t pi = plan(plan_goal.first);
-      it = goal_at.emplace(plan_goal, std::pair{pi, plans[pi].goals.size()}).first;
-      plans[pi].goals.emplace_back().id = plan_goal.second;
+      const size_t pi = plan(std::string(plan_id));
+      it = goal_at.emplace(goal_key, std::pair{pi, plans[pi].goals.size()}).first;
+      plans[pi].goals.emplace_back().id = goal_id;
     }
     Goal& x = plans[it->second.first].goals[it->second.second];
     x.sector = std::move(g.sector);
@@ -312,7 +364,7 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
   const auto goal_of = [&](std::string_view plan_id, std::string_view goal_id) {
     if (!looked_up || looked_up->first != plan_id || looked_up->second != goal_id) {
       looked_up.emplace(plan_id, goal_id);
-      auto it = goal_at.find(*looked_up);
+      auto it = goal_at.find(key_of(plan_id, goal_id));
       goal = it == goal_at.end() ? nullptr : &plans[it->second.first].goals[it->second.second];
     }
     return goal;
@@ -342,16 +394,20 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
           break;
       }
     });
-    if (Goal* g = goal_of(plan_id, goal_id)) g->years[year] = y;
+    if (Goal* g = goal_of(plan_id, goal_id)) {
+      auto it = AtYear(g->years, year);
+      if (it != g->years.end() && it->first == year)
+        it->second = y;  // a later version
+      else
+        g->years.emplace(it, year, y);
+    }
     return true;
   });
   // r/ rows, the most numerous, read field by field from their MessagePack (no json tree); a
   // later version of a cut (a correction) replaces the report its earlier version gave.
-  std::string last_base;
-  Report* last = nullptr;  // the report of last_base's version before
-  rows.Scan("r/" + entity + "/", [&](std::string_view key, std::string_view bytes) {
+  rows.Scan("r/" + entity + "/", [&](std::string_view, std::string_view bytes) {
     Report x;
-    std::string_view plan_id, goal_id;
+    std::string_view plan_id, goal_id, campaign;
     int at = 0;  // [plan, goal, campaign, milestone, year, physical_ytd, recorded_at, compromisos,
                  //  obligaciones, pagos]
     MsgpackReader(bytes).ForEachElement([&](const MsgpackReader::Value& v) {
@@ -363,10 +419,10 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
           goal_id = str(v);
           break;
         case 2:
-          x.campaign.assign(str(v));
+          campaign = str(v);
           break;
         case 3:
-          x.milestone.assign(str(v));
+          x.cut = cuts.Index(campaign, str(v));
           break;
         case 4:
           x.year = static_cast<int>(v.as_int(0));
@@ -383,18 +439,14 @@ std::vector<Plan> LoadEntity(const Rows& rows, const std::string& entity, const 
           break;
       }
     });
-    x.pos = PositionOf(cs, x.campaign, x.milestone, x.year);
-    const std::string_view base = BaseOf(key);
-    if (last && base == last_base) {
-      *last = std::move(x);
-      return true;
-    }
-    last_base.assign(base);
-    last = nullptr;
+    x.rank = cuts[x.cut].rank;
     Goal* g = goal_of(plan_id, goal_id);
     if (g == nullptr) return true;
-    g->reports.push_back(std::move(x));
-    last = &g->reports.back();
+    // A cut's versions are consecutive rows: an earlier one, if any, is the goal's last report.
+    if (!g->reports.empty() && g->reports.back().cut == x.cut)
+      g->reports.back() = x;
+    else
+      g->reports.push_back(x);
     return true;
   });
   std::sort(plans.begin(), plans.end(), [](const Plan& a, const Plan& b) { return a.id < b.id; });
@@ -413,18 +465,22 @@ std::optional<double> Percent(double part, double whole) {
 struct Selection {
   bool latest = true;
   std::string campaign, milestone;
+  uint32_t cut = 0;  // in the query's Cuts
   int year = 0;
-  CutPos pos;
+  int rank = 0;  // the cut's
 };
 
 // The last report of each year, up to the selected cut (reports after it are not yet known
-// there): the value each year closed with, or stands at.
-std::map<int, const Report*> LastOfEachYear(const Goal& g, const Selection& sel) {
-  std::map<int, const Report*> last;
+// there): the value each year closed with, or stands at. In year order.
+std::vector<std::pair<int, const Report*>> LastOfEachYear(const Goal& g, const Selection& sel) {
+  std::vector<std::pair<int, const Report*>> last;
   for (const Report& r : g.reports) {
-    if (!sel.latest && r.pos > sel.pos) continue;
-    const Report*& slot = last[r.year];
-    if (!slot || Later(r, *slot)) slot = &r;
+    if (!sel.latest && std::tie(r.year, r.rank) > std::tie(sel.year, sel.rank)) continue;
+    auto it = AtYear(last, r.year);
+    if (it == last.end() || it->first != r.year)
+      last.emplace(it, r.year, &r);
+    else if (Later(r, *it->second))
+      it->second = &r;
   }
   return last;
 }
@@ -442,11 +498,12 @@ std::optional<double> FourYearPercent(const Plan& plan, const Goal& g, const Sel
   }
   double sum = 0;
   int years = 0;
-  for (const auto& [year, y] : g.years) {
+  auto it = last.begin();
+  for (const auto& [year, y] : g.years) {  // both in year order
     if (!(y.physical > 0)) continue;
     ++years;
-    if (auto it = last.find(year); it != last.end())
-      sum += std::min(100.0, *Percent(it->second->ytd, y.physical));
+    while (it != last.end() && it->first < year) ++it;
+    if (it != last.end() && it->first == year) sum += std::min(100.0, *Percent(it->second->ytd, y.physical));
   }
   if (years == 0) return std::nullopt;
   return sum / years;
@@ -465,19 +522,17 @@ struct GoalResult {
 GoalResult Evaluate(const Plan& plan, const Goal& g, const Selection& sel) {
   GoalResult out;
   for (const Report& r : g.reports) {
-    const bool match = sel.latest ? (!out.report || Later(r, *out.report))
-                                  : (r.campaign == sel.campaign && r.milestone == sel.milestone);
+    const bool match = sel.latest ? (!out.report || Later(r, *out.report)) : r.cut == sel.cut;
     if (match) out.report = &r;
   }
   out.year = sel.latest ? (out.report ? out.report->year : 0) : sel.year;
-  const auto y = g.years.find(out.year);
-  if (y != g.years.end()) out.programmed = y->second.physical;
+  const Year* y = YearOf(g.years, out.year);
+  if (y) out.programmed = y->physical;
   if (out.report) {
     out.ytd = out.report->ytd;
     if (out.programmed) out.physical = Percent(out.report->ytd, *out.programmed);
-    if (out.report->has_financial && y != g.years.end())
-      out.financial =
-          Percent(static_cast<double>(out.report->obligaciones), static_cast<double>(y->second.pesos));
+    if (out.report->has_financial && y)
+      out.financial = Percent(static_cast<double>(out.report->obligaciones), static_cast<double>(y->pesos));
   }
   out.over_100 = (out.physical && *out.physical > 100) || (out.financial && *out.financial > 100);
   out.four_year = FourYearPercent(plan, g, sel);
@@ -588,9 +643,9 @@ const std::vector<std::string> kAreaColumns = {
     "level", "department", "entity",       "name",          "kind",     "plans",        "entities",
     "goals", "reported",   "physical_pct", "financial_pct", "semaforo", "four_year_pct"};
 
-void EntityRows(const Rows& rows, const std::string& entity, const Campaigns& cs, const Selection& sel,
+void EntityRows(const Rows& rows, const std::string& entity, Cuts& cuts, const Selection& sel,
                 const SemaforoBands& bands, Table* t) {
-  for (const Plan& plan : LoadEntity(rows, entity, cs)) {
+  for (const Plan& plan : LoadEntity(rows, entity, cuts)) {
     std::map<std::string, Rollup> sectors;
     Rollup total;
     for (const Goal& g : plan.goals) {
@@ -599,7 +654,7 @@ void EntityRows(const Rows& rows, const std::string& entity, const Campaigns& cs
       total.Add(r);
       const auto physical = Round2(r.physical);
       std::string cut = sel.latest ? "" : sel.campaign + "/" + sel.milestone;
-      if (r.report) cut = r.report->campaign + "/" + r.report->milestone;
+      if (r.report) cut = cuts[r.report->cut].campaign + "/" + cuts[r.report->cut].milestone;
       t->rows.push_back(RowOf(kEntityColumns)
                             .Set("level", "goal")
                             .Set("entity", entity)
@@ -632,10 +687,10 @@ void EntityRows(const Rows& rows, const std::string& entity, const Campaigns& cs
 }
 
 // An entity's rollup over its plans in scope; `plan_ids` gets their ids.
-Rollup EntityRollup(const Rows& rows, const std::string& entity, const Campaigns& cs, const Selection& sel,
+Rollup EntityRollup(const Rows& rows, const std::string& entity, Cuts& cuts, const Selection& sel,
                     std::string* plan_ids) {
   Rollup r;
-  const std::vector<Plan> plans = LoadEntity(rows, entity, cs);
+  const std::vector<Plan> plans = LoadEntity(rows, entity, cuts);
   for (const Plan* p : PlansInScope(plans, sel)) {
     *plan_ids += (plan_ids->empty() ? "" : ",") + p->id;
     for (const Goal& g : p->goals) r.Add(Evaluate(*p, g, sel));
@@ -645,7 +700,7 @@ Rollup EntityRollup(const Rows& rows, const std::string& entity, const Campaigns
 
 // Department (one row per entity, then the department) or national (one row per department,
 // then the nation) rollups; entities come from the e/ rows, their goals from g/ and r/ scans.
-void AreaRows(const Rows& rows, const ProgressParams& q, const Campaigns& cs, const Selection& sel,
+void AreaRows(const Rows& rows, const ProgressParams& q, Cuts& cuts, const Selection& sel,
               const std::function<std::string(const std::string&)>& name_of, Table* t) {
   t->columns = kAreaColumns;
   std::map<std::string, std::vector<std::tuple<std::string, std::string, std::string>>> by_department;
@@ -665,7 +720,7 @@ void AreaRows(const Rows& rows, const ProgressParams& q, const Campaigns& cs, co
     Rollup area;
     for (const auto& [code, name, kind] : members) {
       std::string plans;
-      const Rollup r = EntityRollup(rows, code, cs, sel, &plans);
+      const Rollup r = EntityRollup(rows, code, cuts, sel, &plans);
       area.Merge(r);
       if (!q.national) {
         RowOf row(kAreaColumns);
@@ -711,6 +766,7 @@ Result<Table> ProgressQuery(const View& view, const ProgressParams& q) {
         "progress: --campaign and --milestone select a cut together; give both or neither");
   const Rows& rows = view.rows("progress");
   const Campaigns cs = LoadCampaigns(rows);
+  Cuts cuts(cs);
   Selection sel;
   if (!q.campaign.empty()) {
     auto it = cs.find(q.campaign);
@@ -720,9 +776,11 @@ Result<Table> ProgressQuery(const View& view, const ProgressParams& q) {
     sel.campaign = q.campaign;
     sel.milestone = q.milestone;
     sel.year = it->second.vigencia;
-    sel.pos = PositionOf(cs, q.campaign, q.milestone, sel.year);
-    if (std::get<2>(sel.pos) < 0)
+    const auto& ms = it->second.milestones;
+    if (std::none_of(ms.begin(), ms.end(), [&](const auto& m) { return m.first == q.milestone; }))
       return Status::NotFound("progress: campaign " + q.campaign + " has no milestone " + q.milestone);
+    sel.cut = cuts.Index(q.campaign, q.milestone);
+    sel.rank = cuts[sel.cut].rank;
   }
   auto name_of = [&](const std::string& code) {  // the latest version's
     std::string name;
@@ -737,10 +795,10 @@ Result<Table> ProgressQuery(const View& view, const ProgressParams& q) {
     const std::string name = name_of(q.entity);
     t.title = "Progress of " + q.entity + (name.empty() ? "" : " " + name);
     t.columns = kEntityColumns;
-    EntityRows(rows, q.entity, cs, sel, q.bands, &t);
+    EntityRows(rows, q.entity, cuts, sel, q.bands, &t);
     if (t.rows.empty()) t.notes.push_back("no plan of " + q.entity + " is known");
   } else {
-    AreaRows(rows, q, cs, sel, name_of, &t);
+    AreaRows(rows, q, cuts, sel, name_of, &t);
   }
   t.notes.push_back(
       sel.latest ? "cut: each goal's latest report"

@@ -358,6 +358,36 @@ TEST(ProgressTest, FourYearAcumulativoSumsEachYearsLastValue) {
                    10);
 }
 
+// Reports are ordered by their cut, not by when they were recorded: a Q2 reported late, after Q4,
+// is neither the goal's latest report nor its year's last, and its correction replaces only it.
+TEST(ProgressTest, ReportsRecordedOutOfCutOrderAreOrderedByCut) {
+  LedgerFixture f;
+  Term term(f);
+  term.Goal("25799", "B-1", "450102800", 100, "acumulativo");
+  for (int y = 2020; y <= 2023; ++y) term.Program("25799", "B-1", y, 25);
+  term.Report("2022-01-10T09:00:00-05:00", "25799", "B-1", "KPT-2021", "Q4", 30);
+  term.Report("2022-01-20T09:00:00-05:00", "25799", "B-1", "KPT-2021", "Q2", 10);  // late
+  term.Report("2022-01-25T09:00:00-05:00", "25799", "B-1", "KPT-2021", "Q2", 12);  // its correction
+  auto view = f.Live();
+
+  const auto latest = GoalRow(Query(*view, ForEntity("25799")), "B-1");
+  EXPECT_EQ(latest["cut"], "KPT-2021/Q4");
+  EXPECT_DOUBLE_EQ(Num(latest["ytd"]), 30);
+  EXPECT_DOUBLE_EQ(Num(latest["four_year_pct"]), 30);
+  const auto q2 = GoalRow(Query(*view, ForEntity("25799", "KPT-2021", "Q2")), "B-1");
+  EXPECT_EQ(q2["cut"], "KPT-2021/Q2");
+  EXPECT_DOUBLE_EQ(Num(q2["ytd"]), 12);
+  EXPECT_DOUBLE_EQ(Num(q2["physical_pct"]), 48);
+  EXPECT_DOUBLE_EQ(Num(q2["four_year_pct"]), 12);  // Q4 is after the cut asked for
+  const auto q4 = GoalRow(Query(*view, ForEntity("25799", "KPT-2021", "Q4")), "B-1");
+  EXPECT_DOUBLE_EQ(Num(q4["ytd"]), 30);
+  EXPECT_DOUBLE_EQ(Num(q4["four_year_pct"]), 30);
+  // As of the day before the correction, Q2 is the late report's 10.
+  auto before = f.AsOf({}, "2022-01-24T00:00:00-05:00");
+  EXPECT_DOUBLE_EQ(Num(GoalRow(Query(*before, ForEntity("25799", "KPT-2021", "Q2")), "B-1")["ytd"]), 10);
+  EXPECT_EQ(GoalRow(Query(*before, ForEntity("25799")), "B-1")["cut"], "KPT-2021/Q4");
+}
+
 // No_acumulativo, level 200 (programmed 100, 150, 200, 200): yearly % capped at 100, a year with
 // no report counts 0: (80 + 100 + 0 + 75) / 4.
 TEST(ProgressTest, FourYearNoAcumulativoAveragesCappedYearlyPercents) {

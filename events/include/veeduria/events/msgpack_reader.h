@@ -8,6 +8,7 @@
 // their entry count and their bytes, which a reader of their own can walk). A malformed or truncated
 // buffer reads as "absent" from the point where it breaks, never past its end.
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -87,9 +88,35 @@ class MsgpackReader {
 
  private:
   bool Need(size_t n) const { return static_cast<size_t>(end_ - p_) >= n; }
+  // A big-endian integer of 1, 2, 4 or 8 bytes (the caller checked they are there): a load and a
+  // byte swap (a loop over the bytes cost ReadAt a quarter more instructions in an as-of query).
   uint64_t Be(int bytes) {
     uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p_[i]);
+    if constexpr (std::endian::native != std::endian::little) {
+      for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p_[i]);
+      p_ += bytes;
+      return v;
+    }
+    switch (bytes) {
+      case 1:
+        v = static_cast<uint8_t>(*p_);
+        break;
+      case 2: {
+        uint16_t x;
+        std::memcpy(&x, p_, 2);
+        v = __builtin_bswap16(x);
+        break;
+      }
+      case 4: {
+        uint32_t x;
+        std::memcpy(&x, p_, 4);
+        v = __builtin_bswap32(x);
+        break;
+      }
+      default:
+        std::memcpy(&v, p_, 8);
+        v = __builtin_bswap64(v);
+    }
     p_ += bytes;
     return v;
   }
