@@ -594,11 +594,13 @@ class RowOf {
     o.reserve(columns.size());
     for (const auto& c : columns) o.emplace_back(c, nullptr);  // the columns are distinct
   }
+  // Columns are mostly set in table order: the search starts after the column set last.
   RowOf& Set(std::string_view column, Row value) {
     auto& o = row_.get_ref<Row::object_t&>();
-    for (size_t i = 0; i < columns_.size(); ++i)
+    for (size_t n = 0, i = next_; n < columns_.size(); ++n, i = i + 1 == columns_.size() ? 0 : i + 1)
       if (columns_[i] == column) {
         (o.begin() + static_cast<std::ptrdiff_t>(i))->second = std::move(value);
+        next_ = i + 1 == columns_.size() ? 0 : i + 1;
         return *this;
       }
     return *this;  // not a column of the table: not shown
@@ -608,6 +610,7 @@ class RowOf {
  private:
   const std::vector<std::string>& columns_;
   Row row_;
+  size_t next_ = 0;  // where Set's search starts
 };
 
 // `row` with the rollup's counts, means and semáforo.
