@@ -463,6 +463,13 @@ int RunRebuild(const std::string& data, const std::string& projection) {
   std::cout << "rebuilt " << (projection.empty() ? "every projection" : projection) << " from "
             << caught->events << " events in " << secs << " s ("
             << static_cast<uint64_t>(secs > 0 ? caught->events / secs : 0) << " events/s)\n";
+  // The audit index into one sorted run, which the next commands' queries read faster.
+  const auto merge_start = std::chrono::steady_clock::now();
+  if (Status merged = opened->store->FinishMerge(); !merged.ok()) return Fail(merged.ToString());
+  char waited[32];
+  std::snprintf(waited, sizeof waited, "%.3f",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - merge_start).count());
+  std::cout << "merged the audit index into one sorted run (" << waited << " s after the digests)\n";
   return same ? 0 : 3;
 }
 

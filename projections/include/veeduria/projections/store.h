@@ -44,6 +44,10 @@ struct StoreOptions {
   // runs of this store from 0) once its files are written, before they are ingested; a failure
   // fails the run as an I/O error would.
   std::function<Status(uint64_t run)> before_ingest;
+  // Tests only (null by default): called on the thread of the merge a rebuild starts (Flush)
+  // before it merges; a failure ends the merge there (the families keep their sorted runs, the
+  // same rows) and is what FinishMerge returns.
+  std::function<Status()> before_merge;
 };
 // What `veeduria rebuild` and the benchmarks use: ~1–2 GB held at most (two runs: one being
 // written, one being folded).
@@ -64,8 +68,17 @@ class ProjectionStore : public events::ProjectionTarget {
   uint64_t NextOffset(std::string_view topic, uint32_t partition) const override;
   Status Apply(const std::vector<events::LogEntry>& entries) override;
   // Bulk mode: writes what Apply holds in memory (a no-op otherwise, or when nothing is held),
-  // then, when runs were written, compacts the temporal projections' families into one sorted run.
+  // then, when runs were written, compacts the temporal projections' families into one sorted run
+  // and starts merging the time-indexed ones (the audit index) into one in the background.
   Status Flush() override;
+  // True while that background merge runs. Closing the store stops it, leaving the families in
+  // more sorted runs (the same rows).
+  bool merging() const;
+  // Waits for the background merge, if one was started, and says how it ended.
+  Status FinishMerge();
+  // The sorted runs of a projection's family a range read may have to visit: its level-0 files
+  // and its non-empty levels. REQUIRES: a known projection name.
+  size_t SortedRuns(std::string_view projection) const;
   // Turns bulk mode on (a run every n events) or off (0), writing first what it holds; e.g. after
   // Reset, for the replay that follows.
   Status SetBulkEvents(uint64_t n);
