@@ -1246,15 +1246,6 @@ Status ProjectionStore::FinishMerge() {
   return impl_->merge_status;
 }
 
-size_t ProjectionStore::SortedRuns(std::string_view projection) const {
-  rocksdb::ColumnFamilyMetaData m;
-  impl_->db->GetColumnFamilyMetaData(impl_->rows.find(projection)->second->cf(), &m);
-  size_t runs = 0;
-  for (const auto& level : m.levels)
-    runs += level.level == 0 ? level.files.size() : (level.files.empty() ? 0 : 1);
-  return runs;
-}
-
 Status ProjectionStore::SetBulkEvents(uint64_t n) {
   VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());
   impl_->options.bulk_events = n;

@@ -76,9 +76,6 @@ class ProjectionStore : public events::ProjectionTarget {
   bool merging() const;
   // Waits for the background merge, if one was started, and says how it ended.
   Status FinishMerge();
-  // The sorted runs of a projection's family a range read may have to visit: its level-0 files
-  // and its non-empty levels. REQUIRES: a known projection name.
-  size_t SortedRuns(std::string_view projection) const;
   // Turns bulk mode on (a run every n events) or off (0), writing first what it holds; e.g. after
   // Reset, for the replay that follows.
   Status SetBulkEvents(uint64_t n);
