@@ -464,7 +464,6 @@ std::optional<double> Percent(double part, double whole) {
 // The cut a query asks for; `latest` means each goal's own latest report.
 struct Selection {
   bool latest = true;
-  std::string campaign, milestone;
   uint32_t cut = 0;  // in the query's Cuts
   int year = 0;
   int rank = 0;  // the cut's
@@ -656,8 +655,11 @@ void EntityRows(const Rows& rows, const std::string& entity, Cuts& cuts, const S
       sectors[g.sector].Add(r);
       total.Add(r);
       const auto physical = Round2(r.physical);
-      std::string cut = sel.latest ? "" : sel.campaign + "/" + sel.milestone;
-      if (r.report) cut = cuts[r.report->cut].campaign + "/" + cuts[r.report->cut].milestone;
+      std::string cut;
+      if (r.report || !sel.latest) {
+        const Cuts::Cut& c = cuts[r.report ? r.report->cut : sel.cut];
+        cut = c.campaign + "/" + c.milestone;
+      }
       t->rows.push_back(RowOf(kEntityColumns)
                             .Set("level", "goal")
                             .Set("entity", entity)
@@ -776,8 +778,6 @@ Result<Table> ProgressQuery(const View& view, const ProgressParams& q) {
     if (it == cs.end()) return Status::NotFound("progress: unknown campaign " + q.campaign);
     if (!it->second.kpt) return Status::InvalidArgument("progress: " + q.campaign + " is not a KPT campaign");
     sel.latest = false;
-    sel.campaign = q.campaign;
-    sel.milestone = q.milestone;
     sel.year = it->second.vigencia;
     const auto& ms = it->second.milestones;
     if (std::none_of(ms.begin(), ms.end(), [&](const auto& m) { return m.first == q.milestone; }))
