@@ -180,11 +180,16 @@ int main(int argc, char** argv) {
   std::string audit_from, audit_to;
   QueryFlags audit_f;
   auto* audit =
-      app.add_subcommand("audit", "who changed what: each event concerning an entity, with before → after");
-  audit->add_option("--entity", audit_p.entity, "DANE code")->required();
+      app.add_subcommand("audit",
+                         "who changed what: each event concerning an entity, or each of an actor's events "
+                         "across entities, with before → after");
+  auto* audit_scope = audit->add_option_group("scope", "an entity, an actor, or both");
+  audit_scope->add_option("--entity", audit_p.entity, "DANE code");
   audit->add_option("--object", audit_p.object,
                     "a goal (IP-155 or PLAN/IP-155), report:CAMPAIGN/MILESTONE, user:EMAIL, plan:ID…");
-  audit->add_option("--actor", audit_p.actor, "only this actor's events");
+  audit_scope->add_option("--actor", audit_p.actor,
+                          "only this actor's events (without --entity: in every entity)");
+  audit_scope->require_option(1, 2);
   audit->add_option("--type", audit_p.type, "only this event type, e.g. ProgressReported");
   audit->add_option("--from", audit_from, "from this time");
   audit->add_option("--to", audit_to, "up to this time");

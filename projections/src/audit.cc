@@ -7,12 +7,16 @@
 //   i/<k>/<time key>            the same IndexEntry, for an event without an object or that a
 //                               non-temporal projection uses (Projection::Uses): what an as-of
 //                               view folds
+//   a/<actor>/<k>/<mark>        empty: the actor wrote events under k about that object, or
+//                               about goals of that plan (<mark> = <plan>/), or without an
+//                               object (<mark> empty), whatever their number: an actor's trail
+//                               reads only the o/ ranges and i/ rows it wrote in
 // where <time key> = recorded_at (hex) / stream / stream_seq (hex), so a prefix scan runs in
 // time order and an as-of read stops at the first key after T. An entity's whole trail is its
-// o/ and i/ rows merged by time key.
-// Version 4: i/ held every event, so the goals' definitions, programming and reports (99% of the
-// events) were stored twice; and an actor index (x/<actor>/<time key>) that no query read is gone
-// (the audit query filters an entity's trail by actor).
+// o/ and i/ rows merged by time key. In a/ rows the actor and k have '%' and '/' escaped.
+// Version 5: a/ rows (an actor's trail across entities). Version 4: i/ held every event, so the
+// goals' definitions, programming and reports (99% of the events) were stored twice; and an
+// actor index (x/<actor>/<time key>, an event's bytes per event) that no query read is gone.
 
 #include <flatbuffers/minireflect.h>
 
@@ -39,10 +43,60 @@ namespace s = veeduria::schema;
 namespace fbt = flatbuffers;
 using nlohmann::json;
 
+// `part` with '%' and '/' escaped, so that it is one '/'-separated part of a key.
+void AppendEscaped(std::string& out, std::string_view part) {
+  for (const char c : part) {
+    if (c == '%')
+      out += "%25";
+    else if (c == '/')
+      out += "%2F";
+    else
+      out += c;
+  }
+}
+std::string Escaped(std::string_view part) {
+  std::string out;
+  AppendEscaped(out, part);
+  return out;
+}
+
+std::string Unescaped(std::string_view part) {
+  std::string out;
+  out.reserve(part.size());
+  for (size_t i = 0; i < part.size(); ++i) {
+    if (part[i] == '%' && part.substr(i, 3) == "%2F") {
+      out += '/', i += 2;
+    } else if (part[i] == '%' && part.substr(i, 3) == "%25") {
+      out += '%', i += 2;
+    } else {
+      out += part[i];
+    }
+  }
+  return out;
+}
+
+// Whether an object is a goal, <plan>/<goal> (other objects are <kind>:…).
+bool IsGoal(std::string_view object) {
+  const size_t slash = object.find('/');
+  return slash != std::string_view::npos && object.substr(0, slash).find(':') == std::string_view::npos;
+}
+
+// a/<actor>/<k>/<mark>, into `key`: the mark of a goal is its plan, <plan>/ (a plan's goals are
+// one range of the object index, and their events come in runs of one actor: a plan uploaded,
+// a cut reported), of any other object the object.
+void MarkKey(std::string_view actor, std::string_view k, std::string_view object, std::string& key) {
+  key.assign("a/");
+  AppendEscaped(key, actor);
+  key += '/';
+  AppendEscaped(key, k);
+  key += '/';
+  key.append(IsGoal(object) ? object.substr(0, object.find('/') + 1) : object);
+}
+
 class Audit : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
-  int version() const override { return 4; }
+  int version() const override { return 5; }
   // An index entry without its log position (lsn, topic, partition, offset), which differs between
   // the embedded log and Kafka: the event's hash and bytes are what the digest compares.
   std::string DigestValue(std::string_view value) const override {
@@ -64,8 +118,12 @@ class Audit : public Projection {
     key.reserve(48 + object.size());
     const bool folded = object.empty() || std::any_of(FoldedAsOf().begin(), FoldedAsOf().end(),
                                                       [&](const Projection* p) { return p->Uses(e); });
+    const s::Actor* a = e.env->actor();
+    const std::string_view actor = a && a->user() ? a->user()->string_view() : std::string_view();
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string& k = keys[i];
+      MarkKey(actor, k, object, key);
+      rows.Put(key, std::string());
       if (!object.empty()) {
         key.assign("o/").append(k).append("/").append(object).append("/").append(tk);
         rows.Put(key, i + 1 == keys.size() && !folded ? std::move(entry) : entry);
@@ -392,65 +450,123 @@ const Projection& AuditProjection() {
   return kAudit;
 }
 
-Result<Table> AuditQuery(const View& view, const AuditParams& q) {
-  if (q.entity.empty()) return Status::InvalidArgument("audit needs --entity");
-  const Rows& rows = view.rows("audit");
-  Table t;
-  t.title = "Audit of " + q.entity + (q.object.empty() ? "" : ", object " + q.object);
-  t.columns = {"time", "actor", "role", "event", "object", "change", "event_id", "position"};
-  std::vector<std::pair<std::string, std::string>> found;  // time key, index entry; in time order
-  const std::string prefix = "o/" + q.entity + "/";
-  // rest = <object>/<time key>; the time key has three '/'-separated parts.
-  auto object_of = [](std::string_view rest) {
-    size_t cut = rest.size();
-    for (int parts = 0; parts < 3; ++parts) cut = rest.rfind('/', cut - 1);
-    return cut;
-  };
-  if (q.object.empty()) {
+namespace {
+
+// Where the time key at the end of `rest` starts: its three '/'-separated parts (0 when `rest`
+// is one).
+size_t TimeKeyAt(std::string_view rest) {
+  size_t cut = rest.size();
+  for (int parts = 0; parts < 3 && cut != std::string_view::npos && cut > 0; ++parts)
+    cut = rest.rfind('/', cut - 1);
+  return cut == std::string_view::npos ? 0 : cut + 1;
+}
+
+// (time key, index entry) of the events a trail reads, in any order.
+using Found = std::vector<std::pair<std::string, std::string>>;
+
+// The rows of one entity (index key): all of them, or those of the objects matching `wanted`.
+void EntityRows(const Rows& rows, const std::string& entity, const std::string& wanted, Found* found) {
+  const std::string prefix = "o/" + entity + "/";
+  // rest = <object>/<time key>: the object ends where the time key starts, less its '/'.
+  auto object_of = [](std::string_view rest) { return TimeKeyAt(rest) - 1; };
+  if (wanted.empty()) {
     // The events with an object, then those in the fold index; an event in both is kept once.
     rows.Scan(prefix, [&](std::string_view k, std::string_view v) {
       const std::string_view rest = k.substr(prefix.size());
-      found.emplace_back(rest.substr(object_of(rest) + 1), v);
+      found->emplace_back(rest.substr(TimeKeyAt(rest)), v);
       return true;
     });
-    rows.Scan("i/" + q.entity + "/", [&](std::string_view k, std::string_view v) {
-      found.emplace_back(k.substr(q.entity.size() + 3), v);
+    rows.Scan("i/" + entity + "/", [&](std::string_view k, std::string_view v) {
+      found->emplace_back(k.substr(entity.size() + 3), v);
       return true;
     });
-  } else {
-    auto collect = [&](std::string_view k, std::string_view v) {
-      const std::string_view rest = k.substr(prefix.size());
-      const size_t cut = object_of(rest);
-      if (ObjectMatches(std::string(rest.substr(0, cut)), q.object))
-        found.emplace_back(rest.substr(cut + 1), v);
-      return true;
-    };
-    if (q.object.find('/') != std::string::npos || q.object.find(':') != std::string::npos) {
-      rows.Scan(prefix + q.object + "/", collect);  // one object: its own range
-    } else {
-      // A bare goal id: that goal in every plan. One cursor skips from plan to plan, and past
-      // each kind of other object ("report:", "user:"…), instead of reading every object row
-      // of the entity.
-      auto c = rows.NewCursor(PrefixEnd(prefix));
-      for (c->Seek(prefix); c->Valid();) {
-        const std::string_view rest = c->key().substr(prefix.size());
-        const std::string_view object = rest.substr(0, object_of(rest));
-        const size_t colon = object.find(':'), slash = object.find('/');
-        if (colon < slash) {  // <kind>:…, never a plan: past every object of this kind (';' follows ':')
-          c->Seek(prefix + std::string(object.substr(0, colon)) + ";");
-          continue;
-        }
-        const std::string head(object.substr(0, slash));
-        if (slash != std::string_view::npos) {  // <plan>/<goal>
-          const std::string goal = prefix + head + "/" + q.object + "/";
-          for (c->Seek(goal); c->Valid() && c->key().starts_with(goal); c->Next())
-            collect(c->key(), c->value());
-        }
-        c->Seek(prefix + head + "0");  // '0' follows '/': past every object of this head
-      }
-    }
+    return;
   }
-  // Time keys are unique within an index key: ordering by them alone is the time order.
+  auto collect = [&](std::string_view k, std::string_view v) {
+    const std::string_view rest = k.substr(prefix.size());
+    const size_t cut = object_of(rest);
+    if (ObjectMatches(std::string(rest.substr(0, cut)), wanted)) found->emplace_back(rest.substr(cut + 1), v);
+    return true;
+  };
+  if (wanted.find('/') != std::string::npos || wanted.find(':') != std::string::npos) {
+    rows.Scan(prefix + wanted + "/", collect);  // one object: its own range
+    return;
+  }
+  // A bare goal id: that goal in every plan. One cursor skips from plan to plan, and past each
+  // kind of other object ("report:", "user:"…), instead of reading every object row of the entity.
+  auto c = rows.NewCursor(PrefixEnd(prefix));
+  for (c->Seek(prefix); c->Valid();) {
+    const std::string_view rest = c->key().substr(prefix.size());
+    const std::string_view object = rest.substr(0, object_of(rest));
+    const size_t colon = object.find(':'), slash = object.find('/');
+    if (colon < slash) {  // <kind>:…, never a plan: past every object of this kind (';' follows ':')
+      c->Seek(prefix + std::string(object.substr(0, colon)) + ";");
+      continue;
+    }
+    const std::string head(object.substr(0, slash));
+    if (slash != std::string_view::npos) {  // <plan>/<goal>
+      const std::string goal = prefix + head + "/" + wanted + "/";
+      for (c->Seek(goal); c->Valid() && c->key().starts_with(goal); c->Next()) collect(c->key(), c->value());
+    }
+    c->Seek(prefix + head + "0");  // '0' follows '/': past every object of this head
+  }
+}
+
+// The rows an actor's trail reads: through its a/ marks, the o/ range of each object it changed
+// (of each plan whose goals it changed, that plan's goals) and the i/ rows of each index key under
+// which it wrote events without an object; under `entity` only, when given, and of the objects
+// matching `wanted`, when given. The caller keeps the actor's own events of them.
+void ActorRows(const Rows& rows, const AuditParams& q, Found* found) {
+  const std::string marks = "a/" + Escaped(q.actor) + "/";
+  std::vector<std::string> ranges;
+  rows.Scan(q.entity.empty() ? marks : marks + Escaped(q.entity) + "/",
+            [&](std::string_view k, std::string_view) {
+              const std::string_view rest = k.substr(marks.size());
+              const size_t slash = rest.find('/');
+              const std::string key = Unescaped(rest.substr(0, slash));
+              const std::string_view mark = rest.substr(slash + 1);
+              if (mark.empty()) {
+                if (q.object.empty()) ranges.push_back("i/" + key + "/");
+              } else if (!mark.ends_with('/')) {
+                if (q.object.empty() || ObjectMatches(std::string(mark), q.object))
+                  ranges.push_back("o/" + key + "/" + std::string(mark) + "/");
+              } else if (q.object.empty()) {  // a plan's goals
+                ranges.push_back("o/" + key + "/" + std::string(mark));
+              } else if (!IsGoal(q.object)) {  // a bare goal id: that goal of this plan
+                if (q.object.find(':') == std::string::npos)
+                  ranges.push_back("o/" + key + "/" + std::string(mark) + q.object + "/");
+              } else if (q.object.starts_with(mark)) {
+                ranges.push_back("o/" + key + "/" + q.object + "/");
+              }
+              return true;
+            });
+  auto c = rows.NewCursor("");
+  for (const std::string& range : ranges)
+    for (c->Seek(range); c->Valid() && c->key().starts_with(range); c->Next()) {
+      const std::string_view rest = c->key().substr(range.size());  // [<goal>/]<time key>
+      found->emplace_back(rest.substr(TimeKeyAt(rest)), c->value());
+    }
+}
+
+}  // namespace
+
+Result<Table> AuditQuery(const View& view, const AuditParams& q) {
+  if (q.entity.empty() && q.actor.empty()) return Status::InvalidArgument("audit needs --entity or --actor");
+  const Rows& rows = view.rows("audit");
+  const bool across = q.entity.empty();  // an actor's trail across entities
+  Table t;
+  t.title = "Audit of " +
+            (across ? "actor " + q.actor : q.entity + (q.actor.empty() ? "" : ", actor " + q.actor)) +
+            (q.object.empty() ? "" : ", object " + q.object);
+  t.columns = {"time", "actor", "role", "event", "object", "change", "event_id", "position"};
+  if (across) t.columns.insert(t.columns.begin() + 4, "entity");
+  Found found;
+  if (q.actor.empty())
+    EntityRows(rows, q.entity, q.object, &found);
+  else
+    ActorRows(rows, q, &found);
+  // Time keys are unique to an event: ordering by them alone is the time order, and an event
+  // found twice (in o/ and i/, or under two index keys) is kept once.
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   found.erase(std::unique(found.begin(), found.end(),
                           [](const auto& a, const auto& b) { return a.first == b.first; }),
@@ -463,11 +579,12 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
     if (q.from && at < *q.from) continue;
     if (to && at > *to) continue;
     IndexEntry entry;
+    const auto where = [&] { return (across ? "actor " + q.actor : q.entity) + ", time key " + tk; };
     if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes))
-      return Status::Corruption("unreadable event in the audit index at " + q.entity + "/" + tk);
+      return Status::Corruption("unreadable event in the audit index at " + where());
     const s::Event* fb = s::GetEvent(entry.bytes.data());
     const s::Envelope* env = fb->envelope();
-    if (env == nullptr) return Status::Corruption("an event without an envelope at " + q.entity + "/" + tk);
+    if (env == nullptr) return Status::Corruption("an event without an envelope at " + where());
     const s::Actor* a = env->actor();
     const std::string actor = a ? Text(a->user()) : std::string();
     if (!q.actor.empty() && actor != q.actor) continue;
@@ -479,6 +596,7 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
     line["actor"] = actor;
     line["role"] = a ? s::EnumNameActorRole(a->role()) : "none";
     line["event"] = type;
+    if (across) line["entity"] = IndexKeysOf(ref).front();  // the entity it concerns; "*", "@<user>"
     line["object"] = ObjectOf(ref);
     std::string change = Change(fb, type);
     if (env->flags() && env->flags()->size() > 0) {

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -143,7 +144,11 @@ class ChunkPool {
 // wrote them: no ordered map; later writes of a key win when replayed into a batch. Keys and
 // values are copied into chunks of a ChunkPool, a value bigger than a quarter of a chunk into an
 // allocation of its own. A value equal to the last long one written is kept once: the audit index
-// writes an event's bytes under its `o/` and its `i/` keys when it has both.
+// writes an event's bytes under its `o/` and its `i/` keys when it has both. An empty value is a
+// mark (audit's a/ rows: this actor wrote events under this key about this object), under a key
+// the projection never writes a value to nor deletes: a mark equal to one of the last few
+// written is not written again, so the run of events one actor writes about one object (a plan's
+// goals, reported one after another) leaves one row to sort.
 class WriteLog : public events::StateStore {
  public:
   class Writes {
@@ -216,6 +221,13 @@ class WriteLog : public events::StateStore {
   explicit WriteLog(ChunkPool* pool) : writes_(pool) {}
   std::optional<std::string> Get(std::string_view) const override { std::abort(); }
   void Put(std::string_view key, std::string value) override {
+    if (value.empty()) {
+      std::string_view& recent = recent_marks_[std::hash<std::string_view>{}(key) % kRecentMarks];
+      if (recent == key) return;
+      recent = writes_.Copy(key);
+      writes_.writes_.push_back({recent, {}, false});
+      return;
+    }
     const std::string_view k = writes_.Copy(key);
     if (value.size() >= kShared && last_long_ == value) {
       writes_.writes_.push_back({k, last_long_, false});
@@ -229,13 +241,16 @@ class WriteLog : public events::StateStore {
   const Writes& writes() const { return writes_; }
   Writes Take() {
     last_long_ = {};
+    recent_marks_ = {};
     return std::exchange(writes_, Writes(writes_.pool_));
   }
 
  private:
   static constexpr size_t kShared = 256;  // shorter values are cheaper to copy than to compare
+  static constexpr size_t kRecentMarks = 64;
   Writes writes_;
-  std::string_view last_long_;  // the last long value written, in writes_
+  std::string_view last_long_;                               // the last long value written, in writes_
+  std::array<std::string_view, kRecentMarks> recent_marks_;  // by hash: the last marks written, in writes_
 };
 
 // A row of a sorted run: views into rows held elsewhere (value nullopt: a deletion).

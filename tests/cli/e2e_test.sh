@@ -91,6 +91,9 @@ check "audit --json shows the Q2 correction with both values" bash -c \
   "'$v' --data '$q' audit --entity 25799 --object IP-155 --type ProgressReported --json | jq -e '[.rows[].change] | any(test(\"12.0 → 14.0\"))' >/dev/null"
 check "audit --as-of a day before the correction does not know it" bash -c \
   "'$v' --data '$q' audit --entity 25799 --object IP-155 --as-of 2023-07-30 --json | jq -e '[.rows[].change] | all(test(\"→ 14.0\") | not)' >/dev/null"
+check "audit --actor without --entity crosses entities: the Cundinamarca reviewer on Chía and Tenjo" bash -c \
+  "'$v' --data '$q' audit --actor dsuarez@cundinamarca.gov.co --json | jq -e '([.rows[].entity] | unique) == [\"25175\", \"25799\"] and ([.rows[].actor] | unique) == [\"dsuarez@cundinamarca.gov.co\"]' >/dev/null"
+check "audit needs --entity or --actor" bash -c "! '$v' --data '$q' audit --type ProgressReported 2>/dev/null"
 check "compliance --csv has a header and one row per entity" bash -c \
   "'$v' --data '$q' compliance --campaign KPT-2023 --milestone Q2 --department 25 --csv | head -1 | grep -q '^entity,'"
 check "progress table" bash -c "'$v' --data '$q' progress --entity 25799 --campaign KPT-2023 --milestone Q2 | grep -q Sobresaliente"

@@ -74,6 +74,8 @@ class ServeTest : public ::testing::Test {
          {"audit", "--entity", "25799", "--object", "IP-155", "--json"}},
         {"/v1/audit?entity=25799&as_of=2023-06-30",
          {"audit", "--entity", "25799", "--as-of", "2023-06-30", "--json"}},
+        {"/v1/audit?actor=dsuarez%40cundinamarca.gov.co&from=2023-07-01",
+         {"audit", "--actor", kReviewer25, "--from", "2023-07-01", "--json"}},
         {"/v1/progress?entity=25799&campaign=KPT-2023&milestone=Q2",
          {"progress", "--entity", "25799", "--campaign", "KPT-2023", "--milestone", "Q2", "--json"}},
         {"/v1/progress?department=25", {"progress", "--department", "25", "--json"}},
@@ -248,6 +250,9 @@ TEST_F(ServeTest, ReadsAreLimitedByRole) {
       {kReviewer25, "/v1/compliance?campaign=KPT-2023&milestone=Q2", 403},
       {kReviewer25, "/v1/compliance?campaign=KPT-2023&milestone=Q2&department=05", 403},
       {kReviewer25, "/v1/audit?entity=05001", 403},
+      {kReviewer25, "/v1/audit?entity=25799&actor=" + kReviewer25, 200},
+      {kReviewer25, "/v1/audit?actor=" + kReviewer25, 403},  // across entities: national roles
+      {kAdmin, "/v1/audit?actor=" + kReviewer25, 200},
       {kReviewer25, "/v1/progress?national=true", 403},
       {kLeader25799, "/v1/audit?entity=25799", 200},
       {kLeader25799, "/v1/progress?entity=25799", 200},

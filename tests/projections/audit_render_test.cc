@@ -202,23 +202,6 @@ void ExpectSameAudits(testing::LedgerFixture& f, std::set<std::string>* types) {
   }
 }
 
-void LoadGenerated(testing::LedgerFixture& f, const std::string& scale) {
-  f.Submit(json{{"command", "init"},
-                {"command_id", "init"},
-                {"actor", "admin@dnp.gov.co"},
-                {"clock", "simulated"},
-                {"admin", "admin@dnp.gov.co"},
-                {"partitions", 8},
-                {"at", producers::GeneratorInitAt(scale)}});
-  std::vector<events::Command> commands;
-  ASSERT_NO_FATAL_FAILURE(testing::GeneratedCommands(scale, &commands));
-  for (size_t i = 0; i < commands.size(); i += 1024) {
-    const size_t end = std::min(commands.size(), i + 1024);
-    ASSERT_TRUE(f.ledger().Append({commands.begin() + i, commands.begin() + end}).ok());
-  }
-  f.CatchUp();
-}
-
 // AuditQuery's walk of the payloads knows scalars, enums, strings, Sha256 structs, [ubyte],
 // tables and vectors of these (projections/src/audit.cc); a payload with another shape (a union
 // below the root, another struct) needs it taught first.
@@ -259,7 +242,7 @@ TEST(AuditRenderTest, SameBytesAsTheFormerRenderingOnTheCycleScenario) {
 
 TEST(AuditRenderTest, SameBytesAsTheFormerRenderingOnTheTinyDataset) {
   testing::LedgerFixture f;
-  LoadGenerated(f, "tiny");
+  ASSERT_NO_FATAL_FAILURE(testing::LoadGenerated(f, "tiny"));
   std::set<std::string> types;
   ExpectSameAudits(f, &types);
   EXPECT_GE(types.size(), 10u);
@@ -267,7 +250,7 @@ TEST(AuditRenderTest, SameBytesAsTheFormerRenderingOnTheTinyDataset) {
 
 TEST(AuditRenderTest, SameBytesAsTheFormerRenderingOnTheDemoDataset) {
   testing::LedgerFixture f;
-  LoadGenerated(f, "demo");
+  ASSERT_NO_FATAL_FAILURE(testing::LoadGenerated(f, "demo"));
   std::set<std::string> types;
   ExpectSameAudits(f, &types);
   EXPECT_GE(types.size(), 10u);

@@ -138,6 +138,25 @@ inline void GeneratedCommands(const std::string& scale, std::vector<events::Comm
   }
 }
 
+// An initialized ledger holding `GeneratedCommands(scale)`, caught up (call it under
+// ASSERT_NO_FATAL_FAILURE).
+inline void LoadGenerated(LedgerFixture& f, const std::string& scale) {
+  f.Submit(nlohmann::json{{"command", "init"},
+                          {"command_id", "init"},
+                          {"actor", "admin@dnp.gov.co"},
+                          {"clock", "simulated"},
+                          {"admin", "admin@dnp.gov.co"},
+                          {"partitions", 8},
+                          {"at", producers::GeneratorInitAt(scale)}});
+  std::vector<events::Command> commands;
+  ASSERT_NO_FATAL_FAILURE(GeneratedCommands(scale, &commands));
+  for (size_t i = 0; i < commands.size(); i += 1024) {
+    const size_t end = std::min(commands.size(), i + 1024);
+    ASSERT_TRUE(f.ledger().Append({commands.begin() + i, commands.begin() + end}).ok());
+  }
+  f.CatchUp();
+}
+
 // Rows::NewCursor over `rows` walks as an ordered listing of `want` does (deleted keys, nullopt,
 // left out): a full walk from the start; then one cursor per limit (none; a few keys, and just
 // past their first '/'-part), re-sought — forward and back, from valid and from exhausted

@@ -343,15 +343,17 @@ struct HttpService::Impl {
   }
 
   void Audit(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p =
-        ParamsOf(req, res, {"entity", "object", "actor", "type", "from", "to", "as_of", "limit", "offset"},
-                 {"entity"});
+    auto p = ParamsOf(req, res,
+                      {"entity", "object", "actor", "type", "from", "to", "as_of", "limit", "offset"}, {});
     if (!p) return;
     projections::AuditParams a;
     a.entity = Get(*p, "entity"), a.object = Get(*p, "object"), a.actor = Get(*p, "actor"),
     a.type = Get(*p, "type");
+    if (a.entity.empty() && a.actor.empty())
+      return Error(res, 400, "missing_parameter", "query parameter 'entity' or 'actor' is required");
     const std::string from = Get(*p, "from"), to = Get(*p, "to"), as_of = Get(*p, "as_of");
-    Table(req, res, *p, ScopeKind::kEntity, a.entity, user,
+    // An actor's trail across entities is read by the national roles.
+    Table(req, res, *p, a.entity.empty() ? ScopeKind::kNational : ScopeKind::kEntity, a.entity, user,
           [=](const projections::ProjectionStore& s) { return cli::AuditTable(s, a, from, to, as_of); });
   }
 

@@ -21,14 +21,15 @@ struct SemaforoBands {
 std::string Semaforo(double percent, const SemaforoBands& bands);
 
 struct AuditParams {
-  std::string entity;  // required
+  std::string entity;  // an entity (or "*", "@<email>"); empty: every entity, given an actor
   std::string object;  // "IP-155" (any plan), "<plan>/IP-155", "report:KPT-2023/Q2", "user:…", …
-  std::string actor;
-  std::string type;  // event type, e.g. "ProgressReported"
+  std::string actor;   // one of entity and actor is required
+  std::string type;    // event type, e.g. "ProgressReported"
   std::optional<events::Micros> from, to;
 };
 // One line per event concerning the entity: time, actor, role, type, object, what changed
-// (before → after), event id, log position.
+// (before → after), event id, log position. Without an entity, the actor's events across
+// entities, each with the entity it concerns.
 Result<Table> AuditQuery(const View& view, const AuditParams& params);
 
 struct ProgressParams {
