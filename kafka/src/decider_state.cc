@@ -29,11 +29,6 @@ uint64_t GetU64(const char* p) {
 // The state format (events::kStateFormat, u64 BE); no partition key is this short.
 constexpr char kFormatKey[] = "F";
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  return Status::IOError(what + ": " + s.ToString());
-}
-
 }  // namespace
 
 Result<std::unique_ptr<DeciderDb>> DeciderDb::Open(const std::string& path) {

@@ -35,13 +35,6 @@ using events::LogEntry;
 // context through the shared library's TLS. The ledger's reading and committing threads turn it off.
 void NoPerfCounts() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
-  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Status::Unavailable(what + ": " + s.ToString());
-  return Status::IOError(what + ": " + s.ToString());
-}
-
 void PutU32(std::string* out, uint32_t v) {
   for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }

@@ -35,12 +35,6 @@
 namespace veeduria::projections {
 namespace {
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
-  return Status::IOError(what + ": " + s.ToString());
-}
-
 // RocksDB counts into a thread-local perf context at every step of a read (its default level,
 // kEnableCount), which nothing here reads: each count is a look-up of that context through the
 // shared library's TLS, 4% of the national as-of query (the store's cursors turn it off on their

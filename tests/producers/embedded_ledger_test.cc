@@ -73,6 +73,19 @@ class EmbeddedLedgerTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// One mapping of RocksDB's statuses for the ledger, the projections and the Kafka decider state:
+// what was being done, then RocksDB's words; a transient one is Unavailable (retry).
+TEST(FromRocksTest, EachRocksDbStatusMapsToOursNamingWhatWasBeingDone) {
+  EXPECT_TRUE(FromRocks(rocksdb::Status::OK(), "writing").ok());
+  const Status corrupt = FromRocks(rocksdb::Status::Corruption("bad block"), "reading the log");
+  EXPECT_EQ(corrupt.code(), StatusCode::kCorruption);
+  EXPECT_EQ(corrupt.message(), "reading the log: Corruption: bad block");
+  for (const rocksdb::Status& transient :
+       {rocksdb::Status::Busy(), rocksdb::Status::TryAgain(), rocksdb::Status::TimedOut()})
+    EXPECT_EQ(FromRocks(transient, "writing").code(), StatusCode::kUnavailable) << transient.ToString();
+  for (const rocksdb::Status& other : {rocksdb::Status::IOError("disk full"), rocksdb::Status::NotFound()})
+    EXPECT_EQ(FromRocks(other, "writing").code(), StatusCode::kIOError) << other.ToString();
+}
 TEST_F(EmbeddedLedgerTest, ReopeningKeepsTheStateWithoutReplay) {
   {
     auto l = EmbeddedLedger::Open(dir_.string());

@@ -71,6 +71,17 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
+// A storage engine's status (rocksdb::Status: ok(), IsCorruption(), IsBusy(), IsTryAgain(),
+// IsTimedOut(), ToString()) as ours, prefixed with what was being done; a template so that this
+// header does not include RocksDB's.
+template <typename StorageStatus>
+Status FromRocks(const StorageStatus& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Status::Unavailable(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
 #define VEEDURIA_RETURN_IF_ERROR(expr) \
   do {                                 \
     ::veeduria::Status _st = (expr);   \
