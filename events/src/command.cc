@@ -382,8 +382,9 @@ class Checker {
 
 // What json::dump(-1, ' ', false, replace) writes, appended to `out` without its output adapter's
 // call per character (a third of a command's parse). Strings with nothing to escape or replace
-// (bytes 0x20..0x7e but '"' and '\\') and integers are written here; any other string and every
-// double are json::dump's own, so the bytes are its bytes (tests/events/command_test.cc).
+// (bytes 0x20..0x7e but '"' and '\\'), integers and doubles (through the to_chars dump() calls)
+// are written here; any other string is json::dump's own, so the bytes are its bytes
+// (tests/events/command_test.cc).
 void AppendString(const std::string& s, std::string& out) {
   const bool plain =
       std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
@@ -439,7 +440,17 @@ void AppendCanonical(const json& j, std::string& out) {
     case json::value_t::null:
       out += "null";
       return;
-    default:  // doubles, discarded and binary values
+    case json::value_t::number_float: {  // what dump() does: null when not finite, else to_chars
+      const double d = j.get<double>();
+      if (!std::isfinite(d)) {
+        out += "null";
+        return;
+      }
+      char buf[64];
+      out.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, d));
+      return;
+    }
+    default:  // discarded and binary values
       break;
   }
   out += j.dump(-1, ' ', false, json::error_handler_t::replace);
