@@ -131,5 +131,13 @@ Result<EvidenceSummary> WriteEvidence(producers::EmbeddedLedger& ledger, const s
                                       const EvidenceOptions& options);
 int RunEvidence(const std::string& data, const EvidenceOptions& options);
 int RunVerifyBundle(const std::string& dir, const std::string& key_file);
+// The consistency proof between the signed checkpoints of tree sizes `from_size` and `to_size`
+// (default: the latest checkpoint) as a document (consumers/consistency.h): the CLI's
+// `consistency` and GET /v1/consistency.
+Result<std::string> ConsistencyDocument(const producers::EmbeddedLedger& ledger, const std::string& data,
+                                        uint64_t from_size, std::optional<uint64_t> to_size);
+int RunConsistency(const std::string& data, uint64_t from_size, std::optional<uint64_t> to_size,
+                   const std::string& out);
+int RunVerifyConsistency(const std::string& file, const std::string& key_file);
 
 }  // namespace veeduria::cli

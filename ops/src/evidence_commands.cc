@@ -1,16 +1,19 @@
-// Keys, checkpoints and evidence bundles (issue 6): `init`'s signing key, `key show`,
-// `checkpoint`, `evidence`, `verify --bundle`, and the periodic checkpoint policy.
+// Keys, checkpoints, evidence bundles and consistency proofs (issue 6): `init`'s signing key,
+// `key show`, `checkpoint`, `evidence`, `verify --bundle`, `consistency`, `verify --consistency`,
+// and the periodic checkpoint policy.
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli.h"
 #include "veeduria/consumers/bundle.h"
+#include "veeduria/consumers/consistency.h"
 #include "veeduria/events/render.h"
 #include "veeduria/events/time.h"
 #include "veeduria/producers/keys.h"
@@ -43,6 +46,16 @@ Result<std::string> ReadText(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// The signature check and key parser the offline verifications use.
+bool CheckSignature(std::string_view msg, std::string_view sig, std::string_view pem) {
+  return producers::VerifySignature(pem, msg, sig);
+}
+Result<std::pair<std::string, std::string>> ParseKey(std::string_view pem) {
+  auto k = producers::ParsePublicKey(pem);
+  if (!k.ok()) return k.status();
+  return std::make_pair(k->key_id, k->raw);
 }
 
 }  // namespace
@@ -237,16 +250,7 @@ int RunVerifyBundle(const std::string& dir, const std::string& key_file) {
     trusted = *t;
   }
   const auto start = std::chrono::steady_clock::now();
-  auto report = consumers::VerifyBundle(
-      dir, trusted,
-      [](std::string_view msg, std::string_view sig, std::string_view pem) {
-        return producers::VerifySignature(pem, msg, sig);
-      },
-      [](std::string_view pem) -> Result<std::pair<std::string, std::string>> {
-        auto k = producers::ParsePublicKey(pem);
-        if (!k.ok()) return k.status();
-        return std::make_pair(k->key_id, k->raw);
-      });
+  auto report = consumers::VerifyBundle(dir, trusted, CheckSignature, ParseKey);
   if (!report.ok()) return Fail(report.status().ToString());
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const auto& n : report->notes) std::cout << "  " << n << "\n";
@@ -266,6 +270,85 @@ int RunVerifyBundle(const std::string& dir, const std::string& key_file) {
   for (const auto& p : report->problems)
     std::cout << "  " << p.check << ": " << (p.file.empty() ? "" : p.file)
               << (p.event_id.empty() ? "" : " (event " + p.event_id + ")") << ": " << p.detail << "\n";
+  return 2;
+}
+
+Result<std::string> ConsistencyDocument(const producers::EmbeddedLedger& ledger, const std::string& data,
+                                        uint64_t from_size, std::optional<uint64_t> to_size) {
+  auto key = LoadKey(data);
+  if (!key.ok()) return Status(key.status().code(), key.status().ToString());
+  // Checkpoints are on the directory stream: its partition holds them all, by tree size.
+  std::map<uint64_t, events::LogEntry> checkpoints;
+  Status scanned = ledger.ScanPartition(events::kDirectoryTopic, 0, 0, [&](const events::LogEntry& le) {
+    const auto* cp = schema::GetEvent(le.bytes.data())->payload_as_Checkpoint();
+    if (cp != nullptr && cp->tree_size() == le.position.lsn) checkpoints.emplace(cp->tree_size(), le);
+    return true;
+  });
+  if (!scanned.ok()) return Status(scanned.code(), scanned.ToString());
+  if (checkpoints.empty())
+    return Status::FailedPrecondition("the ledger has no checkpoint yet: run 'veeduria checkpoint'");
+  const uint64_t to = to_size.value_or(checkpoints.rbegin()->first);
+  for (const uint64_t size : {from_size, to})
+    if (!checkpoints.count(size)) {
+      std::string sizes;
+      for (const auto& [s, le] : checkpoints) sizes += (sizes.empty() ? "" : ", ") + std::to_string(s);
+      return Status::InvalidArgument("no signed checkpoint of tree size " + std::to_string(size) +
+                                     "; the ledger's are of " + sizes);
+    }
+  if (from_size > to)
+    return Status::InvalidArgument("--from-size " + std::to_string(from_size) + " is after --to-size " +
+                                   std::to_string(to));
+  auto proof = ledger.ConsistencyProof(from_size, to);
+  if (!proof.ok()) return Status(proof.status().code(), proof.status().ToString());
+  return consumers::ConsistencyJson(checkpoints.at(from_size), checkpoints.at(to), *proof,
+                                    key->public_key_pem);
+}
+
+int RunConsistency(const std::string& data, uint64_t from_size, std::optional<uint64_t> to_size,
+                   const std::string& out) {
+  auto ledger = OpenLedger(data, true);
+  if (!ledger.ok()) return Fail(ledger.status().ToString());
+  auto doc = ConsistencyDocument(**ledger, data, from_size, to_size);
+  if (!doc.ok()) return Fail(doc.status().message());
+  if (out.empty()) {
+    std::cout << *doc;
+    return 0;
+  }
+  std::ofstream file(out, std::ios::binary | std::ios::trunc);
+  file << *doc;
+  file.close();
+  if (!file) return Fail("cannot write " + out);
+  const json j = json::parse(*doc);
+  std::cout << "consistency: the checkpoint of " << j["new"]["tree_size"] << " events extends the one of "
+            << j["old"]["tree_size"] << " (" << j["proof"].size() << " proof hashes) in " << out
+            << "; check with: veeduria verify --consistency " << out << " --key PUBLISHED.pem\n";
+  return 0;
+}
+
+int RunVerifyConsistency(const std::string& file, const std::string& key_file) {
+  auto text = ReadText(file);
+  if (!text.ok()) return Fail(text.status().ToString());
+  std::string trusted;
+  if (!key_file.empty()) {
+    auto t = ReadText(key_file);
+    if (!t.ok()) return Fail(t.status().ToString());
+    trusted = *t;
+  }
+  auto report = consumers::VerifyConsistencyJson(*text, trusted, CheckSignature, ParseKey);
+  if (!report.ok()) return Fail(file + ": " + report.status().message());
+  if (report->ok()) {
+    std::cout << "verify --consistency: OK: the log of " << report->new_size << " events (root "
+              << report->new_root_hex << ") extends the log of " << report->old_size << " events (root "
+              << report->old_root_hex << "): nothing in it was edited, removed or reordered; both "
+              << "checkpoints signed by key " << report->key_id
+              << (key_file.empty()
+                      ? " (the document's own key: compare it with the published one, or pass --key)"
+                      : " (the key given with --key)")
+              << "\n";
+    return 0;
+  }
+  std::cout << "verify --consistency: FAILED: " << report->problems.size() << " problem(s)\n";
+  for (const auto& p : report->problems) std::cout << "  " << p << "\n";
   return 2;
 }
 

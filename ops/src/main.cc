@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "check every stream's sequence and hash chain");
   std::string bundle_dir, bundle_key;
   verify->add_option("--bundle", bundle_dir, "check an evidence bundle offline instead (no ledger needed)");
+  std::string consistency_file;
+  verify->add_option("--consistency", consistency_file,
+                     "check a consistency proof (veeduria consistency) offline instead (no ledger needed)");
   verify->add_option(
       "--key", bundle_key,
       "the published public key (PEM) the checkpoints (or, with --bundle, the bundle) must be signed with");
@@ -99,6 +102,18 @@ int main(int argc, char** argv) {
   key->require_subcommand(1);
   auto* checkpoint =
       app.add_subcommand("checkpoint", "sign and append a checkpoint (Merkle root of the log) now");
+  uint64_t consistency_from = 0;
+  std::optional<uint64_t> consistency_to;
+  std::string consistency_out;
+  auto* consistency = app.add_subcommand(
+      "consistency",
+      "prove that the log only grew between two signed checkpoints (RFC 6962 consistency proof)");
+  consistency->add_option("--from-size", consistency_from, "the tree size of the earlier checkpoint")
+      ->required();
+  consistency->add_option("--to-size", consistency_to,
+                          "the tree size of the later one (default: the latest)");
+  consistency->add_option("--out", consistency_out,
+                          "write the document to this file (default: standard output)");
   cli::EvidenceOptions evidence_o;
   auto* evidence =
       app.add_subcommand("evidence", "write a self-contained, verifiable evidence bundle for a case");
@@ -278,6 +293,8 @@ int main(int argc, char** argv) {
   }
   if (serve_cli.Selected()) return serve_cli.Run(data);
   if (*verify && !bundle_dir.empty()) return cli::RunVerifyBundle(bundle_dir, bundle_key);
+  if (*verify && !consistency_file.empty()) return cli::RunVerifyConsistency(consistency_file, bundle_key);
+  if (*consistency) return cli::RunConsistency(data, consistency_from, consistency_to, consistency_out);
   if (*verify && verify_kafka.requested()) return verify_kafka.Run();
   if (*key_show) return cli::RunKeyShow(data);
   if (*checkpoint) return cli::RunCheckpoint(data);

@@ -126,6 +126,19 @@ cp -r "$tmp/bundle" "$tmp/forged"
 f=$(ls "$tmp/forged/events/"*.vdev | head -1)
 printf '\x01' | dd of="$f" bs=1 seek=40 conv=notrunc status=none
 check "verify --bundle names an edited event" bash -c "! '$v' verify --bundle '$tmp/forged' >'$tmp/forged.out' 2>&1 && grep -q 'FAILED\\|failed\\|mismatch' '$tmp/forged.out'"
+first=$("$v" --data "$q" log --json | jq -s '[.[] | select(.type=="Checkpoint") | .payload.tree_size] | first')
+"$v" --data "$q" checkpoint >/dev/null
+check "consistency: a proof that the log only grew since the first checkpoint" bash -c \
+  "'$v' --data '$q' consistency --from-size $first --out '$tmp/consistency.json' | grep -q 'extends the one of $first'"
+check "verify --consistency offline, with the published key" bash -c \
+  "'$v' verify --consistency '$tmp/consistency.json' --key '$tmp/published.pem' | grep -q '^verify --consistency: OK: the log of'"
+check "verify --consistency: another ledger's key is refused" bash -c \
+  "'$v' verify --consistency '$tmp/consistency.json' --key '$tmp/other.pem' >'$tmp/co.out'; test \$? -eq 2 && grep -q 'is not the trusted key' '$tmp/co.out'"
+jq '.proof[0] = "'"$(printf '0%.0s' $(seq 64))"'"' "$tmp/consistency.json" >"$tmp/consistency-forged.json"
+check "verify --consistency names a forged proof" bash -c \
+  "'$v' verify --consistency '$tmp/consistency-forged.json' >'$tmp/cf.out'; test \$? -eq 2 && grep -q 'proof: it does not lead' '$tmp/cf.out'"
+check "consistency names the checkpoints there are" bash -c \
+  "! '$v' --data '$q' consistency --from-size 1 2>'$tmp/c1.err' && grep -q 'no signed checkpoint of tree size 1; the ledger.s are of $first, ' '$tmp/c1.err'"
 
 # Importers: DIVIPOLA as DANE exports it, twice (the second time every row is a duplicate).
 i=$tmp/import

@@ -314,6 +314,11 @@ TEST_F(KafkaServeTest, EvidenceIsRefusedNamingWhy) {
   ASSERT_TRUE(k);
   EXPECT_EQ(k->status, 409) << k->body;
   EXPECT_NE(k->body.find("checkpoints"), std::string::npos) << k->body;
+  auto c = Get(*kafka_, "/v1/consistency?from_size=1", kAdmin);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, 409) << c->body;
+  EXPECT_NE(c->body.find("consistency proofs need the embedded log's signed checkpoints"), std::string::npos)
+      << c->body;
 }
 
 // The query commands and digest on a Kafka node's data directory (no embedded log there), while

@@ -42,7 +42,10 @@ class ServeTest : public ::testing::Test {
         Run({"init", "--clock", "simulated", "--admin", kAdmin, "--at", "2023-01-02T08:00:00-05:00"}).rc, 0);
     const std::string cycle = veeduria::testing::ScenarioCommands(dir_->path);
     ASSERT_EQ(Run({"submit", cycle}).rc, 0);
-    ASSERT_EQ(Run({"checkpoint"}).rc, 0);
+    auto cp = Run({"checkpoint"});  // "checkpoint: tree_size N, …"
+    ASSERT_EQ(cp.rc, 0);
+    first_checkpoint_ = cp.out.substr(22, cp.out.find(',') - 22);
+    ASSERT_EQ(Run({"checkpoint"}).rc, 0);  // a second: the log grew by the first
     for (const std::string& u : {kAdmin, kReviewer25, kLeader25799, std::string("nobody@nowhere.co")}) {
       auto r = Run({"token", "add", "--user", u});
       ASSERT_EQ(r.rc, 0);
@@ -88,6 +91,7 @@ class ServeTest : public ::testing::Test {
          {"compliance", "--campaign", "KPT-2023", "--milestone", "Q2", "--as-of", "2023-07-20", "--json"}},
         {"/v1/users?entity=25", {"users", "--entity", "25", "--json"}},
         {"/v1/mdm?vigencia=2022", {"mdm", "--vigencia", "2022", "--json"}},
+        {"/v1/consistency?from_size=" + first_checkpoint_, {"consistency", "--from-size", first_checkpoint_}},
     };
   }
   static httplib::Result Get(const std::string& path, const std::string& user, int port = 0) {
@@ -114,12 +118,14 @@ class ServeTest : public ::testing::Test {
   static std::string data_;
   static std::map<std::string, std::string> tokens_;
   static std::map<std::string, std::string> cli_;
+  static std::string first_checkpoint_;  // its tree size
   static ServeProcess* server_;
 };
 veeduria::testing::TempDir* ServeTest::dir_ = nullptr;
 std::string ServeTest::data_;
 std::map<std::string, std::string> ServeTest::tokens_;
 std::map<std::string, std::string> ServeTest::cli_;
+std::string ServeTest::first_checkpoint_;
 ServeProcess* ServeTest::server_ = nullptr;
 
 TEST_F(ServeTest, HealthReadyAndMetricsNeedNoToken) {
@@ -182,7 +188,8 @@ TEST_F(ServeTest, ListsArePaginatedWithTheTotalAndTheNextPageInHeaders) {
 TEST_F(ServeTest, BadParametersAre400) {
   for (const char* path : {"/v1/audit", "/v1/audit?entity=25799&bogus=1", "/v1/compliance?campaign=KPT-2023",
                            "/v1/progress?entity=25799&department=25", "/v1/reviews", "/v1/mdm?vigencia=x",
-                           "/v1/audit?entity=25799&as_of=yesterday"}) {
+                           "/v1/audit?entity=25799&as_of=yesterday", "/v1/consistency",
+                           "/v1/consistency?from_size=1x", "/v1/consistency?from_size=1"}) {
     auto r = Get(path, kAdmin);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 400) << path << ": " << r->body;
@@ -253,6 +260,7 @@ TEST_F(ServeTest, ReadsAreLimitedByRole) {
       {kReviewer25, "/v1/audit?entity=25799&actor=" + kReviewer25, 200},
       {kReviewer25, "/v1/audit?actor=" + kReviewer25, 403},  // across entities: national roles
       {kAdmin, "/v1/audit?actor=" + kReviewer25, 200},
+      {kReviewer25, "/v1/consistency?from_size=" + first_checkpoint_, 403},
       {kReviewer25, "/v1/progress?national=true", 403},
       {kLeader25799, "/v1/audit?entity=25799", 200},
       {kLeader25799, "/v1/progress?entity=25799", 200},
@@ -386,7 +394,7 @@ TEST_F(ServeTest, TheOpenApiDescriptionMatchesTheServedRoutes) {
   }
   for (const auto& r : veeduria::service::ServedRoutes()) served.insert({r.method, r.path});
   EXPECT_EQ(described, served);
-  EXPECT_EQ(served.size(), 11u);
+  EXPECT_EQ(served.size(), 12u);
   for (const auto& [method, p] : served) {
     auto r = method == "GET" ? Get(p, kAdmin) : Post("", kAdmin);
     ASSERT_TRUE(r) << p;

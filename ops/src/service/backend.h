@@ -60,6 +60,8 @@ class Backend {
   virtual Status Verify() = 0;
   // The evidence bundle of `veeduria evidence` into options.out.
   virtual Result<cli::EvidenceSummary> WriteEvidence(const cli::EvidenceOptions& options) = 0;
+  // The consistency proof document of `veeduria consistency` (consumers/consistency.h).
+  virtual Result<std::string> Consistency(uint64_t from_size, std::optional<uint64_t> to_size) = 0;
   virtual projections::SemaforoBands bands() const = 0;
 };
 

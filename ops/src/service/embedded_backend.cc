@@ -138,6 +138,9 @@ class EmbeddedBackend : public Backend {
   Result<cli::EvidenceSummary> WriteEvidence(const cli::EvidenceOptions& options) override {
     return cli::WriteEvidence(*ledger_, data_, options);
   }
+  Result<std::string> Consistency(uint64_t from_size, std::optional<uint64_t> to_size) override {
+    return cli::ConsistencyDocument(*ledger_, data_, from_size, to_size);
+  }
 
   projections::SemaforoBands bands() const override { return bands_; }
 

@@ -479,6 +479,33 @@ struct HttpService::Impl {
     });
   }
 
+  // The consistency proof of `veeduria consistency` between two signed checkpoints, as its
+  // document (`veeduria verify --consistency` checks it offline). Read by the national roles.
+  void Consistency(const httplib::Request& req, httplib::Response& res, const std::string& user) {
+    auto p = ParamsOf(req, res, {"from_size", "to_size"}, {"from_size"});
+    if (!p) return;
+    uint64_t from = 0;
+    std::optional<uint64_t> to;
+    try {
+      size_t used = 0;
+      from = std::stoull(p->at("from_size"), &used);
+      if (used != p->at("from_size").size()) throw std::invalid_argument("from_size");
+      if (!Get(*p, "to_size").empty()) {
+        to = std::stoull(p->at("to_size"), &used);
+        if (used != p->at("to_size").size()) throw std::invalid_argument("to_size");
+      }
+    } catch (const std::exception&) {
+      return Error(res, 400, "bad_parameter", "from_size and to_size are tree sizes (non-negative integers)");
+    }
+    if (!MayRead(user, ScopeKind::kNational, ""))
+      return Error(res, 403, "forbidden", "the token's user may not read this scope");
+    WithTimeout(res, [this, from, to](httplib::Response& r) {
+      auto doc = backend->Consistency(from, to);
+      if (!doc.ok()) return Error(r, HttpStatusOf(doc.status()), "bad_request", doc.status().message());
+      r.set_content(*doc, "application/json");
+    });
+  }
+
   // JSON Lines in, one `submit --json` line out per input line. The actor is the token's user:
   // a line without `actor` gets it; a line naming someone else is refused (not_authorized) and
   // recorded like any refusal.
@@ -591,6 +618,7 @@ struct HttpService::Impl {
     handlers["/v1/users"] = bind(&Impl::Users);
     handlers["/v1/mdm"] = bind(&Impl::Mdm);
     handlers["/v1/evidence"] = bind(&Impl::Evidence);
+    handlers["/v1/consistency"] = bind(&Impl::Consistency);
     handlers["/v1/commands"] = bind(&Impl::Commands);
     for (const Route& r : ServedRoutes()) {
       if (r.method == "GET") s.Get(r.path, handlers.at(r.path));
@@ -606,9 +634,9 @@ struct HttpService::Impl {
 
 const std::vector<Route>& ServedRoutes() {
   static const std::vector<Route> routes = {
-      {"GET", "/healthz"},     {"GET", "/readyz"},      {"GET", "/metrics"},       {"GET", "/v1/audit"},
-      {"GET", "/v1/progress"}, {"GET", "/v1/reviews"},  {"GET", "/v1/compliance"}, {"GET", "/v1/users"},
-      {"GET", "/v1/mdm"},      {"GET", "/v1/evidence"}, {"POST", "/v1/commands"}};
+      {"GET", "/healthz"},     {"GET", "/readyz"},      {"GET", "/metrics"},        {"GET", "/v1/audit"},
+      {"GET", "/v1/progress"}, {"GET", "/v1/reviews"},  {"GET", "/v1/compliance"},  {"GET", "/v1/users"},
+      {"GET", "/v1/mdm"},      {"GET", "/v1/evidence"}, {"GET", "/v1/consistency"}, {"POST", "/v1/commands"}};
   return routes;
 }
 

@@ -127,14 +127,18 @@ class KafkaBackend : public Backend {
   }
 
   Result<cli::EvidenceSummary> WriteEvidence(const cli::EvidenceOptions&) override {
-    return Status::FailedPrecondition(
-        "evidence bundles need the embedded log's signed checkpoints and Merkle proofs; a Kafka log has no "
-        "log-wide order to checkpoint (kafka/README.md)");
+    return Status::FailedPrecondition("evidence bundles " + std::string(kNoCheckpoints));
+  }
+  Result<std::string> Consistency(uint64_t, std::optional<uint64_t>) override {
+    return Status::FailedPrecondition("consistency proofs " + std::string(kNoCheckpoints));
   }
 
   projections::SemaforoBands bands() const override { return bands_; }
 
  private:
+  static constexpr std::string_view kNoCheckpoints =
+      "need the embedded log's signed checkpoints and Merkle proofs; a Kafka log has no log-wide order to "
+      "checkpoint (kafka/README.md)";
   // The projector stopped on a gap, a fork or unreadable bytes (it stays stopped).
   bool ProjectorStopped() const { return node_->stats().chain_broken; }
 
