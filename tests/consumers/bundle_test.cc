@@ -11,11 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "veeduria/events/command.h"
+#include "evidence_fixture.h"
 #include "veeduria/events/merkle.h"
 #include "veeduria/events/render.h"
-#include "veeduria/producers/embedded_ledger.h"
-#include "veeduria/producers/keys.h"
 
 namespace veeduria::consumers {
 namespace {
@@ -33,56 +31,13 @@ void Write(const fs::path& p, const std::string& s) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
 }
 
-SignatureCheck Check() {
-  return [](std::string_view m, std::string_view s, std::string_view pem) {
-    return producers::VerifySignature(pem, m, s);
-  };
-}
-KeyParser Parser() {
-  return [](std::string_view pem) -> Result<std::pair<std::string, std::string>> {
-    auto k = producers::ParsePublicKey(pem);
-    if (!k.ok()) return k.status();
-    return std::make_pair(k->key_id, k->raw);
-  };
-}
-
-class BundleTest : public ::testing::Test {
+class BundleTest : public testing::EvidenceFixture {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("veeduria-bundle-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    ASSERT_TRUE(producers::CreateSigningKey((root_ / "a.key").string()).ok());
-    ASSERT_TRUE(producers::CreateSigningKey((root_ / "b.key").string()).ok());
-    key_ = *producers::LoadSigningKey((root_ / "a.key").string());
-    other_ = *producers::LoadSigningKey((root_ / "b.key").string());
-    auto l = producers::EmbeddedLedger::Open((root_ / "data").string());
-    ASSERT_TRUE(l.ok());
-    ledger_ = std::move(*l);
-    // The 2023 scenario's commands.
-    std::vector<events::Command> cmds;
-    auto add = [&](const std::string& line) {
-      auto p = events::ParseCommand(line, 0);
-      ASSERT_TRUE(p.command) << line;
-      cmds.push_back(*p.command);
-    };
-    add(R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","partitions":4,"at":"2023-01-02T08:00:00-05:00"})");
-    std::ifstream scn(std::string(VEEDURIA_SOURCE_DIR) + "/tests/scenarios/cycle_2023.scn");
-    std::string line;
-    while (std::getline(scn, line)) {
-      if (line.rfind("! load ", 0) == 0) {
-        std::ifstream f(std::string(VEEDURIA_SOURCE_DIR) + "/" + line.substr(7));
-        std::string l2;
-        while (std::getline(f, l2))
-          if (!l2.empty() && l2[0] == '{') add(l2);
-      } else if (!line.empty() && line[0] == '{') {
-        add(line);
-      }
-    }
-    ASSERT_TRUE(ledger_->Append(cmds).ok());
+    EvidenceFixture::SetUp();
+    ledger_ = Ledger("data");
+    ASSERT_TRUE(ledger_->Append(testing::ScenarioCommands("2023-01-02T08:00:00-05:00")).ok());
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   // A bundle of every event of `entity`'s stream, against a new checkpoint signed by `key`.
   std::string MakeBundle(const std::string& name, const std::string& entity,
@@ -116,7 +71,7 @@ class BundleTest : public ::testing::Test {
   }
 
   BundleReport Verify(const std::string& dir, const std::string& trusted = "") {
-    auto r = VerifyBundle(dir, trusted, Check(), Parser());
+    auto r = VerifyBundle(dir, trusted, testing::CheckSignature, testing::ParseKey);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : BundleReport{};
   }
@@ -132,10 +87,6 @@ class BundleTest : public ::testing::Test {
     for (const auto& p : r.problems) s += p.check + " " + p.file + " " + p.event_id + ": " + p.detail + "\n";
     return s;
   }
-
-  fs::path root_;
-  producers::SigningKey key_, other_;
-  std::unique_ptr<producers::EmbeddedLedger> ledger_;
 };
 
 TEST_F(BundleTest, AnUntouchedBundleVerifies) {

@@ -5,65 +5,25 @@
 #include "veeduria/consumers/consistency.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "veeduria/events/command.h"
-#include "veeduria/producers/embedded_ledger.h"
-#include "veeduria/producers/keys.h"
+#include "evidence_fixture.h"
 
 namespace veeduria::consumers {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool Check(std::string_view m, std::string_view s, std::string_view pem) {
-  return producers::VerifySignature(pem, m, s);
-}
-Result<std::pair<std::string, std::string>> Parse(std::string_view pem) {
-  auto k = producers::ParsePublicKey(pem);
-  if (!k.ok()) return k.status();
-  return std::make_pair(k->key_id, k->raw);
-}
+using testing::CheckSignature;
+using testing::ParseKey;
+using testing::ScenarioCommands;
 
-// The 2023 scenario's commands, after an init at `init_at`.
-std::vector<events::Command> ScenarioCommands(const std::string& init_at) {
-  std::vector<std::string> lines = {
-      R"({"command":"init","command_id":"init","actor":"admin@dnp.gov.co","clock":"simulated","admin":"admin@dnp.gov.co","partitions":4,"at":")" +
-      init_at + R"("})"};
-  std::ifstream scn(std::string(VEEDURIA_SOURCE_DIR) + "/tests/scenarios/cycle_2023.scn");
-  std::string line;
-  while (std::getline(scn, line)) {
-    if (line.rfind("! load ", 0) == 0) {
-      std::ifstream f(std::string(VEEDURIA_SOURCE_DIR) + "/" + line.substr(7));
-      std::string l2;
-      while (std::getline(f, l2))
-        if (!l2.empty() && l2[0] == '{') lines.push_back(l2);
-    } else if (!line.empty() && line[0] == '{') {
-      lines.push_back(line);
-    }
-  }
-  std::vector<events::Command> out;
-  for (const std::string& l : lines) out.push_back(*events::ParseCommand(l, 0).command);
-  return out;
-}
-
-class ConsistencyTest : public ::testing::Test {
+class ConsistencyTest : public testing::EvidenceFixture {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("veeduria-consistency-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    ASSERT_TRUE(producers::CreateSigningKey((root_ / "a.key").string()).ok());
-    ASSERT_TRUE(producers::CreateSigningKey((root_ / "b.key").string()).ok());
-    key_ = *producers::LoadSigningKey((root_ / "a.key").string());
-    other_ = *producers::LoadSigningKey((root_ / "b.key").string());
+    EvidenceFixture::SetUp();
     ledger_ = Ledger("a");
     // Half the scenario, a checkpoint; the rest, another.
     const auto cmds = ScenarioCommands("2023-01-02T08:00:00-05:00");
@@ -73,15 +33,6 @@ class ConsistencyTest : public ::testing::Test {
     ASSERT_TRUE(ledger_->Append({half, cmds.end()}).ok());
     new_ = Checkpoint(*ledger_, key_);
     ASSERT_GT(new_.position.lsn, old_.position.lsn + 20);
-  }
-  void TearDown() override {
-    ledger_.reset();
-    fs::remove_all(root_);
-  }
-  std::unique_ptr<producers::EmbeddedLedger> Ledger(const std::string& name) {
-    auto l = producers::EmbeddedLedger::Open((root_ / name).string());
-    EXPECT_TRUE(l.ok()) << l.status().ToString();
-    return std::move(*l);
   }
   // A new checkpoint of `ledger` signed by `key`, as the log holds it.
   static events::LogEntry Checkpoint(producers::EmbeddedLedger& ledger, const producers::SigningKey& key) {
@@ -103,7 +54,7 @@ class ConsistencyTest : public ::testing::Test {
     return ConsistencyJson(from, to, *proof, key_.public_key_pem);
   }
   ConsistencyReport Verify(const std::string& text, const std::string& trusted = "") const {
-    auto r = VerifyConsistencyJson(text, trusted, Check, Parse);
+    auto r = VerifyConsistencyJson(text, trusted, CheckSignature, ParseKey);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : ConsistencyReport{};
   }
@@ -113,9 +64,6 @@ class ConsistencyTest : public ::testing::Test {
     return out;
   }
 
-  fs::path root_;
-  producers::SigningKey key_, other_;
-  std::unique_ptr<producers::EmbeddedLedger> ledger_;
   events::LogEntry old_, new_;
 };
 
@@ -209,8 +157,8 @@ TEST_F(ConsistencyTest, EveryEditOfTheDocumentIsNamed) {
   EXPECT_NE(r.problems[0].find("new.checkpoint: signed by key " + other_.key_id), std::string::npos)
       << Problems(r);
 
-  EXPECT_FALSE(VerifyConsistencyJson("{}", "", Check, Parse).ok());
-  EXPECT_FALSE(VerifyConsistencyJson("not json", "", Check, Parse).ok());
+  EXPECT_FALSE(VerifyConsistencyJson("{}", "", CheckSignature, ParseKey).ok());
+  EXPECT_FALSE(VerifyConsistencyJson("not json", "", CheckSignature, ParseKey).ok());
 }
 
 }  // namespace

@@ -138,9 +138,8 @@ inline void GeneratedCommands(const std::string& scale, std::vector<events::Comm
   }
 }
 
-// An initialized ledger holding `GeneratedCommands(scale)`, caught up (call it under
-// ASSERT_NO_FATAL_FAILURE).
-inline void LoadGenerated(LedgerFixture& f, const std::string& scale) {
+// The init `veeduria gen --scale SCALE` expects: a simulated clock, 8 partitions.
+inline void InitForGenerated(LedgerFixture& f, const std::string& scale) {
   f.Submit(nlohmann::json{{"command", "init"},
                           {"command_id", "init"},
                           {"actor", "admin@dnp.gov.co"},
@@ -148,6 +147,12 @@ inline void LoadGenerated(LedgerFixture& f, const std::string& scale) {
                           {"admin", "admin@dnp.gov.co"},
                           {"partitions", 8},
                           {"at", producers::GeneratorInitAt(scale)}});
+}
+
+// An initialized ledger holding `GeneratedCommands(scale)`, caught up (call it under
+// ASSERT_NO_FATAL_FAILURE).
+inline void LoadGenerated(LedgerFixture& f, const std::string& scale) {
+  InitForGenerated(f, scale);
   std::vector<events::Command> commands;
   ASSERT_NO_FATAL_FAILURE(GeneratedCommands(scale, &commands));
   for (size_t i = 0; i < commands.size(); i += 1024) {

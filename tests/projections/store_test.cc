@@ -191,13 +191,7 @@ TEST(ProjectionStoreTest, RowsMatchTheReferenceLayoutByteForByte) {
       {"users", "a67934f9f43d1e27f03bab933f4fe9cbe983b372bc6bdf9ea17c2a8c90a36820"},
       {"mdm", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}};
   testing::LedgerFixture f;
-  f.Submit(nlohmann::json{{"command", "init"},
-                          {"command_id", "init"},
-                          {"actor", "admin@dnp.gov.co"},
-                          {"clock", "simulated"},
-                          {"admin", "admin@dnp.gov.co"},
-                          {"partitions", 8},
-                          {"at", "2023-01-02T08:00:00-05:00"}});
+  testing::InitForGenerated(f, "tiny");
   std::vector<events::Command> commands;
   ASSERT_NO_FATAL_FAILURE(testing::GeneratedCommands("tiny", &commands));
   for (size_t i = 0; i < commands.size(); i += 100) {
