@@ -339,8 +339,8 @@ int RunVerifyConsistency(const std::string& file, const std::string& key_file) {
   if (report->ok()) {
     std::cout << "verify --consistency: OK: the log of " << report->new_size << " events (root "
               << report->new_root_hex << ") extends the log of " << report->old_size << " events (root "
-              << report->old_root_hex << "): nothing in it was edited, removed or reordered; both "
-              << "checkpoints signed by key " << report->key_id
+              << report->old_root_hex << "): none of those " << report->old_size
+              << " was edited, removed or reordered; both checkpoints signed by key " << report->key_id
               << (key_file.empty()
                       ? " (the document's own key: compare it with the published one, or pass --key)"
                       : " (the key given with --key)")
