@@ -113,59 +113,63 @@ std::string ConsistencyJson(const events::LogEntry& old_checkpoint, const events
 Result<ConsistencyReport> VerifyConsistencyJson(std::string_view text, const std::string& trusted_key_pem,
                                                 const SignatureCheck& check_signature,
                                                 const KeyParser& parse_key) {
-  const json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return Status::InvalidArgument("not a JSON object");
-  if (doc.value("format", "") != kConsistencyFormat)
-    return Status::InvalidArgument("format is not " + std::string(kConsistencyFormat));
-  ConsistencyReport report;
-  // The key: the document's, and the trusted one if given.
-  std::string key_pem = doc.value("public_key_pem", "");
-  if (auto k = parse_key(key_pem); !k.ok()) {
-    report.problems.push_back("public_key_pem: " + k.status().ToString());
-    key_pem.clear();
-  } else {
-    report.key_id = k->first;
-    if (!trusted_key_pem.empty()) {
-      auto t = parse_key(trusted_key_pem);
-      if (!t.ok()) {
-        report.problems.push_back("--key: " + t.status().ToString());
-        key_pem.clear();
-      } else if (t->second != k->second) {
-        report.problems.push_back("public_key_pem: the document's key " + k->first +
-                                  " is not the trusted key " + t->first);
-        key_pem.clear();
+  try {  // a member of another type than the format's throws
+    const json doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) return Status::InvalidArgument("not a JSON object");
+    if (doc.value("format", "") != kConsistencyFormat)
+      return Status::InvalidArgument("format is not " + std::string(kConsistencyFormat));
+    ConsistencyReport report;
+    // The key: the document's, and the trusted one if given.
+    std::string key_pem = doc.value("public_key_pem", "");
+    if (auto k = parse_key(key_pem); !k.ok()) {
+      report.problems.push_back("public_key_pem: " + k.status().ToString());
+      key_pem.clear();
+    } else {
+      report.key_id = k->first;
+      if (!trusted_key_pem.empty()) {
+        auto t = parse_key(trusted_key_pem);
+        if (!t.ok()) {
+          report.problems.push_back("--key: " + t.status().ToString());
+          key_pem.clear();
+        } else if (t->second != k->second) {
+          report.problems.push_back("public_key_pem: the document's key " + k->first +
+                                    " is not the trusted key " + t->first);
+          key_pem.clear();
+        }
       }
     }
-  }
-  const Checked old_side = CheckSide(doc, "old", key_pem, report.key_id, check_signature, &report);
-  const Checked new_side = CheckSide(doc, "new", key_pem, report.key_id, check_signature, &report);
-  std::vector<events::Hash> proof;
-  bool proof_readable = doc.contains("proof") && doc["proof"].is_array();
-  if (proof_readable)
-    for (const json& h : doc["proof"]) {
-      std::optional<events::Hash> hash =
-          h.is_string() ? events::HashFromHex(h.get<std::string>()) : std::nullopt;
-      if (!hash) {
-        proof_readable = false;
-        break;
+    const Checked old_side = CheckSide(doc, "old", key_pem, report.key_id, check_signature, &report);
+    const Checked new_side = CheckSide(doc, "new", key_pem, report.key_id, check_signature, &report);
+    std::vector<events::Hash> proof;
+    bool proof_readable = doc.contains("proof") && doc["proof"].is_array();
+    if (proof_readable)
+      for (const json& h : doc["proof"]) {
+        std::optional<events::Hash> hash =
+            h.is_string() ? events::HashFromHex(h.get<std::string>()) : std::nullopt;
+        if (!hash) {
+          proof_readable = false;
+          break;
+        }
+        proof.push_back(*hash);
       }
-      proof.push_back(*hash);
+    if (!proof_readable) {
+      report.problems.push_back("proof: not a list of 64-hex-digit hashes");
+    } else if (!old_side.root || !new_side.root) {
+      // a checkpoint failed its checks: nothing to prove from or to
+    } else if (old_side.size > new_side.size) {
+      report.problems.push_back("proof: the old tree (" + std::to_string(old_side.size) +
+                                " events) is larger than the new (" + std::to_string(new_side.size) + ")");
+    } else if (!events::merkle::VerifyConsistency(old_side.size, new_side.size, *old_side.root,
+                                                  *new_side.root, proof)) {
+      report.problems.push_back("proof: it does not lead from the root of the " +
+                                std::to_string(old_side.size) + " events to the root of the " +
+                                std::to_string(new_side.size) +
+                                ": the log was not only appended to between the two checkpoints");
     }
-  if (!proof_readable) {
-    report.problems.push_back("proof: not a list of 64-hex-digit hashes");
-  } else if (!old_side.root || !new_side.root) {
-    // a checkpoint failed its checks: nothing to prove from or to
-  } else if (old_side.size > new_side.size) {
-    report.problems.push_back("proof: the old tree (" + std::to_string(old_side.size) +
-                              " events) is larger than the new (" + std::to_string(new_side.size) + ")");
-  } else if (!events::merkle::VerifyConsistency(old_side.size, new_side.size, *old_side.root, *new_side.root,
-                                                proof)) {
-    report.problems.push_back("proof: it does not lead from the root of the " +
-                              std::to_string(old_side.size) + " events to the root of the " +
-                              std::to_string(new_side.size) +
-                              ": the log was not only appended to between the two checkpoints");
+    return report;
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("not a consistency document: ") + e.what());
   }
-  return report;
 }
 
 }  // namespace veeduria::consumers

@@ -298,6 +298,14 @@ Result<std::string> ConsistencyDocument(const producers::EmbeddedLedger& ledger,
   if (from_size > to)
     return Status::InvalidArgument("--from-size " + std::to_string(from_size) + " is after --to-size " +
                                    std::to_string(to));
+  for (const uint64_t size : {from_size, to}) {
+    const auto* cp = schema::GetEvent(checkpoints.at(size).bytes.data())->payload_as_Checkpoint();
+    const std::string signed_by = cp->key_id() ? cp->key_id()->str() : "";
+    if (signed_by != key->key_id)
+      return Status::FailedPrecondition("the checkpoint of tree size " + std::to_string(size) +
+                                        " is signed by key " + signed_by + ", the configured key is " +
+                                        key->key_id + ": the document would carry the wrong public key");
+  }
   auto proof = ledger.ConsistencyProof(from_size, to);
   if (!proof.ok()) return Status(proof.status().code(), proof.status().ToString());
   return consumers::ConsistencyJson(checkpoints.at(from_size), checkpoints.at(to), *proof,

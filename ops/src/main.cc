@@ -83,10 +83,13 @@ int main(int argc, char** argv) {
 
   auto* verify = app.add_subcommand("verify", "check every stream's sequence and hash chain");
   std::string bundle_dir, bundle_key;
-  verify->add_option("--bundle", bundle_dir, "check an evidence bundle offline instead (no ledger needed)");
+  auto* verify_bundle = verify->add_option("--bundle", bundle_dir,
+                                           "check an evidence bundle offline instead (no ledger needed)");
   std::string consistency_file;
-  verify->add_option("--consistency", consistency_file,
-                     "check a consistency proof (veeduria consistency) offline instead (no ledger needed)");
+  verify
+      ->add_option("--consistency", consistency_file,
+                   "check a consistency proof (veeduria consistency) offline instead (no ledger needed)")
+      ->excludes(verify_bundle);
   verify->add_option(
       "--key", bundle_key,
       "the published public key (PEM) the checkpoints (or, with --bundle, the bundle) must be signed with");

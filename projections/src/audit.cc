@@ -456,9 +456,12 @@ namespace {
 // is one).
 size_t TimeKeyAt(std::string_view rest) {
   size_t cut = rest.size();
-  for (int parts = 0; parts < 3 && cut != std::string_view::npos && cut > 0; ++parts)
+  for (int parts = 0; parts < 3; ++parts) {
+    if (cut == 0) return 0;
     cut = rest.rfind('/', cut - 1);
-  return cut == std::string_view::npos ? 0 : cut + 1;
+    if (cut == std::string_view::npos) return 0;
+  }
+  return cut + 1;
 }
 
 // (time key, index entry) of the events a trail reads, in any order.
@@ -515,36 +518,52 @@ void EntityRows(const Rows& rows, const std::string& entity, const std::string& 
 // The rows an actor's trail reads: through its a/ marks, the o/ range of each object it changed
 // (of each plan whose goals it changed, that plan's goals) and the i/ rows of each index key under
 // which it wrote events without an object; under `entity` only, when given, and of the objects
-// matching `wanted`, when given. The caller keeps the actor's own events of them.
+// matching `object`, when given, as EntityRows matches them (a bare goal id is that goal of any
+// plan, never another kind of object). The caller keeps the actor's own events of them.
 void ActorRows(const Rows& rows, const AuditParams& q, Found* found) {
+  const bool bare = !q.object.empty() && q.object.find_first_of(":/") == std::string::npos;
+  auto wanted = [&](std::string_view object) {
+    if (q.object.empty()) return true;
+    if (!bare) return object == q.object;
+    return IsGoal(object) && object.substr(object.find('/') + 1) == q.object;
+  };
+  struct Range {
+    std::string prefix;
+    size_t objects_at;  // where the object starts in its keys (npos: i/ rows, no object)
+  };
+  std::vector<Range> ranges;
   const std::string marks = "a/" + Escaped(q.actor) + "/";
-  std::vector<std::string> ranges;
   rows.Scan(q.entity.empty() ? marks : marks + Escaped(q.entity) + "/",
             [&](std::string_view k, std::string_view) {
               const std::string_view rest = k.substr(marks.size());
               const size_t slash = rest.find('/');
               const std::string key = Unescaped(rest.substr(0, slash));
-              const std::string_view mark = rest.substr(slash + 1);
+              const std::string mark(rest.substr(slash + 1));
+              const std::string o = "o/" + key + "/";
               if (mark.empty()) {
-                if (q.object.empty()) ranges.push_back("i/" + key + "/");
-              } else if (!mark.ends_with('/')) {
-                if (q.object.empty() || ObjectMatches(std::string(mark), q.object))
-                  ranges.push_back("o/" + key + "/" + std::string(mark) + "/");
-              } else if (q.object.empty()) {  // a plan's goals
-                ranges.push_back("o/" + key + "/" + std::string(mark));
-              } else if (!IsGoal(q.object)) {  // a bare goal id: that goal of this plan
-                if (q.object.find(':') == std::string::npos)
-                  ranges.push_back("o/" + key + "/" + std::string(mark) + q.object + "/");
+                if (q.object.empty()) ranges.push_back({"i/" + key + "/", std::string::npos});
+              } else if (!IsGoal(mark)) {  // one object
+                if (wanted(mark)) ranges.push_back({o + mark + "/", o.size()});
+              } else if (q.object.empty()) {  // <plan>/: the plan's goals
+                ranges.push_back({o + mark, o.size()});
+              } else if (bare) {
+                ranges.push_back({o + mark + q.object + "/", o.size()});
               } else if (q.object.starts_with(mark)) {
-                ranges.push_back("o/" + key + "/" + q.object + "/");
+                ranges.push_back({o + q.object + "/", o.size()});
               }
               return true;
             });
   auto c = rows.NewCursor("");
-  for (const std::string& range : ranges)
-    for (c->Seek(range); c->Valid() && c->key().starts_with(range); c->Next()) {
-      const std::string_view rest = c->key().substr(range.size());  // [<goal>/]<time key>
-      found->emplace_back(rest.substr(TimeKeyAt(rest)), c->value());
+  for (const Range& range : ranges)
+    for (c->Seek(range.prefix); c->Valid() && c->key().starts_with(range.prefix); c->Next()) {
+      if (range.objects_at == std::string::npos) {
+        found->emplace_back(c->key().substr(range.prefix.size()), c->value());
+        continue;
+      }
+      // A range can hold other objects' rows: those whose id extends this one past a '/'.
+      const std::string_view rest = c->key().substr(range.objects_at);  // <object>/<time key>
+      const size_t at = TimeKeyAt(rest);
+      if (at > 0 && wanted(rest.substr(0, at - 1))) found->emplace_back(rest.substr(at), c->value());
     }
 }
 

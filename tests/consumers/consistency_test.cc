@@ -159,6 +159,14 @@ TEST_F(ConsistencyTest, EveryEditOfTheDocumentIsNamed) {
 
   EXPECT_FALSE(VerifyConsistencyJson("{}", "", CheckSignature, ParseKey).ok());
   EXPECT_FALSE(VerifyConsistencyJson("not json", "", CheckSignature, ParseKey).ok());
+  // Members of other types are refused, not thrown.
+  for (const char* text : {R"({"format":5})", R"({"format":"veeduria-consistency/1","old":5})",
+                           R"({"format":"veeduria-consistency/1","public_key_pem":[1]})"}) {
+    auto r = VerifyConsistencyJson(text, "", CheckSignature, ParseKey);
+    EXPECT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("not a consistency document"), std::string::npos)
+        << r.status().ToString();
+  }
 }
 
 }  // namespace

@@ -151,6 +151,52 @@ TEST(AuditTest, ActorsWhoseNamesHoldSlashesAreKeptApart) {
   }
 }
 
+// An object filter on an actor's trail keeps that object only, as on an entity's trail: not a
+// goal whose id extends it past a '/' (IP-155/2 beside IP-155), and a bare goal id is a goal,
+// never a report's milestone (Q2 is not report:KPT-2023/Q2).
+TEST(AuditTest, AnActorsTrailKeepsOnlyTheObjectAskedFor) {
+  LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  const std::string reporter = "mhernandez@tenjo-cundinamarca.gov.co";
+  const events::Decision d = f.Submit(nlohmann::json{{"command", "define_goal"},
+                                                     {"command_id", "tenjo-goal-IP-155-2"},
+                                                     {"actor", reporter},
+                                                     {"at", "2024-03-05T09:00:00-05:00"},
+                                                     {"entity", "25799"},
+                                                     {"plan", "PDM-2020-2023"},
+                                                     {"goal", "IP-155/2"},
+                                                     {"cpi_indicator", "450102800"},
+                                                     {"name", "Instalar 10 cámaras más"},
+                                                     {"unit", "Número"},
+                                                     {"target", 10},
+                                                     {"accumulation", "acumulativo"}});
+  ASSERT_EQ(d.outcome, events::Outcome::kAccepted) << d.message;
+  auto view = f.Live();
+  for (const std::string& object : {"PDM-2020-2023/IP-155", "IP-155", "PDM-2020-2023/IP-155/2", "IP-155/2", "Q2",
+                                    "report:KPT-2023/Q2"})
+    for (const std::string& actor : {reporter, std::string("dsuarez@cundinamarca.gov.co")}) {
+      auto across = projections::AuditQuery(*view, {.object = object, .actor = actor});
+      auto one = projections::AuditQuery(*view, {.entity = "25799", .object = object, .actor = actor});
+      ASSERT_TRUE(across.ok() && one.ok()) << object;
+      std::vector<nlohmann::ordered_json> rows;  // Tenjo's, of the trail across entities
+      for (auto r : across->rows)
+        if (r["entity"] == "25799") {
+          r.erase("entity");
+          rows.push_back(r);
+        }
+      EXPECT_EQ(rows, one->rows) << object << " " << actor;
+      if (object.ends_with("IP-155"))
+        for (const auto& r : across->rows) EXPECT_NE(r["object"], "PDM-2020-2023/IP-155/2") << object;
+      if (object == "Q2") EXPECT_TRUE(across->rows.empty()) << object << " " << actor;
+    }
+  auto extended = projections::AuditQuery(*view, {.object = "PDM-2020-2023/IP-155/2", .actor = reporter});
+  ASSERT_TRUE(extended.ok());
+  EXPECT_EQ(extended->rows.size(), 1u);
+  auto q2 = projections::AuditQuery(*view, {.object = "report:KPT-2023/Q2", .actor = "dsuarez@cundinamarca.gov.co"});
+  ASSERT_TRUE(q2.ok());
+  EXPECT_FALSE(q2->rows.empty());
+}
+
 // The index keys of the audit rows: every entity, "*" and "@<email>".
 std::set<std::string> IndexKeys(const projections::View& view) {
   std::set<std::string> keys;

@@ -482,24 +482,21 @@ struct HttpService::Impl {
   // The consistency proof of `veeduria consistency` between two signed checkpoints, as its
   // document (`veeduria verify --consistency` checks it offline). Read by the national roles.
   void Consistency(const httplib::Request& req, httplib::Response& res, const std::string& user) {
-    auto p = ParamsOf(req, res, {"from_size", "to_size"}, {"from_size"});
-    if (!p) return;
-    uint64_t from = 0;
-    std::optional<uint64_t> to;
-    try {
-      size_t used = 0;
-      from = std::stoull(p->at("from_size"), &used);
-      if (used != p->at("from_size").size()) throw std::invalid_argument("from_size");
-      if (!Get(*p, "to_size").empty()) {
-        to = std::stoull(p->at("to_size"), &used);
-        if (used != p->at("to_size").size()) throw std::invalid_argument("to_size");
-      }
-    } catch (const std::exception&) {
-      return Error(res, 400, "bad_parameter", "from_size and to_size are tree sizes (non-negative integers)");
-    }
     if (!MayRead(user, ScopeKind::kNational, ""))
       return Error(res, 403, "forbidden", "the token's user may not read this scope");
-    WithTimeout(res, [this, from, to](httplib::Response& r) {
+    auto p = ParamsOf(req, res, {"from_size", "to_size"}, {"from_size"});
+    if (!p) return;
+    // A tree size: digits only (stoull alone would take "-1", "+1" and leading blanks).
+    auto size = [](const std::string& text) -> std::optional<uint64_t> {
+      if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+      return std::stoull(text);
+    };
+    const std::optional<uint64_t> from = size(Get(*p, "from_size"));
+    const std::optional<uint64_t> to = Get(*p, "to_size").empty() ? std::nullopt : size(Get(*p, "to_size"));
+    if (!from || (!Get(*p, "to_size").empty() && !to))
+      return Error(res, 400, "bad_parameter", "from_size and to_size are tree sizes (non-negative integers)");
+    WithTimeout(res, [this, from = *from, to](httplib::Response& r) {
       auto doc = backend->Consistency(from, to);
       if (!doc.ok()) return Error(r, HttpStatusOf(doc.status()), "bad_request", doc.status().message());
       r.set_content(*doc, "application/json");
