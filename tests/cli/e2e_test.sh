@@ -137,6 +137,11 @@ check "verify --consistency: another ledger's key is refused" bash -c \
 jq '.proof[0] = "'"$(printf '0%.0s' $(seq 64))"'"' "$tmp/consistency.json" >"$tmp/consistency-forged.json"
 check "verify --consistency names a forged proof" bash -c \
   "'$v' verify --consistency '$tmp/consistency-forged.json' >'$tmp/cf.out'; test \$? -eq 2 && grep -q 'proof: it does not lead' '$tmp/cf.out'"
+cp "$q/config.json" "$tmp/config-kept.json"
+jq --arg k "$d/signing.key" '.signing_key = $k' "$tmp/config-kept.json" >"$q/config.json"
+check "consistency refuses checkpoints signed by another key than the configured one" bash -c \
+  "! '$v' --data '$q' consistency --from-size $first 2>'$tmp/ck.err' && grep -q 'is signed by key .*, the configured key is' '$tmp/ck.err'"
+cp "$tmp/config-kept.json" "$q/config.json"
 check "consistency names the checkpoints there are" bash -c \
   "! '$v' --data '$q' consistency --from-size 1 2>'$tmp/c1.err' && grep -q 'no signed checkpoint of tree size 1; the ledger.s are of $first, ' '$tmp/c1.err'"
 
