@@ -172,8 +172,8 @@ TEST(AuditTest, AnActorsTrailKeepsOnlyTheObjectAskedFor) {
                                                      {"accumulation", "acumulativo"}});
   ASSERT_EQ(d.outcome, events::Outcome::kAccepted) << d.message;
   auto view = f.Live();
-  for (const std::string& object : {"PDM-2020-2023/IP-155", "IP-155", "PDM-2020-2023/IP-155/2", "IP-155/2", "Q2",
-                                    "report:KPT-2023/Q2"})
+  for (const std::string& object :
+       {"PDM-2020-2023/IP-155", "IP-155", "PDM-2020-2023/IP-155/2", "IP-155/2", "Q2", "report:KPT-2023/Q2"})
     for (const std::string& actor : {reporter, std::string("dsuarez@cundinamarca.gov.co")}) {
       auto across = projections::AuditQuery(*view, {.object = object, .actor = actor});
       auto one = projections::AuditQuery(*view, {.entity = "25799", .object = object, .actor = actor});
@@ -192,7 +192,8 @@ TEST(AuditTest, AnActorsTrailKeepsOnlyTheObjectAskedFor) {
   auto extended = projections::AuditQuery(*view, {.object = "PDM-2020-2023/IP-155/2", .actor = reporter});
   ASSERT_TRUE(extended.ok());
   EXPECT_EQ(extended->rows.size(), 1u);
-  auto q2 = projections::AuditQuery(*view, {.object = "report:KPT-2023/Q2", .actor = "dsuarez@cundinamarca.gov.co"});
+  auto q2 = projections::AuditQuery(*view,
+                                    {.object = "report:KPT-2023/Q2", .actor = "dsuarez@cundinamarca.gov.co"});
   ASSERT_TRUE(q2.ok());
   EXPECT_FALSE(q2->rows.empty());
 }
