@@ -311,9 +311,10 @@ class Checker {
         if (!need_string()) return false;
         const auto& s = v.get_ref<const std::string&>();
         const auto at = s.find('@');
+        // No '/': a user is an index key of the audit (@<email>), one '/'-separated part of its rows.
         if (s != "system" && (at == std::string::npos || at == 0 || at + 1 >= s.size() ||
-                              s.find_first_of(" \t\r\n") != std::string::npos))
-          return Fail("bad_field", path, "expected an e-mail address, got " + Shown(v));
+                              s.find_first_of(" \t\r\n/") != std::string::npos))
+          return Fail("bad_field", path, "expected an e-mail address (no spaces or '/'), got " + Shown(v));
         return true;
       }
       case Kind::kSha256:
