@@ -435,12 +435,16 @@ std::string Change(const s::Event* ev, const std::string& type) {
   return out;
 }
 
-bool ObjectMatches(const std::string& object, const std::string& wanted) {
-  if (object == wanted) return true;
-  // A bare goal id matches that goal in any plan.
-  return wanted.find(':') == std::string::npos && wanted.find('/') == std::string::npos &&
-         object.size() > wanted.size() &&
-         object.compare(object.size() - wanted.size() - 1, std::string::npos, "/" + wanted) == 0;
+// Whether `wanted` (an --object) is a bare goal id: that goal in any plan.
+bool IsBareGoal(std::string_view wanted) {
+  return !wanted.empty() && wanted.find_first_of(":/") == std::string_view::npos;
+}
+
+// Whether `object` is the one asked for: the same object, or for a bare goal id that goal of any
+// plan (<plan>/<id>, never another kind of object nor a goal whose id extends it past a '/').
+bool ObjectMatches(std::string_view object, std::string_view wanted) {
+  if (!IsBareGoal(wanted)) return object == wanted;
+  return IsGoal(object) && object.substr(object.find('/') + 1) == wanted;
 }
 
 }  // namespace
@@ -488,10 +492,10 @@ void EntityRows(const Rows& rows, const std::string& entity, const std::string& 
   auto collect = [&](std::string_view k, std::string_view v) {
     const std::string_view rest = k.substr(prefix.size());
     const size_t cut = object_of(rest);
-    if (ObjectMatches(std::string(rest.substr(0, cut)), wanted)) found->emplace_back(rest.substr(cut + 1), v);
+    if (ObjectMatches(rest.substr(0, cut), wanted)) found->emplace_back(rest.substr(cut + 1), v);
     return true;
   };
-  if (wanted.find('/') != std::string::npos || wanted.find(':') != std::string::npos) {
+  if (!IsBareGoal(wanted)) {
     rows.Scan(prefix + wanted + "/", collect);  // one object: its own range
     return;
   }
@@ -521,12 +525,8 @@ void EntityRows(const Rows& rows, const std::string& entity, const std::string& 
 // matching `object`, when given, as EntityRows matches them (a bare goal id is that goal of any
 // plan, never another kind of object). The caller keeps the actor's own events of them.
 void ActorRows(const Rows& rows, const AuditParams& q, Found* found) {
-  const bool bare = !q.object.empty() && q.object.find_first_of(":/") == std::string::npos;
-  auto wanted = [&](std::string_view object) {
-    if (q.object.empty()) return true;
-    if (!bare) return object == q.object;
-    return IsGoal(object) && object.substr(object.find('/') + 1) == q.object;
-  };
+  const bool bare = IsBareGoal(q.object);
+  auto wanted = [&](std::string_view object) { return q.object.empty() || ObjectMatches(object, q.object); };
   struct Range {
     std::string prefix;
     size_t objects_at;  // where the object starts in its keys (npos: i/ rows, no object)
