@@ -209,12 +209,9 @@ Result<BundleReport> VerifyBundle(const std::string& dir, const std::string& tru
       v.Problem("manifest.sig", "", "missing", "the manifest's signature is missing");
     } else {
       while (!sig_hex.empty() && (sig_hex.back() == '\n' || sig_hex.back() == '\r')) sig_hex.pop_back();
-      const bool hex =
-          sig_hex.size() == 128 && sig_hex.find_first_not_of("0123456789abcdef") == std::string::npos;
-      std::string sig;
-      for (size_t i = 0; hex && i < sig_hex.size(); i += 2)
-        sig.push_back(static_cast<char>(std::stoi(sig_hex.substr(i, 2), nullptr, 16)));
-      if (!hex || key_pem.empty() || key_id.empty() || !check_signature(text, sig, key_pem))
+      const std::optional<std::string> sig =
+          sig_hex.size() == 128 ? events::BytesFromHex(sig_hex) : std::nullopt;
+      if (!sig || key_pem.empty() || key_id.empty() || !check_signature(text, *sig, key_pem))
         v.Problem("manifest.sig", "", "signature",
                   "the manifest (the list of what the bundle holds) is not signed by key " + key_id +
                       ": it was edited, or an event was added or removed");
@@ -250,10 +247,7 @@ Result<BundleReport> VerifyBundle(const std::string& dir, const std::string& tru
       const json& p = cp["payload"];
       const uint64_t size = p.value("tree_size", uint64_t{0});
       auto r = events::HashFromHex(p.value("root_hash", ""));
-      std::string sig_hex = p.value("signature", "");
-      std::string sig_bytes;
-      for (size_t i = 0; i + 1 < sig_hex.size(); i += 2)
-        sig_bytes.push_back(static_cast<char>(std::stoi(sig_hex.substr(i, 2), nullptr, 16)));
+      const std::string sig_bytes = events::BytesFromHex(p.value("signature", "")).value_or("");
       v.report.tree_size = size;
       v.report.root_hex = p.value("root_hash", "");
       if (mcp.value("tree_size", uint64_t{0}) != size || mcp.value("root_hash", "") != v.report.root_hex)

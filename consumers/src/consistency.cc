@@ -21,16 +21,6 @@ std::string HexOf(std::string_view bytes) {
   return events::ToHex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
-std::optional<std::string> BytesOfHex(std::string_view hex) {
-  if (hex.size() % 2 != 0 || hex.find_first_not_of("0123456789abcdef") != std::string_view::npos)
-    return std::nullopt;
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2)
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  return out;
-}
-
 ojson Side(const events::LogEntry& cp) {
   const auto* p = schema::GetEvent(cp.bytes.data())->payload_as_Checkpoint();
   events::Hash root{};
@@ -58,7 +48,7 @@ Checked CheckSide(const json& doc, const char* name, const std::string& key_pem,
   out.size = size.is_number_unsigned() ? size.get<uint64_t>() : 0;
   (std::string_view(name) == "old" ? report->old_size : report->new_size) = out.size;
   (std::string_view(name) == "old" ? report->old_root_hex : report->new_root_hex) = root_hex;
-  const std::optional<std::string> bytes = BytesOfHex(side.value("checkpoint", ""));
+  const std::optional<std::string> bytes = events::BytesFromHex(side.value("checkpoint", ""));
   if (!bytes || !events::VerifyEventBytes(*bytes)) {
     problem("not the hex of a well-formed event buffer");
     return out;

@@ -73,6 +73,17 @@ std::optional<Hash> HashFromHex(std::string_view hex) {
   return h;
 }
 
+std::optional<std::string> BytesFromHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
 Hash GenesisHash(std::string_view stream) {
   return Sha256(std::string("veeduria genesis ") + std::string(stream));
 }

@@ -2,11 +2,23 @@
 
 #include <gtest/gtest.h>
 
+#include "veeduria/events/sha256.h"
+
 namespace veeduria::events {
 namespace {
 
 // Known answers from Apache Kafka's UtilsTest.testMurmur2, so that both backends and Java
 // clients put an entity on the same partition.
+// Hex as ToHex writes it and the evidence files carry it (signatures, checkpoint bytes).
+TEST(HexTest, BytesFromHexReadsWhatToHexWritesAndRefusesTheRest) {
+  const std::string bytes("\x00\x01\x7f\x80\xff veeduria", 13);
+  const std::string hex = ToHex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  EXPECT_EQ(BytesFromHex(hex), bytes);
+  EXPECT_EQ(BytesFromHex("ABcd"), std::string("\xab\xcd"));
+  EXPECT_EQ(BytesFromHex(""), std::string());
+  for (const char* bad : {"abc", "zz", "0g", "a b ", "-1"}) EXPECT_FALSE(BytesFromHex(bad)) << bad;
+}
+
 TEST(PartitionTest, Murmur2MatchesKafka) {
   EXPECT_EQ(static_cast<int32_t>(Murmur2("21")), -973932308);
   EXPECT_EQ(static_cast<int32_t>(Murmur2("foobar")), -790332482);

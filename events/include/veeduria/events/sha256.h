@@ -18,6 +18,8 @@ Hash Sha256Parts(std::initializer_list<std::string_view> parts);
 std::string ToHex(const uint8_t* data, size_t n);
 inline std::string ToHex(const Hash& h) { return ToHex(h.data(), h.size()); }
 std::optional<Hash> HashFromHex(std::string_view hex);
+// The bytes an even number of hex digits spell (what ToHex wrote), or nullopt.
+std::optional<std::string> BytesFromHex(std::string_view hex);
 // True for exactly 64 hex digits (what a document's SHA-256 must look like).
 bool IsSha256Hex(std::string_view s);
 // The hash a stream's first event chains to: SHA-256("veeduria genesis " + stream).
