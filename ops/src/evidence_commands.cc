@@ -277,21 +277,32 @@ Result<std::string> ConsistencyDocument(const producers::EmbeddedLedger& ledger,
                                         uint64_t from_size, std::optional<uint64_t> to_size) {
   auto key = LoadKey(data);
   if (!key.ok()) return Status(key.status().code(), key.status().ToString());
-  // Checkpoints are on the directory stream: its partition holds them all, by tree size.
-  std::map<uint64_t, events::LogEntry> checkpoints;
-  Status scanned = ledger.ScanPartition(events::kDirectoryTopic, 0, 0, [&](const events::LogEntry& le) {
-    const auto* cp = schema::GetEvent(le.bytes.data())->payload_as_Checkpoint();
-    if (cp != nullptr && cp->tree_size() == le.position.lsn) checkpoints.emplace(cp->tree_size(), le);
-    return true;
-  });
-  if (!scanned.ok()) return Status(scanned.code(), scanned.ToString());
-  if (checkpoints.empty())
+  // A checkpoint of tree size N is the event at lsn N: two point reads. Only a refusal lists them
+  // all, from the directory stream's partition, which holds them.
+  const events::CheckpointInfo last = events::ReadLastCheckpoint(ledger.state());
+  if (!last.present)
     return Status::FailedPrecondition("the ledger has no checkpoint yet: run 'veeduria checkpoint'");
-  const uint64_t to = to_size.value_or(checkpoints.rbegin()->first);
+  const uint64_t to = to_size.value_or(last.tree_size);
+  std::map<uint64_t, events::LogEntry> checkpoints;  // by tree size
+  for (const uint64_t size : {from_size, to}) {
+    if (size >= ledger.end_lsn()) continue;
+    Status read = ledger.ScanLog(size, [&](const events::LogEntry& le) {
+      const auto* cp = schema::GetEvent(le.bytes.data())->payload_as_Checkpoint();
+      if (cp != nullptr && cp->tree_size() == size) checkpoints.emplace(size, le);
+      return false;
+    });
+    if (!read.ok()) return Status(read.code(), read.ToString());
+  }
   for (const uint64_t size : {from_size, to})
     if (!checkpoints.count(size)) {
       std::string sizes;
-      for (const auto& [s, le] : checkpoints) sizes += (sizes.empty() ? "" : ", ") + std::to_string(s);
+      Status scanned = ledger.ScanPartition(events::kDirectoryTopic, 0, 0, [&](const events::LogEntry& le) {
+        const auto* cp = schema::GetEvent(le.bytes.data())->payload_as_Checkpoint();
+        if (cp != nullptr && cp->tree_size() == le.position.lsn)
+          sizes += (sizes.empty() ? "" : ", ") + std::to_string(cp->tree_size());
+        return true;
+      });
+      if (!scanned.ok()) return Status(scanned.code(), scanned.ToString());
       return Status::InvalidArgument("no signed checkpoint of tree size " + std::to_string(size) +
                                      "; the ledger's are of " + sizes);
     }
