@@ -22,11 +22,9 @@ std::string HexOf(std::string_view bytes) {
 }
 
 ojson Side(const events::LogEntry& cp) {
-  const auto* p = schema::GetEvent(cp.bytes.data())->payload_as_Checkpoint();
-  events::Hash root{};
-  if (p != nullptr && p->root_hash() != nullptr) std::memcpy(root.data(), p->root_hash()->b()->data(), 32);
-  return {{"tree_size", p != nullptr ? p->tree_size() : 0},
-          {"root_hash", events::ToHex(root)},
+  const auto* p = schema::GetEvent(cp.bytes.data())->payload_as_Checkpoint();  // REQUIRES: a Checkpoint
+  return {{"tree_size", p->tree_size()},
+          {"root_hash", events::ToHex(p->root_hash()->b()->data(), 32)},
           {"checkpoint", HexOf(cp.bytes)}};
 }
 

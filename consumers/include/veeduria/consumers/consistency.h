@@ -27,6 +27,7 @@ namespace veeduria::consumers {
 inline constexpr std::string_view kConsistencyFormat = "veeduria-consistency/1";
 
 // The document for two Checkpoint events (old first) and the proof between their tree sizes.
+// REQUIRES: both entries are Checkpoint events, as the ledger appends them.
 std::string ConsistencyJson(const events::LogEntry& old_checkpoint, const events::LogEntry& new_checkpoint,
                             const std::vector<events::Hash>& proof, const std::string& public_key_pem);
 
