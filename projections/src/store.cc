@@ -1173,9 +1173,10 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
   for (Target* t : targets)
     if (!t->status.ok()) {
       // Bulk mode folded part of this batch into what it keeps: drop all it holds unwritten, as a
-      // crash would (the stored offsets say where to resume).
+      // crash would (the stored offsets say where to resume). `t` is one of what it drops.
+      Status failed = std::move(t->status);
       if (bulk) impl_->DropBulk();
-      return t->status;
+      return failed;
     }
 
   const uint64_t next = entries.back().position.offset + 1;
