@@ -684,11 +684,13 @@ struct ProjectionStore::Impl {
   }
   // Drops what bulk mode holds unwritten, as a crash would. A run being written is let finish:
   // ingested or not, the store then holds a consistent state, and offsets are read from it again.
+  // The compactions held for the runs are let go.
   void DropBulk() {
     (void)Reap();
     bulk.clear();
     bulk_chain.clear();
     bulk_events = 0;
+    (void)HoldCompactions(false);
   }
   // Takes what bulk mode holds (rows, chain entries) into a run, with a copy of the heads and
   // offsets as they are now; the folds go on in empty overlays.
@@ -863,6 +865,10 @@ struct ProjectionStore::Impl {
       return in_flight;
     }
     if (bulk_events == 0) return Status::Ok();
+    if (Status held = HoldCompactions(true); !held.ok()) {
+      DropBulk();
+      return held;
+    }
     std::unique_ptr<Run> r = Freeze();
     if (!background) {
       Status s = WriteAndIngest(*r, WriterThreads(), false);
@@ -874,6 +880,24 @@ struct ProjectionStore::Impl {
     for (Run::Part& part : r->parts) part.target->overlay.SetFrozen(&part.rows);
     writing = std::move(r);
     writer = std::thread([this] { writer_status = WriteAndIngest(*writing, WriterThreads(), true); });
+    return Status::Ok();
+  }
+  // Whether Flush merges a projection's family into one sorted run at the end of a catch-up that
+  // wrote runs: the temporal ones at once, the time-indexed ones in the background.
+  static bool MergedAtTheEnd(const Projection& p) { return p.temporal() || p.time_indexed(); }
+  // While a catch-up writes runs, RocksDB's automatic compactions of the families merged at its
+  // end are held (`hold`) and let go again (CompactIntoOneRun lets a family go when its merge
+  // ends). Every run spans every entity, so RocksDB would merge the runs level into level as they
+  // are ingested, work that the one-pass merge at the end does again. Held, RocksDB neither
+  // compacts those families nor slows or stops writes for their level-0 files.
+  Status HoldCompactions(bool hold) {
+    for (const Projection* p : AllProjections()) {
+      if (!MergedAtTheEnd(*p) || (!hold && merging && p->time_indexed())) continue;  // the merge lets it go
+      rocksdb::ColumnFamilyHandle* cf = rows.at(std::string(p->name()))->cf();
+      VEEDURIA_RETURN_IF_ERROR(
+          FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", hold ? "true" : "false"}}),
+                    (hold ? "holding the compactions of " : "letting go the compactions of ") + cf->GetName()));
+    }
     return Status::Ok();
   }
   // Merges every file of `cf` into its last level in one pass (none when they are all there: one
@@ -1243,7 +1267,10 @@ Status ProjectionStore::Flush() {
   impl_->compacted_runs = impl_->bulk_runs;
   for (const Projection* p : AllProjections())
     if (p->temporal())
-      VEEDURIA_RETURN_IF_ERROR(impl_->CompactIntoOneRun(impl_->rows.at(std::string(p->name()))->cf()));
+      if (Status s = impl_->CompactIntoOneRun(impl_->rows.at(std::string(p->name()))->cf()); !s.ok()) {
+        (void)impl_->HoldCompactions(false);  // the time-indexed families' too, not merged now
+        return s;
+      }
   impl_->StartMerge();
   return Status::Ok();
 }

@@ -3,6 +3,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/metadata.h>
+#include <rocksdb/utilities/options_util.h>
 
 #include <future>
 #include <optional>
@@ -483,6 +484,58 @@ TEST(ProjectionStoreTest, BulkModeDropsWhatWasFoldedOverAFailedRun) {
   EXPECT_EQ((*bulk)->NextOffset(events::kDirectoryTopic, 0), 10u);  // run 0's
   ASSERT_TRUE(consumers::CatchUp(f.ledger(), **bulk, 5).ok());      // runs 2, 3…
   EXPECT_EQ((*bulk)->Digests(), digests);
+}
+
+// Whether each projection's family has RocksDB's automatic compactions off, as the store's latest
+// OPTIONS file says (RocksDB writes one at each SetOptions).
+std::map<std::string, bool> CompactionsHeld(const std::string& data_dir) {
+  rocksdb::ConfigOptions config;
+  config.ignore_unknown_options = true;
+  rocksdb::DBOptions db;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  const rocksdb::Status s = rocksdb::LoadLatestOptions(config, data_dir + "/projections", &db, &cfs);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  std::map<std::string, bool> held;
+  for (const auto& cf : cfs)
+    if (cf.name != rocksdb::kDefaultColumnFamilyName) held[cf.name] = cf.options.disable_auto_compactions;
+  return held;
+}
+
+// While a bulk catch-up writes runs, RocksDB does not compact the families merged at its end
+// (progress at once, audit in the background): each run spans every entity, and compacting them
+// as they come is work the one-pass merge does again. The merge lets them go, and so does a
+// catch-up that fails: a store in use afterwards compacts them as any other.
+TEST(ProjectionStoreTest, ABulkCatchUpHoldsTheCompactionsOfTheFamiliesItMergesUntilItMergesThem) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+  const std::map<std::string, bool> held = {{"audit", true},      {"compliance", false}, {"mdm", false},
+                                            {"progress", true},   {"reviews", false},    {"users", false}};
+  const std::map<std::string, bool> none = {{"audit", false},      {"compliance", false}, {"mdm", false},
+                                            {"progress", false},   {"reviews", false},    {"users", false}};
+  const std::string dir = (f.dir() / "bulk").string();
+  std::vector<std::map<std::string, bool>> at_ingest;
+  auto bulk = projections::ProjectionStore::Open(dir, {.bulk_events = 10, .before_ingest = [&](uint64_t) {
+                                                         at_ingest.push_back(CompactionsHeld(dir));
+                                                         return Status::Ok();
+                                                       }});
+  ASSERT_TRUE(bulk.ok());
+  ASSERT_TRUE(consumers::CatchUp(f.ledger(), **bulk, 5).ok());
+  ASSERT_TRUE((*bulk)->FinishMerge().ok());
+  EXPECT_EQ((*bulk)->Digests(), digests);
+  ASSERT_GT(at_ingest.size(), 2u);
+  for (size_t run = 0; run < at_ingest.size(); ++run) EXPECT_EQ(at_ingest[run], held) << "run " << run;
+  EXPECT_EQ(CompactionsHeld(dir), none);
+
+  const std::string failing = (f.dir() / "failing").string();
+  auto failed = projections::ProjectionStore::Open(failing, {.bulk_events = 10, .before_ingest = [](uint64_t run) {
+                                                               return run == 2 ? Status::IOError("disk full (injected)")
+                                                                               : Status::Ok();
+                                                             }});
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(consumers::CatchUp(f.ledger(), **failed, 5).status().code(), StatusCode::kIOError);
+  EXPECT_EQ(CompactionsHeld(failing), none);
 }
 
 // CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own
