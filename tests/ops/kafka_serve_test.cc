@@ -317,6 +317,7 @@ TEST_F(KafkaServeTest, EvidenceIsRefusedNamingWhy) {
   auto c = Get(*kafka_, "/v1/consistency?from_size=1", kAdmin);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->status, 409) << c->body;
+  EXPECT_EQ(nlohmann::json::parse(c->body).value("error", ""), "failed_precondition") << c->body;
   EXPECT_NE(c->body.find("consistency proofs need the embedded log's signed checkpoints"), std::string::npos)
       << c->body;
 }

@@ -190,15 +190,23 @@ TEST_F(ServeTest, BadParametersAre400) {
        {"/v1/audit", "/v1/audit?entity=25799&bogus=1", "/v1/compliance?campaign=KPT-2023",
         "/v1/progress?entity=25799&department=25", "/v1/reviews", "/v1/mdm?vigencia=x",
         "/v1/audit?entity=25799&as_of=yesterday", "/v1/consistency", "/v1/consistency?from_size=1x",
-        "/v1/consistency?from_size=-1", "/v1/consistency?from_size=1"}) {
+        "/v1/consistency?from_size=-1", "/v1/consistency?from_size=1", "/v1/audit?entity=25799&limit=-1",
+        "/v1/audit?entity=25799&offset=-1", "/v1/audit?entity=25799&limit=+5", "/v1/audit?entity=25799&offset= 1"}) {
     auto r = Get(path, kAdmin);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 400) << path << ": " << r->body;
+    const std::string error = json::parse(r->body).value("error", "");
+    EXPECT_TRUE(error == "bad_parameter" || error == "missing_parameter") << path << ": " << r->body;
     EXPECT_TRUE(json::parse(r->body).contains("message")) << path;
   }
   auto unknown = Get("/v1/nothing", kAdmin);
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
+  // A query's own failure: its status and code follow what failed.
+  auto campaign = Get("/v1/progress?entity=25799&campaign=KPT-1999&milestone=Q1", kAdmin);
+  ASSERT_TRUE(campaign);
+  EXPECT_EQ(campaign->status, 404) << campaign->body;
+  EXPECT_EQ(json::parse(campaign->body).value("error", ""), "not_found") << campaign->body;
 }
 
 TEST_F(ServeTest, EvidenceIsTheBundleWithEveryFile) {

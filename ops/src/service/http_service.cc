@@ -50,19 +50,28 @@ void Error(httplib::Response& res, int status, const std::string& error, const s
   res.set_content(json{{"error", error}, {"message", message}}.dump() + "\n", "application/json");
 }
 
-int HttpStatusOf(const Status& s) {
+// A query's failure as a response: its status and error code by the Status's code.
+void Error(httplib::Response& res, const Status& s) {
   switch (s.code()) {
     case StatusCode::kInvalidArgument:
-      return 400;
+      return Error(res, 400, "bad_parameter", s.message());
     case StatusCode::kNotFound:
-      return 404;
+      return Error(res, 404, "not_found", s.message());
     case StatusCode::kFailedPrecondition:
-      return 409;
+      return Error(res, 409, "failed_precondition", s.message());
     case StatusCode::kUnavailable:
-      return 503;
+      return Error(res, 503, "unavailable", s.message());
     default:
-      return 500;
+      return Error(res, 500, "internal", s.message());
   }
+}
+
+// A non-negative integer parameter: digits only (std::stoull alone takes "-1" as 2^64-1, and "+1"
+// and leading blanks).
+std::optional<uint64_t> Digits(const std::string& text) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(text);
 }
 
 std::string Base64(const std::string& bytes) {
@@ -298,13 +307,12 @@ struct HttpService::Impl {
              std::function<Result<projections::Table>(const projections::ProjectionStore&)> query) {
     if (!MayRead(user, kind, code))
       return Error(res, 403, "forbidden", "the token's user may not read this scope");
-    size_t limit = options.default_limit, offset = 0;
-    try {
-      if (p.count("limit") && !p.at("limit").empty()) limit = std::stoul(p.at("limit"));
-      if (p.count("offset") && !p.at("offset").empty()) offset = std::stoul(p.at("offset"));
-    } catch (const std::exception&) {
+    const std::string limit_text = Get(p, "limit"), offset_text = Get(p, "offset");
+    const std::optional<uint64_t> given_limit = limit_text.empty() ? options.default_limit : Digits(limit_text);
+    const std::optional<uint64_t> given_offset = offset_text.empty() ? 0 : Digits(offset_text);
+    if (!given_limit || !given_offset)
       return Error(res, 400, "bad_parameter", "limit and offset are non-negative integers");
-    }
+    const size_t limit = *given_limit, offset = *given_offset;
     if (limit == 0 || limit > options.max_limit)
       return Error(res, 400, "bad_parameter", "limit must be 1.." + std::to_string(options.max_limit));
     const std::string path = req.path;
@@ -314,7 +322,7 @@ struct HttpService::Impl {
       backend->ReadProjections(
           [&](const projections::ProjectionStore& store) { result.emplace(query(store)); });
       Result<projections::Table>& table = *result;
-      if (!table.ok()) return Error(r, HttpStatusOf(table.status()), "bad_request", table.status().message());
+      if (!table.ok()) return Error(r, table.status());
       const size_t total = table->rows.size();
       if (offset > 0 || total > limit) {
         std::vector<nlohmann::ordered_json> page;
@@ -454,7 +462,7 @@ struct HttpService::Impl {
       auto summary = backend->WriteEvidence(o);
       if (!summary.ok()) {
         fs::remove_all(tmpl);
-        return Error(r, HttpStatusOf(summary.status()), "bad_request", summary.status().message());
+        return Error(r, summary.status());
       }
       nlohmann::ordered_json out;
       out["entity"] = o.entity;
@@ -486,19 +494,14 @@ struct HttpService::Impl {
       return Error(res, 403, "forbidden", "the token's user may not read this scope");
     auto p = ParamsOf(req, res, {"from_size", "to_size"}, {"from_size"});
     if (!p) return;
-    // A tree size: digits only (stoull alone would take "-1", "+1" and leading blanks).
-    auto size = [](const std::string& text) -> std::optional<uint64_t> {
-      if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-      return std::stoull(text);
-    };
-    const std::optional<uint64_t> from = size(Get(*p, "from_size"));
-    const std::optional<uint64_t> to = Get(*p, "to_size").empty() ? std::nullopt : size(Get(*p, "to_size"));
-    if (!from || (!Get(*p, "to_size").empty() && !to))
+    const std::string to_text = Get(*p, "to_size");
+    const std::optional<uint64_t> from = Digits(Get(*p, "from_size"));
+    const std::optional<uint64_t> to = to_text.empty() ? std::nullopt : Digits(to_text);
+    if (!from || (!to_text.empty() && !to))
       return Error(res, 400, "bad_parameter", "from_size and to_size are tree sizes (non-negative integers)");
     WithTimeout(res, [this, from = *from, to](httplib::Response& r) {
       auto doc = backend->Consistency(from, to);
-      if (!doc.ok()) return Error(r, HttpStatusOf(doc.status()), "bad_request", doc.status().message());
+      if (!doc.ok()) return Error(r, doc.status());
       r.set_content(*doc, "application/json");
     });
   }
