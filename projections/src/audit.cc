@@ -599,7 +599,7 @@ Result<Table> AuditQuery(const View& view, const AuditParams& q) {
     if (to && at > *to) continue;
     IndexEntry entry;
     const auto where = [&] { return (across ? "actor " + q.actor : q.entity) + ", time key " + tk; };
-    if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes))
+    if (!DecodeIndexEvent(row, &entry))
       return Status::Corruption("unreadable event in the audit index at " + where());
     const s::Event* fb = s::GetEvent(entry.bytes.data());
     const s::Envelope* env = fb->envelope();

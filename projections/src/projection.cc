@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "projections_internal.h"
+#include "veeduria/events/render.h"
 
 namespace veeduria::projections {
 
@@ -77,6 +78,16 @@ bool DecodeIndexEntry(std::string_view row, IndexEntry* out) {
   std::memcpy(out->hash.data(), row.data() + 21 + topic, 32);
   out->bytes = row.substr(21 + topic + 32);
   return true;
+}
+
+bool DecodeIndexEvent(std::string_view row, IndexEntry* out) {
+  if (!DecodeIndexEntry(row, out)) return false;
+  if (reinterpret_cast<uintptr_t>(out->bytes.data()) % alignof(uint64_t) != 0) {
+    out->aligned.reset(new uint64_t[(out->bytes.size() + 7) / 8]);
+    std::memcpy(out->aligned.get(), out->bytes.data(), out->bytes.size());
+    out->bytes = std::string_view(reinterpret_cast<const char*>(out->aligned.get()), out->bytes.size());
+  }
+  return events::VerifyEventBytes(out->bytes);
 }
 
 namespace {

@@ -114,11 +114,18 @@ void UpdateRecord(events::StateStore& rows, std::string_view key, Update&& updat
 struct IndexEntry {
   events::LogPosition position;
   events::Hash hash{};
-  std::string_view bytes;
+  std::string_view bytes;  // the event: in the row, or in `aligned` (DecodeIndexEvent)
+  std::unique_ptr<uint64_t[]> aligned;
 };
 std::string EncodeIndexEntry(const EventRef& e);
 // False when the row is too short for its layout.
 bool DecodeIndexEntry(std::string_view row, IndexEntry* out);
+// The same, for reading the event through the schema (schema::GetEvent): false also when its bytes
+// fail the FlatBuffers verifier. The event is at an 8-byte-aligned address, a copy when it was not
+// in the row (a RocksDB value, a slice of the as-of index): FlatBuffers reads its fields through
+// typed pointers, undefined behaviour when misaligned (UBSan reported every audit query and as-of
+// view; harmless on x86-64, not on every CPU or optimisation).
+bool DecodeIndexEvent(std::string_view row, IndexEntry* out);
 
 // The registry row several projections keep for queries that enumerate or name entities:
 // e/<entity> -> {"name", "kind", "department"} (view.cc relies on compliance's).

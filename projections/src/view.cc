@@ -174,7 +174,7 @@ class AsOf : public View {
     entries_.reserve(index_.rows.size());
     for (const IndexRows::At& at : index_.rows) {
       IndexEntry entry;
-      if (!DecodeIndexEntry(index_.row(at), &entry) || !events::VerifyEventBytes(entry.bytes))
+      if (!DecodeIndexEvent(index_.row(at), &entry))
         return Status::Corruption("unreadable event in the audit index at " + std::string(index_.tk(at)));
       entries_.push_back(std::move(entry));
     }
@@ -257,7 +257,7 @@ std::vector<std::string> AsOfKeysForEntity(const ProjectionStore& store, const s
   std::set<std::string> users;
   store.rows("audit").Scan("i/" + entity + "/", [&](std::string_view, std::string_view row) {
     IndexEntry entry;
-    if (!DecodeIndexEntry(row, &entry) || !events::VerifyEventBytes(entry.bytes)) return true;
+    if (!DecodeIndexEvent(row, &entry)) return true;
     const s::Event* ev = s::GetEvent(entry.bytes.data());
     if (const auto* p = ev->payload_as_LeaderActivated()) users.insert(Str(p->email()));
     if (const auto* p = ev->payload_as_LeaderRequested()) users.insert(Str(p->email()));

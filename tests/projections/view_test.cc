@@ -203,6 +203,44 @@ void ExpectAsOfEqualsPlainFold(testing::LedgerFixture& f) {
 // more must bump the audit projection's version, so that stored indexes are rebuilt. The test
 // pins, with that version, which payload types each projection an as-of view folds uses always,
 // sometimes or never over the scenarios; a change there fails it until both are updated.
+// An audit index row holds the event after a header of any length, and a RocksDB value starts
+// anywhere: the event read through the schema is at an 8-byte-aligned address whatever the row's,
+// the same bytes, hash and position; bytes the verifier refuses are refused.
+TEST(IndexEntryTest, TheEventIsReadAlignedWhereverTheRowStarts) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  std::vector<events::LogEntry> entries;
+  ASSERT_TRUE(f.ledger()
+                  .ScanLog(0,
+                           [&](const events::LogEntry& e) {
+                             entries.push_back(e);
+                             return entries.size() < 50;
+                           })
+                  .ok());
+  ASSERT_EQ(entries.size(), 50u);
+  for (const events::LogEntry& e : entries) {
+    const schema::Event* ev = schema::GetEvent(e.bytes.data());
+    const std::string row = p::EncodeIndexEntry({ev, ev->envelope(), e.bytes, e.hash, e.position});
+    for (size_t shift = 0; shift < 8; ++shift) {
+      const std::string at(std::string(shift, 'x') + row);
+      p::IndexEntry entry;
+      ASSERT_TRUE(p::DecodeIndexEvent(std::string_view(at).substr(shift), &entry)) << shift;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(entry.bytes.data()) % 8, 0u) << shift;
+      EXPECT_EQ(entry.bytes, e.bytes);
+      EXPECT_EQ(entry.hash, e.hash);
+      EXPECT_EQ(entry.position.lsn, e.position.lsn);
+      EXPECT_EQ(entry.position.offset, e.position.offset);
+      EXPECT_EQ(entry.position.topic, e.position.topic);
+    }
+  }
+  const std::string cut = p::EncodeIndexEntry({schema::GetEvent(entries[0].bytes.data()),
+                                               schema::GetEvent(entries[0].bytes.data())->envelope(),
+                                               entries[0].bytes, entries[0].hash, entries[0].position});
+  p::IndexEntry entry;
+  EXPECT_FALSE(
+      p::DecodeIndexEvent(std::string_view(cut).substr(0, cut.size() - entries[0].bytes.size() / 2), &entry));
+}
+
 TEST(AsOfViewTest, AProjectionFoldedOverTheEventsItUsesHasAllItsRows) {
   size_t unused = 0;  // events the users projection does not use, over all scenarios
   std::map<std::string, std::pair<size_t, size_t>> uses;  // "<projection> <payload>": used, seen
