@@ -67,7 +67,7 @@ TEST(RecordsTest, GoalYearAndProgressRoundTrip) {
 }
 
 TEST(RecordsTest, GoalRoundTrips) {
-  Goal g{false, "450101500", true, 500, std::string("\x04\x00fb", 4), {{2020, 100}, {2021, 140.5}}};
+  Goal g{false, "450101500", true, 500, std::string{'\x04', '\x00', 'f', 'b'}, {{2020, 100}, {2021, 140.5}}};
   Goal back;
   ASSERT_TRUE(Decode(Encode(g), &back));
   EXPECT_FALSE(back.homologated);
