@@ -904,14 +904,14 @@ struct ProjectionStore::Impl {
   // are ingested, work that the one-pass merge at the end does again. Held, RocksDB neither
   // compacts those families nor slows or stops writes for their level-0 files.
   Status HoldCompactions(bool hold) {
-    for (const Projection* p : AllProjections()) {
-      if (!MergedAtTheEnd(*p) || (!hold && merging && p->time_indexed())) continue;  // the merge lets it go
-      rocksdb::ColumnFamilyHandle* cf = rows.at(std::string(p->name()))->cf();
-      VEEDURIA_RETURN_IF_ERROR(
-          FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", hold ? "true" : "false"}}),
-                    (hold ? "holding the compactions of " : "letting go the compactions of ") + cf->GetName()));
-    }
+    for (const Projection* p : AllProjections())
+      if (MergedAtTheEnd(*p) && (hold || !merging || !p->time_indexed()))  // the merge lets it go
+        VEEDURIA_RETURN_IF_ERROR(AutoCompactions(rows.at(std::string(p->name()))->cf(), !hold));
     return Status::Ok();
+  }
+  Status AutoCompactions(rocksdb::ColumnFamilyHandle* cf, bool on) {
+    return FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", on ? "false" : "true"}}),
+                     (on ? "letting go the compactions of " : "holding the compactions of ") + cf->GetName());
   }
   // Merges every file of `cf` into its last level in one pass (none when they are all there: one
   // sorted run already). Its automatic compactions are held meanwhile, and the merge waits for
@@ -919,7 +919,7 @@ struct ProjectionStore::Impl {
   // StopMerge ends the merge itself.
   Status CompactIntoOneRun(rocksdb::ColumnFamilyHandle* cf, const std::atomic<bool>* stop = nullptr) {
     const std::string what = "compacting " + cf->GetName();
-    VEEDURIA_RETURN_IF_ERROR(FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", "true"}}), what));
+    VEEDURIA_RETURN_IF_ERROR(AutoCompactions(cf, false));
     Status out;
     while (!(stop && *stop)) {
       rocksdb::ColumnFamilyMetaData m;
@@ -945,7 +945,7 @@ struct ProjectionStore::Impl {
       }
       break;
     }
-    Status enabled = FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", "false"}}), what);
+    Status enabled = AutoCompactions(cf, true);
     return out.ok() ? enabled : out;
   }
   // A full rebuild leaves a time-indexed family (the audit index: most of the store's bytes, read
@@ -961,8 +961,13 @@ struct ProjectionStore::Impl {
     merger = std::thread([this] {
       Status s = options.before_merge ? options.before_merge() : Status::Ok();
       for (const Projection* p : AllProjections())
-        if (s.ok() && p->time_indexed())
-          s = CompactIntoOneRun(rows.at(std::string(p->name()))->cf(), &stop_merge);
+        if (p->time_indexed()) {  // merged, or let go unmerged after a failure
+          rocksdb::ColumnFamilyHandle* cf = rows.at(std::string(p->name()))->cf();
+          if (s.ok())
+            s = CompactIntoOneRun(cf, &stop_merge);
+          else
+            (void)AutoCompactions(cf, true);
+        }
       merge_status = s;
       merging = false;
     });
@@ -1278,13 +1283,10 @@ Status ProjectionStore::Flush() {
   VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());
   if (impl_->compacted_runs == impl_->bulk_runs) return Status::Ok();
   impl_->compacted_runs = impl_->bulk_runs;
+  impl_->StartMerge();  // first: the two merges are one thread each, on two cores
   for (const Projection* p : AllProjections())
     if (p->temporal())
-      if (Status s = impl_->CompactIntoOneRun(impl_->rows.at(std::string(p->name()))->cf()); !s.ok()) {
-        (void)impl_->HoldCompactions(false);  // the time-indexed families' too, not merged now
-        return s;
-      }
-  impl_->StartMerge();
+      VEEDURIA_RETURN_IF_ERROR(impl_->CompactIntoOneRun(impl_->rows.at(std::string(p->name()))->cf()));
   return Status::Ok();
 }
 

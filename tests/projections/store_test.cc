@@ -510,10 +510,10 @@ TEST(ProjectionStoreTest, ABulkCatchUpHoldsTheCompactionsOfTheFamiliesItMergesUn
   f.LoadScenario("tests/scenarios/cycle_2023.scn");
   f.CatchUp();
   const auto digests = f.store().Digests();
-  const std::map<std::string, bool> held = {{"audit", true},      {"compliance", false}, {"mdm", false},
-                                            {"progress", true},   {"reviews", false},    {"users", false}};
-  const std::map<std::string, bool> none = {{"audit", false},      {"compliance", false}, {"mdm", false},
-                                            {"progress", false},   {"reviews", false},    {"users", false}};
+  const std::map<std::string, bool> held = {{"audit", true},    {"compliance", false}, {"mdm", false},
+                                            {"progress", true}, {"reviews", false},    {"users", false}};
+  const std::map<std::string, bool> none = {{"audit", false},    {"compliance", false}, {"mdm", false},
+                                            {"progress", false}, {"reviews", false},    {"users", false}};
   const std::string dir = (f.dir() / "bulk").string();
   std::vector<std::map<std::string, bool>> at_ingest;
   auto bulk = projections::ProjectionStore::Open(dir, {.bulk_events = 10, .before_ingest = [&](uint64_t) {
@@ -529,13 +529,22 @@ TEST(ProjectionStoreTest, ABulkCatchUpHoldsTheCompactionsOfTheFamiliesItMergesUn
   EXPECT_EQ(CompactionsHeld(dir), none);
 
   const std::string failing = (f.dir() / "failing").string();
-  auto failed = projections::ProjectionStore::Open(failing, {.bulk_events = 10, .before_ingest = [](uint64_t run) {
-                                                               return run == 2 ? Status::IOError("disk full (injected)")
-                                                                               : Status::Ok();
-                                                             }});
+  auto failed = projections::ProjectionStore::Open(
+      failing, {.bulk_events = 10, .before_ingest = [](uint64_t run) {
+                  return run == 2 ? Status::IOError("disk full (injected)") : Status::Ok();
+                }});
   ASSERT_TRUE(failed.ok());
   EXPECT_EQ(consumers::CatchUp(f.ledger(), **failed, 5).status().code(), StatusCode::kIOError);
   EXPECT_EQ(CompactionsHeld(failing), none);
+
+  const std::string unmerged = (f.dir() / "unmerged").string();
+  projections::StoreOptions failing_merge{.bulk_events = 10};
+  failing_merge.before_merge = [] { return Status::Internal("merge failed (injected)"); };
+  auto kept = projections::ProjectionStore::Open(unmerged, failing_merge);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_TRUE(consumers::CatchUp(f.ledger(), **kept, 5).ok());
+  EXPECT_EQ((*kept)->FinishMerge().code(), StatusCode::kInternal);
+  EXPECT_EQ(CompactionsHeld(unmerged), none);
 }
 
 // CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own

@@ -68,8 +68,8 @@ class ProjectionStore : public events::ProjectionTarget {
   uint64_t NextOffset(std::string_view topic, uint32_t partition) const override;
   Status Apply(const std::vector<events::LogEntry>& entries) override;
   // Bulk mode: writes what Apply holds in memory (a no-op otherwise, or when nothing is held),
-  // then, when runs were written, compacts the temporal projections' families into one sorted run
-  // and starts merging the time-indexed ones (the audit index) into one in the background.
+  // then, when runs were written, starts merging the time-indexed projections' families (the audit
+  // index) into one sorted run in the background and compacts the temporal ones into one.
   Status Flush() override;
   // True while that background merge runs. Closing the store stops it, leaving the families in
   // more sorted runs (the same rows).
