@@ -308,7 +308,8 @@ struct HttpService::Impl {
     if (!MayRead(user, kind, code))
       return Error(res, 403, "forbidden", "the token's user may not read this scope");
     const std::string limit_text = Get(p, "limit"), offset_text = Get(p, "offset");
-    const std::optional<uint64_t> given_limit = limit_text.empty() ? options.default_limit : Digits(limit_text);
+    const std::optional<uint64_t> given_limit =
+        limit_text.empty() ? options.default_limit : Digits(limit_text);
     const std::optional<uint64_t> given_offset = offset_text.empty() ? 0 : Digits(offset_text);
     if (!given_limit || !given_offset)
       return Error(res, 400, "bad_parameter", "limit and offset are non-negative integers");
