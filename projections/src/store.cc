@@ -899,10 +899,10 @@ struct ProjectionStore::Impl {
   // wrote runs: the temporal ones at once, the time-indexed ones in the background.
   static bool MergedAtTheEnd(const Projection& p) { return p.temporal() || p.time_indexed(); }
   // While a catch-up writes runs, RocksDB's automatic compactions of the families merged at its
-  // end are held (`hold`) and let go again (CompactIntoOneRun lets a family go when its merge
-  // ends). Every run spans every entity, so RocksDB would merge the runs level into level as they
-  // are ingested, work that the one-pass merge at the end does again. Held, RocksDB neither
-  // compacts those families nor slows or stops writes for their level-0 files.
+  // end are held (`hold`) and let go again (the merges let their families go when they end). Every run spans
+  // every entity, so RocksDB would merge the runs level into level as they are ingested, work that the
+  // one-pass merge at the end does again. Held, RocksDB neither compacts those families nor slows or stops
+  // writes for their level-0 files.
   Status HoldCompactions(bool hold) {
     for (const Projection* p : AllProjections())
       if (MergedAtTheEnd(*p) && (hold || !merging || !p->time_indexed()))  // the merge lets it go
@@ -914,14 +914,13 @@ struct ProjectionStore::Impl {
                      (on ? "letting go the compactions of " : "holding the compactions of ") + cf->GetName());
   }
   // Merges every file of `cf` into its last level in one pass (none when they are all there: one
-  // sorted run already). Its automatic compactions are held meanwhile, and the merge waits for
-  // one under way, since a file can be in one compaction only. `stop` (when given) ends the wait;
-  // StopMerge ends the merge itself.
-  Status CompactIntoOneRun(rocksdb::ColumnFamilyHandle* cf, const std::atomic<bool>* stop = nullptr) {
+  // sorted run already). Its automatic compactions are held meanwhile and, with `let_go`, let go
+  // when it ends, whatever happened; the merge waits for a compaction under way, since a file can
+  // be in one compaction only. `stop` (when given) ends the wait; StopMerge ends the merge itself.
+  Status CompactIntoOneRun(rocksdb::ColumnFamilyHandle* cf, const std::atomic<bool>* stop, bool let_go) {
     const std::string what = "compacting " + cf->GetName();
-    VEEDURIA_RETURN_IF_ERROR(AutoCompactions(cf, false));
-    Status out;
-    while (!(stop && *stop)) {
+    Status out = AutoCompactions(cf, false);
+    while (out.ok() && !(stop && *stop)) {
       rocksdb::ColumnFamilyMetaData m;
       db->GetColumnFamilyMetaData(cf, &m);
       std::vector<std::string> files;
@@ -945,7 +944,7 @@ struct ProjectionStore::Impl {
       }
       break;
     }
-    Status enabled = AutoCompactions(cf, true);
+    Status enabled = let_go ? AutoCompactions(cf, true) : Status::Ok();
     return out.ok() ? enabled : out;
   }
   // A full rebuild leaves a time-indexed family (the audit index: most of the store's bytes, read
@@ -961,15 +960,14 @@ struct ProjectionStore::Impl {
     merger = std::thread([this] {
       Status s = options.before_merge ? options.before_merge() : Status::Ok();
       for (const Projection* p : AllProjections())
-        if (p->time_indexed()) {  // merged, or let go unmerged after a failure
-          rocksdb::ColumnFamilyHandle* cf = rows.at(std::string(p->name()))->cf();
-          if (s.ok())
-            s = CompactIntoOneRun(cf, &stop_merge);
-          else
-            (void)AutoCompactions(cf, true);
-        }
+        if (s.ok() && p->time_indexed())
+          s = CompactIntoOneRun(rows.at(std::string(p->name()))->cf(), &stop_merge, /*let_go=*/false);
       merge_status = s;
+      // Then the families are let go, merged or not: after `merging` is false, so that a DropBulk
+      // meanwhile, which leaves them to the merge while it runs, cannot leave them held.
       merging = false;
+      for (const Projection* p : AllProjections())
+        if (p->time_indexed()) (void)AutoCompactions(rows.at(std::string(p->name()))->cf(), true);
     });
   }
   // Ends a merge under way (RocksDB aborts its compaction) and waits for its thread.
@@ -1286,7 +1284,8 @@ Status ProjectionStore::Flush() {
   impl_->StartMerge();  // first: the two merges are one thread each, on two cores
   for (const Projection* p : AllProjections())
     if (p->temporal())
-      VEEDURIA_RETURN_IF_ERROR(impl_->CompactIntoOneRun(impl_->rows.at(std::string(p->name()))->cf()));
+      VEEDURIA_RETURN_IF_ERROR(
+          impl_->CompactIntoOneRun(impl_->rows.at(std::string(p->name()))->cf(), nullptr, /*let_go=*/true));
   return Status::Ok();
 }
 

@@ -189,10 +189,10 @@ TEST_F(ServeTest, BadParametersAre400) {
   for (const char* path :
        {"/v1/audit", "/v1/audit?entity=25799&bogus=1", "/v1/compliance?campaign=KPT-2023",
         "/v1/progress?entity=25799&department=25", "/v1/reviews", "/v1/mdm?vigencia=x",
-        "/v1/audit?entity=25799&as_of=yesterday", "/v1/consistency", "/v1/consistency?from_size=1x",
-        "/v1/consistency?from_size=-1", "/v1/consistency?from_size=1", "/v1/audit?entity=25799&limit=-1",
-        "/v1/audit?entity=25799&offset=-1", "/v1/audit?entity=25799&limit=+5",
-        "/v1/audit?entity=25799&offset= 1"}) {
+        "/v1/mdm?vigencia=2023x", "/v1/mdm?vigencia=+2023", "/v1/audit?entity=25799&as_of=yesterday",
+        "/v1/consistency", "/v1/consistency?from_size=1x", "/v1/consistency?from_size=-1",
+        "/v1/consistency?from_size=1", "/v1/audit?entity=25799&limit=-1", "/v1/audit?entity=25799&offset=-1",
+        "/v1/audit?entity=25799&limit=+5", "/v1/audit?entity=25799&offset= 1"}) {
     auto r = Get(path, kAdmin);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 400) << path << ": " << r->body;

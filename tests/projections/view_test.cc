@@ -196,13 +196,6 @@ void ExpectAsOfEqualsPlainFold(testing::LedgerFixture& f) {
   }
 }
 
-// Projection::Uses: a projection folded over only the events it says it uses has the same rows
-// as over all of them (the as-of views and the audit's fold index rely on it), on every scenario.
-//
-// The audit's stored fold index holds the events these projections use: one that starts using
-// more must bump the audit projection's version, so that stored indexes are rebuilt. The test
-// pins, with that version, which payload types each projection an as-of view folds uses always,
-// sometimes or never over the scenarios; a change there fails it until both are updated.
 // An audit index row holds the event after a header of any length, and a RocksDB value starts
 // anywhere: the event read through the schema is at an 8-byte-aligned address whatever the row's,
 // the same bytes, hash and position; bytes the verifier refuses are refused.
@@ -241,6 +234,13 @@ TEST(IndexEntryTest, TheEventIsReadAlignedWhereverTheRowStarts) {
       p::DecodeIndexEvent(std::string_view(cut).substr(0, cut.size() - entries[0].bytes.size() / 2), &entry));
 }
 
+// Projection::Uses: a projection folded over only the events it says it uses has the same rows
+// as over all of them (the as-of views and the audit's fold index rely on it), on every scenario.
+//
+// The audit's stored fold index holds the events these projections use: one that starts using
+// more must bump the audit projection's version, so that stored indexes are rebuilt. The test
+// pins, with that version, which payload types each projection an as-of view folds uses always,
+// sometimes or never over the scenarios; a change there fails it until both are updated.
 TEST(AsOfViewTest, AProjectionFoldedOverTheEventsItUsesHasAllItsRows) {
   size_t unused = 0;  // events the users projection does not use, over all scenarios
   std::map<std::string, std::pair<size_t, size_t>> uses;  // "<projection> <payload>": used, seen

@@ -429,11 +429,10 @@ struct HttpService::Impl {
                       {"vigencia"});
     if (!p) return;
     cli::MdmOptions o;
-    try {
-      o.vigencia = std::stoi(Get(*p, "vigencia"));
-    } catch (const std::exception&) {
+    const std::optional<uint64_t> vigencia = Digits(Get(*p, "vigencia"));
+    if (!vigencia || *vigencia < 1900 || *vigencia > 9999)
       return Error(res, 400, "bad_parameter", "vigencia is a year");
-    }
+    o.vigencia = static_cast<int>(*vigencia);
     o.params.group = Get(*p, "group"), o.params.department = Get(*p, "department"),
     o.params.entity = Get(*p, "entity");
     o.explain = Get(*p, "explain") == "true" || Get(*p, "explain") == "1";
