@@ -899,10 +899,10 @@ struct ProjectionStore::Impl {
   // wrote runs: the temporal ones at once, the time-indexed ones in the background.
   static bool MergedAtTheEnd(const Projection& p) { return p.temporal() || p.time_indexed(); }
   // While a catch-up writes runs, RocksDB's automatic compactions of the families merged at its
-  // end are held (`hold`) and let go again (the merges let their families go when they end). Every run spans
-  // every entity, so RocksDB would merge the runs level into level as they are ingested, work that the
-  // one-pass merge at the end does again. Held, RocksDB neither compacts those families nor slows or stops
-  // writes for their level-0 files.
+  // end are held (`hold`) and let go again (the merges let their families go when they end).
+  // Every run spans every entity, so RocksDB would merge the runs level into level as they are
+  // ingested, work that the one-pass merge at the end does again. Held, RocksDB neither compacts
+  // those families nor slows or stops writes for their level-0 files.
   Status HoldCompactions(bool hold) {
     for (const Projection* p : AllProjections())
       if (MergedAtTheEnd(*p) && (hold || !merging || !p->time_indexed()))  // the merge lets it go
