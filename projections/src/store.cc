@@ -401,6 +401,10 @@ std::string OffsetKey(std::string_view projection, std::string_view topic, uint3
 std::string HeadKey(std::string_view projection, std::string_view stream) {
   return "head/" + std::string(projection) + "/" + std::string(stream);
 }
+// Present while a family merged at the end of a bulk catch-up (ProjectionStore::Flush) holds runs
+// not yet merged: ingested with each run, deleted when the family's merge completes. A process
+// that ended before (a rebuild stopped while it merged) leaves it, and ResumeMerge merges then.
+std::string MergeKey(std::string_view projection) { return "merge/" + std::string(projection); }
 // The chain index, shared by all projections: chain/<stream>/<last seq, 8 bytes big-endian> ->
 // the hashes (32 bytes each) of the events applied at the consecutive sequences that end there,
 // one row per stretch of a stream that a batch or a bulk run applied (one row per event was a
@@ -620,8 +624,9 @@ struct ProjectionStore::Impl {
   std::unique_ptr<Run> writing;
   std::thread writer;
   Status writer_status;
-  // The background merge of the time-indexed families (StartMerge); while it runs, `merging` is
-  // true. How it ended, once joined.
+  // The background merge (StartMerge) of `merge_families`; while it runs, `merging` is true. How
+  // it ended, once joined.
+  std::vector<const Projection*> merge_families;
   std::thread merger;
   std::atomic<bool> merging{false};
   std::atomic<bool> stop_merge{false};
@@ -717,6 +722,7 @@ struct ProjectionStore::Impl {
       }
       for (const auto& [where, next] : t->offsets)
         r->meta.emplace_back(OffsetKey(name, where.first, where.second), U64(next));
+      if (MergedAtTheEnd(*FindProjection(name))) r->meta.emplace_back(MergeKey(name), "");
       r->parts.push_back({t.get(), rows.at(name)->cf(), t->overlay.Take(), t->log.Take()});
     }
     r->chain = std::exchange(bulk_chain, {});
@@ -878,6 +884,7 @@ struct ProjectionStore::Impl {
       return in_flight;
     }
     if (bulk_events == 0) return Status::Ok();
+    StopMerge();  // the run is not in what it merges, and its marker must outlive it
     if (Status held = HoldCompactions(true); !held.ok()) {
       DropBulk();
       return held;
@@ -905,21 +912,26 @@ struct ProjectionStore::Impl {
   // those families nor slows or stops writes for their level-0 files.
   Status HoldCompactions(bool hold) {
     for (const Projection* p : AllProjections())
-      if (MergedAtTheEnd(*p) && (hold || !merging || !p->time_indexed()))  // the merge lets it go
+      if (MergedAtTheEnd(*p) && (hold || !merging || !InMerge(*p)))  // the merge lets it go
         VEEDURIA_RETURN_IF_ERROR(AutoCompactions(rows.at(std::string(p->name()))->cf(), !hold));
     return Status::Ok();
+  }
+  bool InMerge(const Projection& p) const {
+    return std::find(merge_families.begin(), merge_families.end(), &p) != merge_families.end();
   }
   Status AutoCompactions(rocksdb::ColumnFamilyHandle* cf, bool on) {
     return FromRocks(db->SetOptions(cf, {{"disable_auto_compactions", on ? "false" : "true"}}),
                      (on ? "letting go the compactions of " : "holding the compactions of ") + cf->GetName());
   }
   // Merges every file of `cf` into its last level in one pass (none when they are all there: one
-  // sorted run already). Its automatic compactions are held meanwhile and, with `let_go`, let go
-  // when it ends, whatever happened; the merge waits for a compaction under way, since a file can
-  // be in one compaction only. `stop` (when given) ends the wait; StopMerge ends the merge itself.
+  // sorted run already), then deletes its MergeKey. Its automatic compactions are held meanwhile
+  // and, with `let_go`, let go when it ends, whatever happened; the merge waits for a compaction
+  // under way, since a file can be in one compaction only. `stop` (when given) ends the wait;
+  // StopMerge ends the merge itself.
   Status CompactIntoOneRun(rocksdb::ColumnFamilyHandle* cf, const std::atomic<bool>* stop, bool let_go) {
     const std::string what = "compacting " + cf->GetName();
     Status out = AutoCompactions(cf, false);
+    bool done = false;
     while (out.ok() && !(stop && *stop)) {
       rocksdb::ColumnFamilyMetaData m;
       db->GetColumnFamilyMetaData(cf, &m);
@@ -942,8 +954,12 @@ struct ProjectionStore::Impl {
             db->GetOptions(cf).target_file_size_base;  // else one file, whatever its size
         out = FromRocks(db->CompactFiles(o, cf, files, static_cast<int>(m.levels.size()) - 1), what);
       }
+      done = out.ok();
       break;
     }
+    if (done)
+      out = FromRocks(db->Delete(rocksdb::WriteOptions(), meta, MergeKey(cf->GetName())),
+                      "recording the merge of " + cf->GetName());
     Status enabled = let_go ? AutoCompactions(cf, true) : Status::Ok();
     return out.ok() ? enabled : out;
   }
@@ -952,22 +968,24 @@ struct ProjectionStore::Impl {
   // each a file a query's seek reads: nationally six, and merged into one the audit query's p99
   // fell by 42–53% (docs/benchmarks.md, "The audit index merged after a rebuild"). The merge is one
   // pass over the family, 20 s of one core nationally, so it runs after the rebuild, on a thread
-  // of its own, beside whatever the process does next.
-  void StartMerge() {
+  // of its own, beside whatever the process does next. So does a merge a process left undone
+  // (ResumeMerge), of the temporal families too.
+  void StartMerge(std::vector<const Projection*> families) {
     StopMerge();
     stop_merge = false;
+    merge_families = std::move(families);
     merging = true;
     merger = std::thread([this] {
       Status s = options.before_merge ? options.before_merge() : Status::Ok();
-      for (const Projection* p : AllProjections())
-        if (s.ok() && p->time_indexed())
+      for (const Projection* p : merge_families)
+        if (s.ok())
           s = CompactIntoOneRun(rows.at(std::string(p->name()))->cf(), &stop_merge, /*let_go=*/false);
       merge_status = s;
       // Then the families are let go, merged or not: after `merging` is false, so that a DropBulk
       // meanwhile, which leaves them to the merge while it runs, cannot leave them held.
       merging = false;
-      for (const Projection* p : AllProjections())
-        if (p->time_indexed()) (void)AutoCompactions(rows.at(std::string(p->name()))->cf(), true);
+      for (const Projection* p : merge_families)
+        (void)AutoCompactions(rows.at(std::string(p->name()))->cf(), true);
     });
   }
   // Ends a merge under way (RocksDB aborts its compaction) and waits for its thread.
@@ -992,6 +1010,7 @@ struct ProjectionStore::Impl {
     r.set_cf(fresh);
     // Offsets and heads of the projection, then its version.
     rocksdb::WriteBatch b;
+    b.Delete(meta, MergeKey(name));  // a fresh family has nothing to merge
     for (const std::string& prefix : {"off/" + name + "/", "head/" + name + "/"}) {
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), meta));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
@@ -1281,7 +1300,10 @@ Status ProjectionStore::Flush() {
   VEEDURIA_RETURN_IF_ERROR(impl_->FlushBulk());
   if (impl_->compacted_runs == impl_->bulk_runs) return Status::Ok();
   impl_->compacted_runs = impl_->bulk_runs;
-  impl_->StartMerge();  // first: the two merges are one thread each, on two cores
+  std::vector<const Projection*> time_indexed;
+  for (const Projection* p : AllProjections())
+    if (p->time_indexed()) time_indexed.push_back(p);
+  impl_->StartMerge(std::move(time_indexed));  // first: the two merges are one thread each, on two cores
   for (const Projection* p : AllProjections())
     if (p->temporal())
       VEEDURIA_RETURN_IF_ERROR(
@@ -1290,6 +1312,21 @@ Status ProjectionStore::Flush() {
 }
 
 bool ProjectionStore::merging() const { return impl_->merging; }
+
+std::vector<std::string> ProjectionStore::PendingMerges() const {
+  std::vector<std::string> names;
+  for (const Projection* p : AllProjections())
+    if (Impl::MergedAtTheEnd(*p) && impl_->Meta(MergeKey(p->name()))) names.emplace_back(p->name());
+  return names;
+}
+
+std::vector<std::string> ProjectionStore::ResumeMerge() {
+  std::vector<std::string> names = PendingMerges();
+  std::vector<const Projection*> pending;
+  for (const std::string& name : names) pending.push_back(FindProjection(name));
+  if (!pending.empty()) impl_->StartMerge(std::move(pending));
+  return names;
+}
 
 Status ProjectionStore::FinishMerge() {
   if (!impl_->merger.joinable()) return Status::Ok();

@@ -22,6 +22,9 @@
 
 #include "harness.h"
 #include "service/http_service.h"
+#include "veeduria/consumers/projector.h"
+#include "veeduria/producers/embedded_ledger.h"
+#include "veeduria/projections/store.h"
 
 namespace {
 
@@ -419,6 +422,43 @@ namespace {
 
 // Regression: SIGTERM right after the "serving" line could reach httplib before its listen loop
 // had started, and that stop() was lost: the server kept running. It must now exit promptly.
+// A rebuild stopped while it merged (here: its merge failed) leaves the audit index in sorted runs
+// a merge has yet to merge; the server merges them in the background once it serves.
+TEST(ServeMergeTest, TheServerMergesWhatAStoppedRebuildLeftUnmerged) {
+  veeduria::testing::TempDir dir;
+  const std::string data = dir.path + "/data";
+  ASSERT_EQ(veeduria::testing::Run({"--data", data, "init", "--clock", "simulated", "--admin", kAdmin, "--at",
+                                    "2023-01-02T08:00:00-05:00"})
+                .rc,
+            0);
+  ASSERT_EQ(
+      veeduria::testing::Run({"--data", data, "submit", veeduria::testing::ScenarioCommands(dir.path)}).rc,
+      0);
+  {
+    auto ledger = veeduria::producers::EmbeddedLedger::Open(data);
+    ASSERT_TRUE(ledger.ok());
+    veeduria::projections::StoreOptions stopped{.bulk_events = 10};
+    stopped.before_merge = [] { return veeduria::Status::Unavailable("stopped (injected)"); };
+    auto store = veeduria::projections::ProjectionStore::Open(data, stopped);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Reset("").ok());  // a rebuild
+    ASSERT_TRUE(veeduria::consumers::CatchUp(**ledger, **store, 5).ok());
+    EXPECT_FALSE((*store)->FinishMerge().ok());
+    EXPECT_EQ((*store)->PendingMerges(), std::vector<std::string>{"audit"});
+  }
+  ServeProcess server({"--data", data, "serve", "--http", "127.0.0.1:0", "--maintenance-every", "3600"});
+  ASSERT_GT(server.port, 0) << server.first_line;
+  // The store as the server left it on disk, read beside it, until the merge says it is done.
+  std::vector<std::string> pending = {"audit"};
+  for (int i = 0; i < 200 && !pending.empty(); ++i) {  // up to 20 s: waiting for a background merge
+    auto seen = veeduria::projections::ProjectionStore::OpenSecondary(data);
+    ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+    pending = (*seen)->PendingMerges();
+    if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(pending.empty());
+}
+
 TEST(ServeStopTest, SigtermRightAfterTheServingLineStopsTheServer) {
   veeduria::testing::TempDir dir;
   const std::string data = dir.path + "/data";

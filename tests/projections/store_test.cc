@@ -547,6 +547,64 @@ TEST(ProjectionStoreTest, ABulkCatchUpHoldsTheCompactionsOfTheFamiliesItMergesUn
   EXPECT_EQ(CompactionsHeld(unmerged), none);
 }
 
+// A bulk catch-up's families hold unmerged runs until their merge completes; a process that ended
+// before (a rebuild stopped while it merged, or while it caught up) leaves a marker in the store,
+// and the next one to serve from it merges them (ResumeMerge), once: the rows stay the same.
+TEST(ProjectionStoreTest, AMergeAProcessLeftUndoneIsDoneByTheNextOneThatResumesIt) {
+  testing::LedgerFixture f;
+  f.LoadScenario("tests/scenarios/cycle_2023.scn");
+  f.CatchUp();
+  const auto digests = f.store().Digests();
+
+  // Stopped while it merged: progress was merged at the end of the catch-up, audit was not.
+  const std::string dir = (f.dir() / "stopped").string();
+  {
+    projections::StoreOptions unmerged{.bulk_events = 10};
+    unmerged.before_merge = [] { return Status::Unavailable("the process ended (injected)"); };
+    auto bulk = projections::ProjectionStore::Open(dir, unmerged);
+    ASSERT_TRUE(bulk.ok());
+    ASSERT_TRUE(consumers::CatchUp(f.ledger(), **bulk, 5).ok());
+    EXPECT_EQ((*bulk)->FinishMerge().code(), StatusCode::kUnavailable);
+  }
+  EXPECT_GT(LevelsWithFiles(dir, "audit").size(), 1u);
+  {
+    auto reopened = projections::ProjectionStore::Open(dir);
+    ASSERT_TRUE(reopened.ok());
+    EXPECT_EQ((*reopened)->ResumeMerge(), std::vector<std::string>{"audit"});
+    ASSERT_TRUE((*reopened)->FinishMerge().ok());
+    EXPECT_FALSE((*reopened)->merging());
+    EXPECT_EQ((*reopened)->Digests(), digests);
+    EXPECT_TRUE((*reopened)->ResumeMerge().empty());  // done: nothing left
+  }
+  EXPECT_EQ(LevelsWithFiles(dir, "audit").size(), 1u);
+
+  // Stopped while it caught up: runs ingested, neither family merged. Resetting a projection
+  // leaves its fresh family nothing to merge.
+  const std::string killed = (f.dir() / "killed").string();
+  const auto directory = Partition(f.ledger(), events::kDirectoryTopic, 0);
+  ASSERT_GT(directory.size(), 25u);
+  {
+    auto bulk = projections::ProjectionStore::Open(killed, {.bulk_events = 10});
+    ASSERT_TRUE(bulk.ok());
+    for (size_t i = 0; i < 25; i += 5)
+      ASSERT_TRUE((*bulk)->Apply({directory.begin() + i, directory.begin() + i + 5}).ok());
+  }  // closed without Flush: runs 0 and 1 ingested
+  EXPECT_GT(LevelsWithFiles(killed, "audit").size(), 1u);
+  {
+    auto reopened = projections::ProjectionStore::Open(killed);
+    ASSERT_TRUE(reopened.ok());
+    ASSERT_TRUE((*reopened)->Reset("progress").ok());
+    EXPECT_EQ((*reopened)->ResumeMerge(), std::vector<std::string>{"audit"});
+    ASSERT_TRUE((*reopened)->FinishMerge().ok());
+  }
+  EXPECT_EQ(LevelsWithFiles(killed, "audit").size(), 1u);
+  auto resumed = projections::ProjectionStore::Open(killed);
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_TRUE((*resumed)->ResumeMerge().empty());
+  ASSERT_TRUE(consumers::CatchUp(f.ledger(), **resumed).ok());
+  EXPECT_EQ((*resumed)->Digests(), digests);
+}
+
 // CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own
 // once a partition holds more than one batch): any batch size gives the same rows.
 TEST(CatchUpTest, ReadingAheadGivesTheSameRowsAtAnyBatchSize) {

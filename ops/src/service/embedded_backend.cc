@@ -66,6 +66,9 @@ class EmbeddedBackend : public Backend {
     store_ = std::move(*store);
     for (const auto& name : store_->reset_on_open())
       std::cerr << "projection " << name << " changed version: rebuilding it from the log\n";
+    for (const auto& name : store_->ResumeMerge())
+      std::cerr << "projection " << name
+                << ": merging the sorted runs a rebuild left unmerged, in the background\n";
     auto config = producers::ReadLedgerConfig(data_);
     if (!config.ok()) return config.status();
     bands_ = cli::BandsOf(*config);

@@ -76,6 +76,14 @@ class ProjectionStore : public events::ProjectionTarget {
   bool merging() const;
   // Waits for the background merge, if one was started, and says how it ended.
   Status FinishMerge();
+  // The projections whose families hold runs of a bulk catch-up that no merge has merged: its
+  // process ended first (a rebuild stopped while it merged, or while it caught up). Left so, a
+  // family stays in as many sorted runs as the catch-up's levels, each a file its queries seek
+  // (nationally the audit query's p99 ~1.4 ms instead of ~0.6).
+  std::vector<std::string> PendingMerges() const;
+  // Starts merging those in the background (merging(), FinishMerge()), and returns them: a store
+  // that serves queries for long calls it once opened.
+  std::vector<std::string> ResumeMerge();
   // Turns bulk mode on (a run every n events) or off (0), writing first what it holds; e.g. after
   // Reset, for the replay that follows.
   Status SetBulkEvents(uint64_t n);
