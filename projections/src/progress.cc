@@ -42,6 +42,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -732,7 +733,10 @@ std::vector<Rollup> EntityRollups(const Rows& rows, const std::vector<const std:
   std::vector<std::thread> others;
   const size_t threads =
       std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::max<size_t>(codes.size(), 1));
-  for (size_t i = 1; i < threads; ++i) others.emplace_back(work);
+  try {
+    for (size_t i = 1; i < threads; ++i) others.emplace_back(work);
+  } catch (const std::system_error&) {  // no more threads: those started and this one do it all
+  }
   work();
   for (auto& th : others) th.join();
   if (failed) std::rethrow_exception(failed);

@@ -1,6 +1,7 @@
 #include "veeduria/projections/store.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
@@ -24,6 +25,7 @@
 #include <new>
 #include <numeric>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -633,8 +635,12 @@ struct ProjectionStore::Impl {
   Status merge_status;
 
   ~Impl() {
-    StopMerge();                           // the families stay as they are: correct, in more sorted runs
     if (writer.joinable()) writer.join();  // a run frozen is ingested whole, with its offsets
+    // A merge under way is abandoned, leaving the families as they are: correct, in more sorted
+    // runs, their markers kept. Closing is the one stop RocksDB 7.8 aborts a running CompactFiles
+    // for (DisableManualCompaction only refuses the next one).
+    if (merger.joinable()) rocksdb::CancelAllBackgroundWork(db.get(), /*wait=*/false);
+    StopMerge();
     rows.clear();
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   }
@@ -722,8 +728,10 @@ struct ProjectionStore::Impl {
       }
       for (const auto& [where, next] : t->offsets)
         r->meta.emplace_back(OffsetKey(name, where.first, where.second), U64(next));
-      if (MergedAtTheEnd(*FindProjection(name))) r->meta.emplace_back(MergeKey(name), "");
       r->parts.push_back({t.get(), rows.at(name)->cf(), t->overlay.Take(), t->log.Take()});
+      const Run::Part& part = r->parts.back();
+      if (MergedAtTheEnd(*FindProjection(name)) && part.rows.size() + part.log.size() > 0)
+        r->meta.emplace_back(MergeKey(name), "");
     }
     r->chain = std::exchange(bulk_chain, {});
     bulk_events = 0;
@@ -957,6 +965,7 @@ struct ProjectionStore::Impl {
       done = out.ok();
       break;
     }
+    if (!done && out.ok()) out = Status::Unavailable(what + ": stopped before it merged");
     if (done)
       out = FromRocks(db->Delete(rocksdb::WriteOptions(), meta, MergeKey(cf->GetName())),
                       "recording the merge of " + cf->GetName());
@@ -975,20 +984,31 @@ struct ProjectionStore::Impl {
     stop_merge = false;
     merge_families = std::move(families);
     merging = true;
-    merger = std::thread([this] {
-      Status s = options.before_merge ? options.before_merge() : Status::Ok();
-      for (const Projection* p : merge_families)
-        if (s.ok())
-          s = CompactIntoOneRun(rows.at(std::string(p->name()))->cf(), &stop_merge, /*let_go=*/false);
-      merge_status = s;
-      // Then the families are let go, merged or not: after `merging` is false, so that a DropBulk
-      // meanwhile, which leaves them to the merge while it runs, cannot leave them held.
-      merging = false;
+    const auto let_go = [this] {
       for (const Projection* p : merge_families)
         (void)AutoCompactions(rows.at(std::string(p->name()))->cf(), true);
-    });
+    };
+    try {
+      merger = std::thread([this, let_go] {
+        Status s = options.before_merge ? options.before_merge() : Status::Ok();
+        for (const Projection* p : merge_families)
+          if (s.ok())
+            s = CompactIntoOneRun(rows.at(std::string(p->name()))->cf(), &stop_merge, /*let_go=*/false);
+        merge_status = s;
+        // Then the families are let go, merged or not: after `merging` is false, so that a
+        // DropBulk meanwhile, which leaves them to the merge while it runs, cannot leave them held.
+        merging = false;
+        let_go();
+      });
+    } catch (const std::system_error& e) {  // no thread to merge: the families stay as they are
+      merge_status = Status::Internal(std::string("cannot start the merge: ") + e.what());
+      merging = false;
+      let_go();
+    }
   }
-  // Ends a merge under way (RocksDB aborts its compaction) and waits for its thread.
+  // Ends a merge: the families it has not begun are left as they are, and it waits for the one
+  // under way, since RocksDB 7.8 aborts a running CompactFiles only when the database closes
+  // (~Impl); DisableManualCompaction refuses the next one.
   void StopMerge() {
     if (!merger.joinable()) return;
     stop_merge = true;
@@ -1321,6 +1341,8 @@ std::vector<std::string> ProjectionStore::PendingMerges() const {
 }
 
 std::vector<std::string> ProjectionStore::ResumeMerge() {
+  // Not beside a bulk catch-up (it merges at its end what it wrote), nor on a secondary instance.
+  if (impl_->options.bulk_events > 0 || impl_->writer.joinable() || !impl_->secondary.path.empty()) return {};
   std::vector<std::string> names = PendingMerges();
   std::vector<const Projection*> pending;
   for (const std::string& name : names) pending.push_back(FindProjection(name));

@@ -420,8 +420,6 @@ TEST_F(ServeTest, TheOpenApiDescriptionMatchesTheServedRoutes) {
 
 namespace {
 
-// Regression: SIGTERM right after the "serving" line could reach httplib before its listen loop
-// had started, and that stop() was lost: the server kept running. It must now exit promptly.
 // A rebuild stopped while it merged (here: its merge failed) leaves the audit index in sorted runs
 // a merge has yet to merge; the server merges them in the background once it serves.
 TEST(ServeMergeTest, TheServerMergesWhatAStoppedRebuildLeftUnmerged) {
@@ -452,13 +450,14 @@ TEST(ServeMergeTest, TheServerMergesWhatAStoppedRebuildLeftUnmerged) {
   std::vector<std::string> pending = {"audit"};
   for (int i = 0; i < 200 && !pending.empty(); ++i) {  // up to 20 s: waiting for a background merge
     auto seen = veeduria::projections::ProjectionStore::OpenSecondary(data);
-    ASSERT_TRUE(seen.ok()) << seen.status().ToString();
-    pending = (*seen)->PendingMerges();
+    if (seen.ok()) pending = (*seen)->PendingMerges();  // else opened as the server wrote: again
     if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(pending.empty());
 }
 
+// Regression: SIGTERM right after the "serving" line could reach httplib before its listen loop
+// had started, and that stop() was lost: the server kept running. It must now exit promptly.
 TEST(ServeStopTest, SigtermRightAfterTheServingLineStopsTheServer) {
   veeduria::testing::TempDir dir;
   const std::string data = dir.path + "/data";

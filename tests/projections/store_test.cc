@@ -603,6 +603,20 @@ TEST(ProjectionStoreTest, AMergeAProcessLeftUndoneIsDoneByTheNextOneThatResumesI
   EXPECT_TRUE((*resumed)->ResumeMerge().empty());
   ASSERT_TRUE(consumers::CatchUp(f.ledger(), **resumed).ok());
   EXPECT_EQ((*resumed)->Digests(), digests);
+  resumed->reset();
+
+  // A rebuild of users alone writes runs to no family merged at the end: stopped, it leaves
+  // nothing to merge.
+  {
+    auto bulk = projections::ProjectionStore::Open(killed, {.bulk_events = 10});
+    ASSERT_TRUE(bulk.ok());
+    ASSERT_TRUE((*bulk)->Reset("users").ok());
+    for (size_t i = 0; i < 25; i += 5)
+      ASSERT_TRUE((*bulk)->Apply({directory.begin() + i, directory.begin() + i + 5}).ok());
+  }
+  auto users_only = projections::ProjectionStore::Open(killed);
+  ASSERT_TRUE(users_only.ok());
+  EXPECT_TRUE((*users_only)->PendingMerges().empty());
 }
 
 // CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own
