@@ -266,18 +266,26 @@ Result<VerifyReport> VerifyLog(const events::LogReader& log, const VerifyOptions
     return go_on;
   };
   bool checked = true;  // false once a check fails: what was read after it is not checked
+  bool stopped = false;
   Status st = log.ScanLog(0, [&](const events::LogEntry& e) {
+    if (filling->size == 0 && options.stop && options.stop->load(std::memory_order_relaxed)) {
+      stopped = true;
+      return false;
+    }
     filling->Add(e);
     if (filling->size < Batch::kEvents) return true;
     return checked = next_batch();
   });
-  if (st.ok() && checked && next_batch()) {  // the last batch read
+  if (st.ok() && checked && !stopped && next_batch()) {  // the last batch read
     hasher.Wait();
     check_batch(*hashed);
   }
   hasher.Wait();
   VEEDURIA_RETURN_IF_ERROR(st);
   VEEDURIA_RETURN_IF_ERROR(error);
+  if (stopped && report.ok)
+    return Status::Unavailable("verification stopped after " + std::to_string(report.events) +
+                               " events, before the end of the log");
   if (report.ok && from_trusted && report.skipped <= trusted) {
     report.ok = false;
     report.position.lsn = trusted;

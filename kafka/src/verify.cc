@@ -11,7 +11,7 @@
 
 namespace veeduria::kafka {
 
-Result<KafkaVerifyReport> VerifyTopics(const KafkaConfig& config) {
+Result<KafkaVerifyReport> VerifyTopics(const KafkaConfig& config, const std::atomic<bool>* stop) {
   auto log = KafkaLog::Open(config);
   if (!log.ok()) return log.status();
   KafkaVerifyReport r;
@@ -19,7 +19,12 @@ Result<KafkaVerifyReport> VerifyTopics(const KafkaConfig& config) {
   const uint32_t partitions = (*log)->partitions(events::kEventsTopic);
   for (std::string_view topic : {events::kDirectoryTopic, events::kEventsTopic}) {
     for (uint32_t p = 0; p < (*log)->partitions(topic) && r.ok; ++p) {
+      bool stopped = false;
       Status s = (*log)->ScanPartition(topic, p, 0, [&](const events::LogEntry& e) {
+        if (stop && stop->load(std::memory_order_relaxed)) {
+          stopped = true;
+          return false;
+        }
         ++r.events;
         auto bad = [&](std::string stream, uint64_t seq, std::string problem) {
           r.ok = false;
@@ -67,6 +72,9 @@ Result<KafkaVerifyReport> VerifyTopics(const KafkaConfig& config) {
         return true;
       });
       if (!s.ok()) return s;
+      if (stopped)
+        return Status::Unavailable("verification stopped before the end of " + std::string(topic) + "/" +
+                                   std::to_string(p));
     }
   }
   r.streams = chains.size();

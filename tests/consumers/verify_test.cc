@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "veeduria/events/decide.h"
@@ -84,6 +85,21 @@ TEST(VerifyTest, AnIntactLogVerifies) {
   EXPECT_TRUE(r->ok) << r->problem;
   EXPECT_EQ(r->events, 6u);
   EXPECT_EQ(r->streams, 2u);
+}
+
+// A stop asked for (a server that stops) ends the walk between batches: kUnavailable, nothing
+// reported as verified.
+TEST(VerifyTest, AStopEndsTheWalk) {
+  VectorLog log = MakeLog();
+  std::atomic<bool> stop{true};
+  auto stopped = VerifyLog(log, {.stop = &stop});
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().code(), StatusCode::kUnavailable);
+  stop = false;
+  auto whole = VerifyLog(log, {.stop = &stop});
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_TRUE(whole->ok) << whole->problem;
+  EXPECT_EQ(whole->events, 6u);
 }
 
 TEST(VerifyTest, NamesAnEditedByte) {

@@ -12,6 +12,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -534,6 +535,8 @@ TEST(KafkaVerifyTest, ChecksEveryStreamAndNamesTheFirstBadEvent) {
   EXPECT_TRUE(good->ok) << good->problem;
   EXPECT_EQ(good->events - good->redelivered, ref.event_ids.size());
   EXPECT_EQ(good->streams, ref.heads.size());
+  std::atomic<bool> stop{true};  // a server that stops: the walk ends, nothing is reported
+  EXPECT_EQ(kafka::VerifyTopics(c->config, &stop).status().code(), StatusCode::kUnavailable);
 
   // The first event of Tenjo's stream, and where its partition ends.
   const uint32_t p = kafka::PartitionOfKey("25799", 4);

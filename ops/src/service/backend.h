@@ -6,6 +6,7 @@
 //
 // Thread-safety: every method may be called from any thread, concurrently.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -56,8 +57,9 @@ class Backend {
   virtual Result<std::vector<CommandOutcome>> Decide(const std::vector<events::Command>& commands) = 0;
   // Samples the backend's metrics (before each scrape and in the maintenance loop).
   virtual void SampleMetrics() = 0;
-  // The periodic integrity check (`--verify-every`); kFailedPrecondition where it does not apply.
-  virtual Status Verify() = 0;
+  // The periodic integrity check (`--verify-every`); kFailedPrecondition where it does not apply,
+  // kUnavailable (nothing reported) when `stop` became true before it ended.
+  virtual Status Verify(const std::atomic<bool>& stop) = 0;
   // The evidence bundle of `veeduria evidence` into options.out.
   virtual Result<cli::EvidenceSummary> WriteEvidence(const cli::EvidenceOptions& options) = 0;
   // The consistency proof document of `veeduria consistency` (consumers/consistency.h).

@@ -130,9 +130,10 @@ class EmbeddedBackend : public Backend {
     probes_.projector.SetLag(end > done ? end - done : 0);
   }
 
-  Status Verify() override {
+  Status Verify(const std::atomic<bool>& stop) override {
     const auto t = Clock::now();
-    auto r = consumers::VerifyLog(*ledger_);
+    auto r = consumers::VerifyLog(*ledger_, {.stop = &stop});
+    if (!r.ok() && stop) return r.status();  // stopped: nothing was verified
     probes_.storage.OnVerification(r.ok() && r->ok, Since(t));
     if (!r.ok()) return r.status();
     return r->ok ? Status::Ok() : Status::Corruption("the log failed verification");

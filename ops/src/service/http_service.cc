@@ -115,8 +115,9 @@ struct HttpService::Impl {
   // Background maintenance and detached query workers.
   std::mutex bg_mu;
   std::condition_variable bg_cv;
-  bool stopping = false;  // GUARDED_BY(bg_mu)
-  int workers = 0;        // GUARDED_BY(bg_mu): query workers still running
+  bool stopping = false;                 // GUARDED_BY(bg_mu)
+  std::atomic<bool> stop_verify{false};  // set with `stopping`: a verification under way ends
+  int workers = 0;                       // GUARDED_BY(bg_mu): query workers still running
   std::thread maintainer;
   Clock::time_point next_verify = Clock::now();
   bool first_done = false;  // GUARDED_BY(bg_mu): the first catch-up ended (well or not)
@@ -154,7 +155,7 @@ struct HttpService::Impl {
     });
   }
 
-  void Verify() { (void)backend->Verify(); }  // reported by the probes
+  void Verify() { (void)backend->Verify(stop_verify); }  // reported by the probes
 
   void Maintain() {
     std::unique_lock<std::mutex> lock(bg_mu);
@@ -646,6 +647,7 @@ HttpService::~HttpService() {
   Stop();
   std::unique_lock<std::mutex> lock(impl_->bg_mu);
   impl_->stopping = true;
+  impl_->stop_verify = true;
   impl_->bg_cv.notify_all();
   impl_->bg_cv.wait(lock, [&] { return impl_->workers == 0; });
   lock.unlock();

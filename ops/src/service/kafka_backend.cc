@@ -115,9 +115,10 @@ class KafkaBackend : public Backend {
   }
 
   // verify --kafka's check of every stream (kafka/verify.h); no checkpoints on Kafka.
-  Status Verify() override {
+  Status Verify(const std::atomic<bool>& stop) override {
     const auto t = Clock::now();
-    auto r = kafka::VerifyTopics(config_);
+    auto r = kafka::VerifyTopics(config_, &stop);
+    if (!r.ok() && stop) return r.status();  // stopped: nothing was verified
     probes_.storage.OnVerification(r.ok() && r->ok, std::chrono::duration<double>(Clock::now() - t).count());
     if (!r.ok()) return r.status();
     if (!r->ok)

@@ -20,6 +20,7 @@
 // root is a hash of exactly those nodes); without `frontier_at` the prefix's leaf hashes are
 // computed. Everything after the checkpoint is checked in full.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -40,6 +41,9 @@ struct VerifyOptions {
   std::optional<uint64_t> from_checkpoint;  // lsn of a trusted Checkpoint event
   // The tree's right edge for the first `size` events (e.g. from EmbeddedLedger's nodes).
   std::function<Result<events::merkle::Frontier>(uint64_t size)> frontier_at;
+  // Read between batches when given: once true, the walk ends and VerifyLog returns kUnavailable
+  // (a server that stops does not wait for a national log's 14 s).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct VerifyReport {

@@ -10,6 +10,7 @@
 // are the embedded log's), so this proves each stream's integrity, not that the log only grew.
 // Memory: 32 bytes per event (the hashes of each stream, to tell a re-delivery from a fork).
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -32,6 +33,7 @@ struct KafkaVerifyReport {
   std::string problem;
 };
 
-Result<KafkaVerifyReport> VerifyTopics(const KafkaConfig& config);
+// `stop` (when given) is read at each message: once true, the walk ends with kUnavailable.
+Result<KafkaVerifyReport> VerifyTopics(const KafkaConfig& config, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace veeduria::kafka
