@@ -10,8 +10,10 @@
 #include "term_generator.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -255,9 +257,29 @@ struct LeaderChange {
   std::string email;
 };
 
+// The published MDM 2020 results of one municipality of Antioquia (../shared/data/mdm): the eight
+// sub-scores and the ajuste, in the order of kMdmInputs.
+using MdmRow = std::array<double, 9>;
+constexpr const char* kMdmInputs[] = {"movilizacion_recursos",
+                                      "ejecucion_recursos",
+                                      "gobierno_abierto_transparencia",
+                                      "ordenamiento_territorial",
+                                      "educacion",
+                                      "salud",
+                                      "servicios_publicos",
+                                      "seguridad_convivencia",
+                                      "ajuste_por_resultados"};
+// MDM.md: the 13 main cities are group C; the others G1…G5. San Andrés and Barrancominas are not
+// measured.
+constexpr const char* kMdmCities[] = {"11001", "05001", "76001", "08001", "68001", "13001", "54001",
+                                      "73001", "17001", "23001", "52001", "66001", "50001"};
+constexpr const char* kMdmUnmeasured[] = {"88001", "94343"};
+
 struct Entity {
   std::string code, name, department, kind;
   bool is_dept = false;
+  int mdm_base = -1;      // its row of the published sample; -1: not measured
+  std::string mdm_group;  // C, G1…G5
   std::string reporter, reviewer;
   std::vector<std::pair<Micros, std::string>> leaders;  // (activated at, email), in time order
   std::vector<LeaderChange> changes;                    // after the first leader
@@ -278,7 +300,8 @@ constexpr Cut kCuts[] = {{"Q1", 4, 15}, {"Q2", 7, 15}, {"Q3", 10, 15}, {"Q4", 1,
 
 class Term {
  public:
-  Term(const GeneratorOptions& o, std::ostream& out) : o_(o), out_(out), rng_(o.seed) {}
+  Term(const GeneratorOptions& o, std::ostream& out)
+      : o_(o), out_(out), rng_(o.seed), mdm_rng_(o.seed ^ 0x6d646d2d32303230ULL) {}
   Result<GeneratorStats> Run();
 
  private:
@@ -300,10 +323,14 @@ class Term {
   void Program(Entity& e, Goal& g, int year, Micros at, const std::string& id_suffix);
   void CutPhase(int year, int q);
   void Gestion(Entity& e, int year);
+  void Mdm(const Entity& e, int year);
 
   const GeneratorOptions& o_;
   std::ostream& out_;
   std::mt19937_64 rng_;
+  // The MDM's own draws, so that adding them left every other line of a seed as it was.
+  std::mt19937_64 mdm_rng_;
+  std::vector<MdmRow> mdm_sample_;
   Script s_;
   std::vector<Entity> all_;
   std::vector<size_t> active_;
@@ -319,8 +346,30 @@ Status Term::Load() {
   auto munis = Slurp(o_.data_dir + "/divipola/divipola_municipios.csv");
   auto cpi = Slurp(o_.data_dir + "/cpi/cpi_indicadores_muestra_sispt_sabana_centro.csv");
   auto campaigns = Slurp(o_.campaigns_file);
-  for (const auto* r : {&depts, &munis, &cpi, &campaigns})
+  const std::string mdm_file = o_.data_dir + "/mdm/mdm_2020_antioquia.csv";
+  auto mdm = Slurp(mdm_file);
+  for (const auto* r : {&depts, &munis, &cpi, &campaigns, &mdm})
     if (!r->ok()) return r->status();
+  for (const auto& rec : ParseCsv(*mdm)) {
+    if (rec.line == 1) continue;
+    // cod_mpio,cod_dpto,nom_dpto,nom_mpio, 4 gestión sub-scores, gestion, 4 resultados
+    // sub-scores, resultados, ajuste_por_resultados, mdm
+    if (rec.fields.size() != 16)
+      return Status::InvalidArgument(mdm_file + ":" + std::to_string(rec.line) +
+                                     ": expected 16 fields, got " + std::to_string(rec.fields.size()));
+    MdmRow row;
+    const int columns[] = {4, 5, 6, 7, 9, 10, 11, 12, 14};
+    for (size_t i = 0; i < row.size(); ++i) {
+      char* end = nullptr;
+      const std::string& f = rec.fields[columns[i]];
+      row[i] = std::strtod(f.c_str(), &end);
+      if (f.empty() || end != f.c_str() + f.size())
+        return Status::InvalidArgument(mdm_file + ":" + std::to_string(rec.line) + ": field " +
+                                       kMdmInputs[i] + ": '" + f + "' is not a number");
+    }
+    mdm_sample_.push_back(row);
+  }
+  if (mdm_sample_.empty()) return Status::InvalidArgument(mdm_file + ": no municipality");
   for (const auto& rec : ParseCsv(*depts))
     if (rec.line > 1 && rec.fields.size() >= 2)
       all_.push_back({rec.fields[0], rec.fields[1], rec.fields[0], "departamento"});
@@ -352,6 +401,14 @@ Status Term::Load() {
     e.is_dept = e.kind == "departamento";
     e.reporter = "sispt@" + e.code + ".gov.co";
     e.reviewer = "revisor.planeacion@" + e.department + ".gov.co";
+    const auto is = [&](const auto& codes) {
+      return std::find(std::begin(codes), std::end(codes), e.code) != std::end(codes);
+    };
+    if (!e.is_dept && !is(kMdmUnmeasured)) {
+      e.mdm_base = std::uniform_int_distribution<int>(0, static_cast<int>(mdm_sample_.size()) - 1)(mdm_rng_);
+      e.mdm_group =
+          is(kMdmCities) ? "C" : "G" + std::to_string(std::uniform_int_distribution<int>(1, 5)(mdm_rng_));
+    }
     if (o_.scale == "national" || e.department == "25") active_.push_back(i);
   }
   // Gobernaciones first: their leaders grant their department's reviewer role.
@@ -572,6 +629,39 @@ void Term::Gestion(Entity& e, int year) {
   s_.Done(c);
 }
 
+// DNP records, in August and September, the MDM inputs of the vigencia before for every measured
+// municipality: its sub-scores and ajuste are those of a municipality of Antioquia's published
+// 2020 results (MDM.md), each drifted by up to ±6 points (the ajuste ±0.01) year after year.
+void Term::Mdm(const Entity& e, int year) {
+  if (e.mdm_base < 0) return;
+  const auto uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(mdm_rng_);
+  };
+  const Micros at = Day(year, 8, 20) + static_cast<Micros>(uniform(0, 25)) * kDayUs + 10 * kHour;
+  const int vigencia = year - 1;
+  buf_.clear();
+  Obj in(buf_);
+  const MdmRow& base = mdm_sample_[static_cast<size_t>(e.mdm_base)];
+  const int drift_years = vigencia - 2019;
+  for (size_t i = 0; i < base.size(); ++i) {
+    const bool ajuste = i + 1 == base.size();
+    double v = base[i];
+    for (int y = 0; y < drift_years; ++y) v += ajuste ? uniform(-0.01, 0.01) : uniform(-6, 6);
+    v = ajuste ? std::clamp(v, 0.95, 1.08) : std::clamp(v, 0.0, 100.0);
+    in.D(kMdmInputs[i], std::round(v * 1e6) / 1e6);
+  }
+  in.End();
+  Obj c = s_.Begin(at, "record_mdm_inputs", e.code + "-mdm-" + std::to_string(vigencia), kAdmin);
+  c.S("entity", e.code)
+      .I("vigencia", vigencia)
+      .S("methodology", "mdm-2020")
+      .Raw("inputs", buf_)
+      .S("group", e.mdm_group)
+      .S("source",
+         "DNP MDM " + std::to_string(vigencia) + " (generated: a published 2020 row of Antioquia, drifted)");
+  s_.Done(c);
+}
+
 // One cut of one year for every active entity: progress (late, missing, corrected), the
 // submission, and for Q1–Q3 the gobernación's review, adjustment requests and notifications.
 void Term::CutPhase(int year, int q) {
@@ -584,6 +674,7 @@ void Term::CutPhase(int year, int q) {
   for (size_t i : active_) {
     Entity& e = all_[i];
     if (q == 0) Gestion(e, year);
+    if (q == 1) Mdm(e, year);
     // Q4 is the campaign's last deadline (after it reports are refused): everyone reports, on time.
     if (q < 3 && !e.is_dept && Chance(0.03)) {
       missing.push_back(e.code);

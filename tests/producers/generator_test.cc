@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -181,8 +183,9 @@ std::string_view CommandOf(std::string_view line) {
 // about 25 commands per goal over the term (national: ~280k goals, ~7M commands).
 TEST(GeneratorTest, DepartmentScaleHasTheShapeOfTheRealData) {
   const std::string text = GeneratedTerm("department", 2023, 0);
-  std::map<std::string, int> goals_per_entity, by_command;
+  std::map<std::string, int> goals_per_entity, by_command, mdm_per_vigencia;
   int acumulativo = 0, goals = 0, lines = 0;
+  double gestion_sum = 0;  // of the MDM inputs' gestión (the mean of its four sub-scores)
   for (const auto& line : events::SplitLines(text)) {
     ++lines;
     std::string_view command = CommandOf(line.text);
@@ -195,6 +198,17 @@ TEST(GeneratorTest, DepartmentScaleHasTheShapeOfTheRealData) {
       ++goals_per_entity[j["entity"].get<std::string>()];
       ++goals;
       acumulativo += j["accumulation"] == "acumulativo";
+    }
+    if (command == "record_mdm_inputs") {
+      json j = json::parse(line.text);
+      ++mdm_per_vigencia[std::to_string(j["vigencia"].get<int>())];
+      const json& in = j["inputs"];
+      gestion_sum += (in["movilizacion_recursos"].get<double>() + in["ejecucion_recursos"].get<double>() +
+                      in["gobierno_abierto_transparencia"].get<double>() +
+                      in["ordenamiento_territorial"].get<double>()) /
+                     4;
+      EXPECT_GE(in["ajuste_por_resultados"].get<double>(), 0.95) << line.text;
+      EXPECT_LE(in["ajuste_por_resultados"].get<double>(), 1.08) << line.text;
     }
   }
   EXPECT_EQ(by_command["register_entity"], 33 + 1102);
@@ -225,6 +239,17 @@ TEST(GeneratorTest, DepartmentScaleHasTheShapeOfTheRealData) {
   EXPECT_GT(by_command["refer_to_control_body"], 0);
   EXPECT_GT(by_command["request_leader"], 117);  // leader changes
   EXPECT_GT(by_command["grant_role"], 118);
+  // MDM inputs for every municipality of Cundinamarca (116), vigencias 2019–2022, drawn from the
+  // published 2020 results of Antioquia: their gestión within 3 points of the sample's mean.
+  EXPECT_EQ(mdm_per_vigencia,
+            (std::map<std::string, int>{{"2019", 116}, {"2020", 116}, {"2021", 116}, {"2022", 116}}));
+  std::ifstream csv(std::string(VEEDURIA_SOURCE_DIR) + "/../shared/data/mdm/mdm_2020_antioquia.csv");
+  const auto sample = ParseCsv(std::string(std::istreambuf_iterator<char>(csv), {}));
+  ASSERT_GT(sample.size(), 100u);
+  double published = 0;
+  for (size_t i = 1; i < sample.size(); ++i) published += std::stod(sample[i].fields.at(8));  // gestion
+  published /= static_cast<double>(sample.size() - 1);
+  EXPECT_NEAR(gestion_sum / by_command["record_mdm_inputs"], published, 3.0);
 }
 
 TEST(CsvTest, QuotesCommasBomCrlfAndLineBreaks) {
