@@ -279,6 +279,7 @@ struct Entity {
   std::string code, name, department, kind;
   bool is_dept = false;
   int mdm_base = -1;      // its row of the published sample; -1: not measured
+  MdmRow mdm_last{};      // its inputs of the last vigencia from 2020 on
   std::string mdm_group;  // C, G1…G5
   std::string reporter, reviewer;
   std::vector<std::pair<Micros, std::string>> leaders;  // (activated at, email), in time order
@@ -323,7 +324,7 @@ class Term {
   void Program(Entity& e, Goal& g, int year, Micros at, const std::string& id_suffix);
   void CutPhase(int year, int q);
   void Gestion(Entity& e, int year);
-  void Mdm(const Entity& e, int year);
+  void Mdm(Entity& e, int year);
 
   const GeneratorOptions& o_;
   std::ostream& out_;
@@ -631,25 +632,37 @@ void Term::Gestion(Entity& e, int year) {
 
 // DNP records, in August and September, the MDM inputs of the vigencia before for every measured
 // municipality: its sub-scores and ajuste are those of a municipality of Antioquia's published
-// 2020 results (MDM.md), each drifted by up to ±6 points (the ajuste ±0.01) year after year.
-void Term::Mdm(const Entity& e, int year) {
+// 2020 results (MDM.md) for vigencia 2020, each input drifted by up to ±6 points (the ajuste ±0.01)
+// a year before and after it.
+void Term::Mdm(Entity& e, int year) {
   if (e.mdm_base < 0) return;
   const auto uniform = [&](double lo, double hi) {
     return std::uniform_real_distribution<double>(lo, hi)(mdm_rng_);
   };
   const Micros at = Day(year, 8, 20) + static_cast<Micros>(uniform(0, 25)) * kDayUs + 10 * kHour;
   const int vigencia = year - 1;
+  // The sample is vigencia 2020's: 2019 is a year's drift from it, 2021 and 2022 each a year's
+  // drift from the year before.
+  const auto drifted = [&](const MdmRow& from) {
+    MdmRow to = from;
+    for (size_t i = 0; i < to.size(); ++i) {
+      const bool ajuste = i + 1 == to.size();
+      to[i] = ajuste ? std::clamp(to[i] + uniform(-0.01, 0.01), 0.95, 1.08)
+                     : std::clamp(to[i] + uniform(-6, 6), 0.0, 100.0);
+    }
+    return to;
+  };
+  const MdmRow& base = mdm_sample_[static_cast<size_t>(e.mdm_base)];
+  MdmRow values;
+  if (vigencia < 2020) {
+    values = drifted(base);
+  } else {
+    e.mdm_last = vigencia == 2020 ? base : drifted(e.mdm_last);
+    values = e.mdm_last;
+  }
   buf_.clear();
   Obj in(buf_);
-  const MdmRow& base = mdm_sample_[static_cast<size_t>(e.mdm_base)];
-  const int drift_years = vigencia - 2019;
-  for (size_t i = 0; i < base.size(); ++i) {
-    const bool ajuste = i + 1 == base.size();
-    double v = base[i];
-    for (int y = 0; y < drift_years; ++y) v += ajuste ? uniform(-0.01, 0.01) : uniform(-6, 6);
-    v = ajuste ? std::clamp(v, 0.95, 1.08) : std::clamp(v, 0.0, 100.0);
-    in.D(kMdmInputs[i], std::round(v * 1e6) / 1e6);
-  }
+  for (size_t i = 0; i < values.size(); ++i) in.D(kMdmInputs[i], std::round(values[i] * 1e6) / 1e6);
   in.End();
   Obj c = s_.Begin(at, "record_mdm_inputs", e.code + "-mdm-" + std::to_string(vigencia), kAdmin);
   c.S("entity", e.code)
@@ -657,8 +670,8 @@ void Term::Mdm(const Entity& e, int year) {
       .S("methodology", "mdm-2020")
       .Raw("inputs", buf_)
       .S("group", e.mdm_group)
-      .S("source",
-         "DNP MDM " + std::to_string(vigencia) + " (generated: a published 2020 row of Antioquia, drifted)");
+      .S("source", "DNP MDM " + std::to_string(vigencia) + " (generated: a published 2020 row of Antioquia" +
+                       (vigencia == 2020 ? ")" : ", drifted)"));
   s_.Done(c);
 }
 

@@ -100,6 +100,27 @@ TEST(VerifyTest, AStopEndsTheWalk) {
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   EXPECT_TRUE(whole->ok) << whole->problem;
   EXPECT_EQ(whole->events, 6u);
+
+  // Asked for mid-walk, with a batch being hashed: the walk ends at the next batch.
+  struct StoppedAt : VectorLog {
+    std::atomic<bool>* stop = nullptr;
+    size_t after = 0;
+    Status ScanLog(uint64_t from, const std::function<bool(const events::LogEntry&)>& fn) const override {
+      size_t n = 0;
+      return VectorLog::ScanLog(from, [&](const events::LogEntry& e) {
+        if (++n > after) *stop = true;
+        return fn(e);
+      });
+    }
+  } long_log;
+  long_log.entries = MakeLog(/*refusals=*/1000).entries;
+  ASSERT_GT(long_log.entries.size(), 1000u);
+  long_log.stop = &stop;
+  long_log.after = 300;
+  auto mid = VerifyLog(long_log, {.stop = &stop});
+  ASSERT_FALSE(mid.ok());
+  EXPECT_EQ(mid.status().code(), StatusCode::kUnavailable) << mid.status().ToString();
+  EXPECT_LE(long_log.read, 513u);  // 300 and the rest of the batch, then the one that sees it
 }
 
 TEST(VerifyTest, NamesAnEditedByte) {

@@ -716,6 +716,7 @@ Status HttpService::Serve() {
 }
 
 void HttpService::Stop() {
+  impl_->stop_verify = true;  // a verification under way ends (it is read between batches)
   if (!impl_->server) return;
   impl_->stop_requested = true;
   // Serve() may be between its check and listening: wait (bounded) until it listens, so that
