@@ -116,7 +116,7 @@ struct HttpService::Impl {
   std::mutex bg_mu;
   std::condition_variable bg_cv;
   bool stopping = false;                 // GUARDED_BY(bg_mu)
-  std::atomic<bool> stop_verify{false};  // set with `stopping`: a verification under way ends
+  std::atomic<bool> stop_verify{false};  // set by Stop(): a verification under way ends
   int workers = 0;                       // GUARDED_BY(bg_mu): query workers still running
   std::thread maintainer;
   Clock::time_point next_verify = Clock::now();
@@ -646,8 +646,7 @@ HttpService::HttpService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpService::~HttpService() {
   Stop();
   std::unique_lock<std::mutex> lock(impl_->bg_mu);
-  impl_->stopping = true;
-  impl_->stop_verify = true;
+  impl_->stopping = true;  // Stop() above has ended a verification under way
   impl_->bg_cv.notify_all();
   impl_->bg_cv.wait(lock, [&] { return impl_->workers == 0; });
   lock.unlock();
