@@ -1057,7 +1057,15 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  const std::vector<rocksdb::ColumnFamilyDescriptor> cfs = Impl::Families();
+  // The families merged at the end of a bulk catch-up open with RocksDB's automatic compactions
+  // held, and those without a merge pending (a rebuild stopped before its merge completed) are let
+  // go once open: a pending family's runs are left for the merge (ResumeMerge), which lets it go.
+  // Let go at the open, RocksDB would first merge its level-0 runs into level 1, a gigabyte or two
+  // nationally, that the merge then rewrites (the option is not kept across an open).
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = Impl::Families();
+  for (rocksdb::ColumnFamilyDescriptor& cf : cfs)
+    if (const Projection* p = FindProjection(cf.name); p && Impl::MergedAtTheEnd(*p))
+      cf.options.disable_auto_compactions = true;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/projections", cfs, &impl->handles, &db);
   if (!s.ok()) return FromRocks(s, "opening " + data_dir + "/projections");
@@ -1077,6 +1085,10 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
     VEEDURIA_RETURN_IF_ERROR(FromRocks(
         store->impl_->db->Put(rocksdb::WriteOptions(), store->impl_->meta, std::string(kChainMarker), ""),
         "marking the chain index"));
+  for (const Projection* p : AllProjections())
+    if (Impl::MergedAtTheEnd(*p) && !store->impl_->Meta(MergeKey(p->name())))
+      VEEDURIA_RETURN_IF_ERROR(
+          store->impl_->AutoCompactions(store->impl_->rows.at(std::string(p->name()))->cf(), true));
   return store;
 }
 
