@@ -256,9 +256,16 @@ int RunBench(const BenchOptions& opt_in) {
   out["machine"] = Machine(dir.string());
   std::vector<Workload> ws;
   json ratios = json::object();
-  auto cleanup = [&] {
-    if (own_dir) fs::remove_all(dir, ec);
-  };
+  // A temporary directory is removed when the command returns, after the ledger, the store and
+  // PostgreSQL (declared after it) have closed: removed while they were open, their last writes
+  // raced the removal, which gave up and left gigabytes behind.
+  struct RemovedOnReturn {
+    fs::path dir;
+    ~RemovedOnReturn() {
+      std::error_code ignored;
+      if (!dir.empty()) fs::remove_all(dir, ignored);
+    }
+  } temporary{own_dir ? dir : fs::path()};
 
   // The dataset: generated, written to a file, read back whole (not timed) — or, with --reuse,
   // the command file and ledger an earlier run left in --dir.
@@ -302,7 +309,6 @@ int RunBench(const BenchOptions& opt_in) {
       const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
       gen.cpu_seconds = cpu;
       if (!stats.ok() || !f) {
-        cleanup();
         return Fail(stats.ok() ? "cannot write " + commands_file.string() : stats.status().ToString());
       }
       gen.count = stats->commands;
@@ -320,7 +326,6 @@ int RunBench(const BenchOptions& opt_in) {
     ws.push_back(gen);
     auto read = ReadFile(commands_file.string());
     if (!read.ok()) {
-      cleanup();
       return Fail(read.status().ToString());
     }
     text = std::move(*read);
@@ -337,7 +342,6 @@ int RunBench(const BenchOptions& opt_in) {
   // append: a fresh simulated ledger; init is setup, the rest is timed.
   auto ledger_or = producers::EmbeddedLedger::Open(dir.string());
   if (!ledger_or.ok()) {
-    cleanup();
     return Fail(ledger_or.status().ToString());
   }
   auto ledger = std::move(*ledger_or);
@@ -351,7 +355,6 @@ int RunBench(const BenchOptions& opt_in) {
         producers::GeneratorInitAt(o.scale) + "\"}";
     auto p = events::ParseCommand(init, 0);
     if (!p.command || !ledger->Append({*p.command}).ok()) {
-      cleanup();
       return Fail("cannot initialize the bench ledger");
     }
     const uint64_t lsn0 = ledger->end_lsn();
@@ -359,7 +362,6 @@ int RunBench(const BenchOptions& opt_in) {
     const double append_cpu = CpuSeconds();
     auto appended = AppendAll(*ledger, lines, o.submitters, 1024);
     if (!appended.ok()) {
-      cleanup();
       return Fail(appended.status().ToString());
     }
     const uint64_t appended_events = ledger->end_lsn();
@@ -388,7 +390,6 @@ int RunBench(const BenchOptions& opt_in) {
   // rebuild: drop all six projections and replay the log (the first catch-up is one, too).
   auto store_or = projections::ProjectionStore::Open(dir.string());
   if (!store_or.ok()) {
-    cleanup();
     return Fail(store_or.status().ToString());
   }
   auto store = std::move(*store_or);
@@ -403,14 +404,12 @@ int RunBench(const BenchOptions& opt_in) {
       Status st = replay ? store->Reset("") : Status::Ok();
       if (st.ok() && replay) st = store->SetBulkEvents(projections::kRebuildBulkEvents);
       if (!st.ok()) {
-        cleanup();
         return Fail(st.ToString());
       }
       const auto start = Clock::now();
       auto r = consumers::CatchUp(*ledger, *store);
       secs.push_back(Since(start));
       if (!r.ok()) {
-        cleanup();
         return Fail(r.status().ToString());
       }
       if (!Wanted(o, "rebuild")) break;  // one catch-up is still needed by asof and audit
@@ -463,14 +462,12 @@ int RunBench(const BenchOptions& opt_in) {
       const double cpu_start = ThreadCpuMs();
       auto view = projections::AsOfView(*store, {}, t);  // progress is temporal: no index to fold
       if (!view.ok()) {
-        cleanup();
         return Fail(view.status().ToString());
       }
       auto table = projections::ProgressQuery(**view, {.entity = e});
       cpu_ms.push_back(ThreadCpuMs() - cpu_start);  // read inside the wall interval, which holds it
       ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
       if (!table.ok()) {
-        cleanup();
         return Fail(table.status().ToString());
       }
     }
@@ -497,7 +494,6 @@ int RunBench(const BenchOptions& opt_in) {
       cpu_ms.push_back(ThreadCpuMs() - cpu_start);  // read inside the wall interval, which holds it
       ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
       if (!table.ok()) {
-        cleanup();
         return Fail(table.status().ToString());
       }
     }
@@ -513,7 +509,6 @@ int RunBench(const BenchOptions& opt_in) {
     const double secs = Since(start);
     const double cpu = CpuSeconds() - cpu0;
     if (!r.ok() || !r->ok) {
-      cleanup();
       return Fail("verify failed: " + (r.ok() ? r->problem : r.status().ToString()));
     }
     Workload w{"verify", "hash chains, lsns and Merkle roots of the whole log"};
@@ -529,7 +524,6 @@ int RunBench(const BenchOptions& opt_in) {
     const double raw_cpu = CpuSeconds();
     auto raw = RawRocksDbPuts(dir / "raw", events);
     if (!raw.ok()) {
-      cleanup();
       return Fail(raw.status().ToString());
     }
     Workload rw{"rocksdb_puts",
@@ -591,7 +585,6 @@ int RunBench(const BenchOptions& opt_in) {
     log("PostgreSQL baseline…");
     auto r = RunPostgresBaseline(*ledger, events, dir.string(), o.sql_dir, 1024);
     if (!r.ok()) {
-      cleanup();
       return Fail("PostgreSQL baseline: " + r.status().ToString());
     }
     pg = *r;
@@ -632,7 +625,6 @@ int RunBench(const BenchOptions& opt_in) {
   for (const Workload& w : ws) out["workloads"].push_back(ToJson(w));
   out["ratios"] = ratios;
   out["quick"] = o.quick;
-  cleanup();
 
   if (o.json) {
     std::cout << out.dump() << "\n";

@@ -16,8 +16,12 @@ if [[ $mode == reuse || $mode == postgres ]]; then
   dir=$(mktemp -d)
   trap 'rm -rf "$dir"' EXIT
   args+=(--dir "$dir")
+else  # a temporary directory of bench's own, in this one
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
 fi
-out=$("$v" bench "${args[@]}")
+out=$(TMPDIR=${tmp:-${TMPDIR:-/tmp}} "$v" bench "${args[@]}")
+if [[ -n ${tmp:-} && -n $(ls -A "$tmp") ]]; then echo "FAILED: bench left $(ls -A "$tmp") behind"; exit 1; fi
 echo "$out" | jq -e . >/dev/null
 check() { echo "$out" | jq -e "$1" >/dev/null || { echo "FAILED: $1"; echo "$out" | jq .; exit 1; }; }
 check '.machine | (.cpu | type == "string") and (.cores >= 1) and (.ram_gib > 0) and (.kernel | type == "string")'
