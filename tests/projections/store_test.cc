@@ -569,9 +569,9 @@ TEST(ProjectionStoreTest, AMergeAProcessLeftUndoneIsDoneByTheNextOneThatResumesI
   EXPECT_GT(LevelsWithFiles(dir, "audit").size(), 1u);
   // From the open to the merge, RocksDB does not compact a family that awaits one (it would
   // merge the runs level into level, which the merge does again); the others it does.
-  const std::map<std::string, bool> audit_held = {{"audit", true},     {"compliance", false},
-                                                  {"mdm", false},      {"progress", false},
-                                                  {"reviews", false},  {"users", false}};
+  const std::map<std::string, bool> audit_held = {{"audit", true},    {"compliance", false},
+                                                  {"mdm", false},     {"progress", false},
+                                                  {"reviews", false}, {"users", false}};
   const std::map<std::string, bool> none = {{"audit", false},    {"compliance", false}, {"mdm", false},
                                             {"progress", false}, {"reviews", false},    {"users", false}};
   {
