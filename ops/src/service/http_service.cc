@@ -57,12 +57,9 @@ void Error(httplib::Response& res, const Status& s) {
       return Error(res, 400, "bad_parameter", s.message());
     case StatusCode::kNotFound:
       return Error(res, 404, "not_found", s.message());
-    case StatusCode::kAlreadyExists:
-      return Error(res, 409, "already_exists", s.message());
     case StatusCode::kFailedPrecondition:
       return Error(res, 409, "failed_precondition", s.message());
     case StatusCode::kUnavailable:
-    case StatusCode::kAborted:  // a conflict or an aborted transaction: retrying is the answer
       return Error(res, 503, "unavailable", s.message());
     default:
       return Error(res, 500, "internal", s.message());
