@@ -13,9 +13,11 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "../crash/ledger_commands.h"
 #include "../crash/spawn.h"
@@ -187,6 +189,52 @@ TEST_F(EmbeddedLedgerTest, ScanLogGivesThePartitionsEntriesInLsnOrderFromAnyLsn)
   EXPECT_EQ(seen, missing_lsn);
   EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
   EXPECT_NE(st.message().find("lsn " + std::to_string(missing_lsn)), std::string::npos) << st.ToString();
+}
+
+// A partition's scan reads its first entries through the block cache and the rest, past
+// kCachedEntries, through another iterator around it: the entries come whole and in order across
+// the switch, from any offset, and a stop ends the walk where it is asked to.
+TEST_F(EmbeddedLedgerTest, ALongPartitionScanGivesEveryEntryOnceAcrossItsSwitchAroundTheCache) {
+  auto l = EmbeddedLedger::Open(dir_.string());
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->Append(Bootstrap()).ok());
+  for (int chunk = 0; chunk < 6; ++chunk) {
+    std::vector<events::Command> commands;
+    for (int i = chunk * 200; i < (chunk + 1) * 200; ++i)
+      for (events::Command& c : LeaderChange(i)) commands.push_back(std::move(c));
+    ASSERT_TRUE((*l)->Append(commands).ok());
+  }
+  // The longest partition: the directory's, with every leader change.
+  std::string topic;
+  uint32_t partition = 0;
+  uint64_t longest = 0;
+  for (const std::string& t : {std::string(events::kEventsTopic), std::string(events::kDirectoryTopic)})
+    for (uint32_t p = 0; p < (*l)->partitions(t); ++p) {
+      uint64_t n = 0;
+      ASSERT_TRUE((*l)->ScanPartition(t, p, 0, [&](const events::LogEntry&) { return ++n > 0; }).ok());
+      if (n > longest) std::tie(topic, partition, longest) = std::tuple(t, p, n);
+    }
+  ASSERT_GT(longest, 2400u);
+  for (uint64_t from :
+       {uint64_t{0}, uint64_t{1}, uint64_t{1023}, uint64_t{1024}, uint64_t{1025}, longest - 1}) {
+    std::vector<uint64_t> offsets;
+    ASSERT_TRUE((*l)->ScanPartition(topic, partition, from,
+                                    [&](const events::LogEntry& e) {
+                                      offsets.push_back(e.position.offset);
+                                      return true;
+                                    })
+                    .ok());
+    std::vector<uint64_t> expected(longest - from);
+    std::iota(expected.begin(), expected.end(), from);
+    EXPECT_EQ(offsets, expected) << "from offset " << from;
+  }
+  for (uint64_t stop : {uint64_t{1024}, uint64_t{1025}, uint64_t{2000}}) {
+    uint64_t seen = 0;
+    ASSERT_TRUE(
+        (*l)->ScanPartition(topic, partition, 0, [&](const events::LogEntry&) { return ++seen < stop; })
+            .ok());
+    EXPECT_EQ(seen, stop);
+  }
 }
 
 // A scan gives the log as it was when it began: what is appended meanwhile, even to a partition it
