@@ -414,6 +414,9 @@ int RunBench(const BenchOptions& opt_in) {
       }
       if (!Wanted(o, "rebuild")) break;  // one catch-up is still needed by asof and audit
     }
+    // Kept projections a stopped rebuild left unmerged are merged before the queries (settle_s),
+    // as `serve` does.
+    if (!replay) (void)store->ResumeMerge();
     std::sort(secs.begin(), secs.end());
     if (Wanted(o, "rebuild")) {
       Workload w{"rebuild", "reset + replay all six projections from the log (median of " +

@@ -633,6 +633,11 @@ struct ProjectionStore::Impl {
   std::atomic<bool> merging{false};
   std::atomic<bool> stop_merge{false};
   Status merge_status;
+  // Families opened held with a merge pending (Open), until ResumeMerge merges them or a write
+  // outside bulk mode lets them go: a process that writes to them and never merges (`submit`,
+  // `import`) would otherwise pile up level-0 files, which RocksDB neither compacts nor slows
+  // writes for while a family is held.
+  std::vector<const Projection*> held_at_open;
 
   ~Impl() {
     if (writer.joinable()) writer.join();  // a run frozen is ingested whole, with its offsets
@@ -983,6 +988,7 @@ struct ProjectionStore::Impl {
     StopMerge();
     stop_merge = false;
     merge_families = std::move(families);
+    for (const Projection* p : merge_families) std::erase(held_at_open, p);  // the merge lets them go
     merging = true;
     const auto let_go = [this] {
       for (const Projection* p : merge_families)
@@ -1016,8 +1022,15 @@ struct ProjectionStore::Impl {
     merger.join();
     db->EnableManualCompaction();
   }
+  Status LetGoHeldAtOpen() {
+    for (const Projection* p : held_at_open)
+      VEEDURIA_RETURN_IF_ERROR(AutoCompactions(rows.at(std::string(p->name()))->cf(), true));
+    held_at_open.clear();
+    return Status::Ok();
+  }
   Status DropRows(const std::string& name) {
-    StopMerge();  // it may be merging the family dropped
+    StopMerge();                                     // it may be merging the family dropped
+    std::erase(held_at_open, FindProjection(name));  // a fresh family is not held
     DbRows& r = *rows.at(name);
     rocksdb::ColumnFamilyHandle* old = r.cf();
     VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(old), "dropping " + name));
@@ -1059,9 +1072,10 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
   options.create_missing_column_families = true;
   // The families merged at the end of a bulk catch-up open with RocksDB's automatic compactions
   // held, and those without a merge pending (a rebuild stopped before its merge completed) are let
-  // go once open: a pending family's runs are left for the merge (ResumeMerge), which lets it go.
-  // Let go at the open, RocksDB would first merge its level-0 runs into level 1, a gigabyte or two
-  // nationally, that the merge then rewrites (the option is not kept across an open).
+  // go once open: a pending family's runs are left for the merge (ResumeMerge), which lets it go,
+  // unless a batch written outside bulk mode comes first (`held_at_open`). Let go at the open,
+  // RocksDB would first merge its level-0 runs into level 1, a gigabyte or two nationally, that
+  // the merge then rewrites (the option is not kept across an open).
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = Impl::Families();
   for (rocksdb::ColumnFamilyDescriptor& cf : cfs)
     if (const Projection* p = FindProjection(cf.name); p && Impl::MergedAtTheEnd(*p))
@@ -1085,10 +1099,14 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
     VEEDURIA_RETURN_IF_ERROR(FromRocks(
         store->impl_->db->Put(rocksdb::WriteOptions(), store->impl_->meta, std::string(kChainMarker), ""),
         "marking the chain index"));
-  for (const Projection* p : AllProjections())
-    if (Impl::MergedAtTheEnd(*p) && !store->impl_->Meta(MergeKey(p->name())))
+  for (const Projection* p : AllProjections()) {
+    if (!Impl::MergedAtTheEnd(*p)) continue;
+    if (store->impl_->Meta(MergeKey(p->name())))
+      store->impl_->held_at_open.push_back(p);
+    else
       VEEDURIA_RETURN_IF_ERROR(
           store->impl_->AutoCompactions(store->impl_->rows.at(std::string(p->name()))->cf(), true));
+  }
   return store;
 }
 
@@ -1157,6 +1175,7 @@ Status ProjectionStore::Apply(const std::vector<events::LogEntry>& entries) {
     refs.push_back(EventRef{ev, ev->envelope(), e.bytes, e.hash, e.position});
   }
   const bool bulk = impl_->options.bulk_events > 0;
+  if (!bulk) VEEDURIA_RETURN_IF_ERROR(impl_->LetGoHeldAtOpen());
   std::vector<std::unique_ptr<Target>> owned;  // this batch's targets, when not in bulk mode
   std::vector<Target*> targets;
   for (const Projection* p : AllProjections()) {
@@ -1358,7 +1377,7 @@ std::vector<std::string> ProjectionStore::ResumeMerge() {
   std::vector<std::string> names = PendingMerges();
   std::vector<const Projection*> pending;
   for (const std::string& name : names) pending.push_back(FindProjection(name));
-  if (!pending.empty()) impl_->StartMerge(std::move(pending));
+  if (!pending.empty()) impl_->StartMerge(std::move(pending));  // which lets them go when it ends
   return names;
 }
 

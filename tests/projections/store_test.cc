@@ -632,6 +632,25 @@ TEST(ProjectionStoreTest, AMergeAProcessLeftUndoneIsDoneByTheNextOneThatResumesI
   ASSERT_TRUE(users_only.ok());
   EXPECT_TRUE((*users_only)->PendingMerges().empty());
   EXPECT_EQ(CompactionsHeld(killed), none);
+  users_only->reset();
+
+  // A process that writes outside bulk mode and never merges (`submit`, `import`) lets a pending
+  // family go at its first batch: held, its level-0 files would pile up unmerged. The merge stays
+  // pending for the next process that resumes it.
+  const std::string writes = (f.dir() / "writes").string();
+  {
+    projections::StoreOptions unmerged{.bulk_events = 10};
+    unmerged.before_merge = [] { return Status::Unavailable("the process ended (injected)"); };
+    auto bulk = projections::ProjectionStore::Open(writes, unmerged);
+    ASSERT_TRUE(bulk.ok());
+    ASSERT_TRUE(consumers::CatchUp(f.ledger(), **bulk, 5).ok());
+  }
+  auto writer = projections::ProjectionStore::Open(writes);
+  ASSERT_TRUE(writer.ok());
+  EXPECT_EQ(CompactionsHeld(writes), audit_held);
+  ASSERT_TRUE((*writer)->Apply({directory.front()}).ok());  // a re-delivery: skipped, but a batch
+  EXPECT_EQ(CompactionsHeld(writes), none);
+  EXPECT_EQ((*writer)->PendingMerges(), std::vector<std::string>{"audit"});
 }
 
 // CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own

@@ -82,7 +82,8 @@ class ProjectionStore : public events::ProjectionTarget {
   // (nationally the audit query's p99 ~1.4 ms instead of ~0.6).
   std::vector<std::string> PendingMerges() const;
   // Starts merging those in the background (merging(), FinishMerge()), and returns them: a store
-  // that serves queries for long calls it once opened.
+  // that serves queries for long calls it once opened. Until then (Open holds them), RocksDB does
+  // not compact those families, unless an Apply outside bulk mode comes first and lets them go.
   std::vector<std::string> ResumeMerge();
   // Turns bulk mode on (a run every n events) or off (0), writing first what it holds; e.g. after
   // Reset, for the replay that follows.
