@@ -1029,8 +1029,7 @@ struct ProjectionStore::Impl {
     return Status::Ok();
   }
   Status DropRows(const std::string& name) {
-    StopMerge();                                     // it may be merging the family dropped
-    std::erase(held_at_open, FindProjection(name));  // a fresh family is not held
+    StopMerge();  // it may be merging the family dropped
     DbRows& r = *rows.at(name);
     rocksdb::ColumnFamilyHandle* old = r.cf();
     VEEDURIA_RETURN_IF_ERROR(FromRocks(db->DropColumnFamily(old), "dropping " + name));
@@ -1041,6 +1040,7 @@ struct ProjectionStore::Impl {
       if (h == old) h = fresh;
     db->DestroyColumnFamilyHandle(old);
     r.set_cf(fresh);
+    std::erase(held_at_open, FindProjection(name));  // a fresh family is not held
     // Offsets and heads of the projection, then its version.
     rocksdb::WriteBatch b;
     b.Delete(meta, MergeKey(name));  // a fresh family has nothing to merge

@@ -651,6 +651,25 @@ TEST(ProjectionStoreTest, AMergeAProcessLeftUndoneIsDoneByTheNextOneThatResumesI
   ASSERT_TRUE((*writer)->Apply({directory.front()}).ok());  // a re-delivery: skipped, but a batch
   EXPECT_EQ(CompactionsHeld(writes), none);
   EXPECT_EQ((*writer)->PendingMerges(), std::vector<std::string>{"audit"});
+  writer->reset();
+
+  // Once a merge has begun, a batch leaves its family held: `serve` catches up while it merges.
+  std::promise<void> release;
+  projections::StoreOptions waiting;
+  waiting.before_merge = [released = release.get_future().share()] {
+    released.wait();
+    return Status::Ok();
+  };
+  auto server = projections::ProjectionStore::Open(writes, waiting);
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(CompactionsHeld(writes), audit_held);
+  EXPECT_EQ((*server)->ResumeMerge(), std::vector<std::string>{"audit"});
+  ASSERT_TRUE((*server)->Apply({directory.front()}).ok());
+  EXPECT_EQ(CompactionsHeld(writes), audit_held);
+  release.set_value();
+  ASSERT_TRUE((*server)->FinishMerge().ok());
+  EXPECT_EQ(CompactionsHeld(writes), none);
+  EXPECT_TRUE((*server)->PendingMerges().empty());
 }
 
 // CatchUp reads a partition one batch ahead of the batch being applied (on a thread of its own
