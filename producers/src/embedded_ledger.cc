@@ -1198,7 +1198,6 @@ Status EmbeddedLedger::ScanPartition(std::string_view topic, uint32_t partition,
     e.bytes.assign(v.data() + 40, v.size() - 40);
     if (!fn(e)) break;
     if (++read == kCachedEntries) {  // a long walk: the rest around the block cache
-      VEEDURIA_RETURN_IF_ERROR(FromRocks(it->status(), "scanning partition"));
       it.reset(impl_->db->NewIterator(ScanOptions(), impl_->log_cf));
       it->Seek(LogKey(topic, partition, e.position.offset + 1));
     } else {
